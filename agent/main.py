@@ -1,0 +1,45 @@
+"""``patrol-agent``: run the agent."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from agent.config import load_agent_config
+from agent.configfile import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="patrol-agent", description="Run the Patrol agent.")
+    parser.add_argument("--config", "-c", type=Path, required=True, help="agent.yaml")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "check-config"])
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_agent_config(args.config)
+    except ConfigError as e:
+        print(f"patrol-agent: {e}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(f"{args.config}: ok")
+        return 0
+    logging.basicConfig(level=cfg.log_level, stream=sys.stderr,
+                        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    from agent.runner import Agent
+    from agent.spool import SpoolError
+
+    try:
+        agent = Agent(cfg)
+    except (SpoolError, ValueError) as e:
+        print(f"patrol-agent: {e}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    agent.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The agent's main loop: run collectors on their intervals, spool batches, keep the stream going."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from agent import __version__
+from agent.batch import BatchBuilder
+from agent.collectors import build_collectors
+from agent.config import AgentConfig
+from agent.facts import collect_facts, facts_fingerprint
+from agent.footprint import FootprintCollector
+from agent.model import Collector
+from agent.spool import RecordKind, Spool
+from agent.transport import Transport, spool_stats_pb
+from protos.patrol.v1 import agent_pb2 as pb
+
+log = logging.getLogger("patrol.agent")
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig, clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.agent_id = cfg.resolved_agent_id()
+        self.hostname = cfg.resolved_hostname()
+        self.spool = Spool(cfg.spool.dir, max_bytes=cfg.spool.max_bytes,
+                           max_age=timedelta(seconds=cfg.spool.max_age),
+                           segment_bytes=cfg.spool.segment_bytes, fsync=cfg.spool.fsync)
+        self.collectors: list[tuple[Collector, float]] = build_collectors(cfg.collectors)
+        self.collectors.append((FootprintCollector(self.spool.stats), cfg.batch_interval))
+        self.builder = BatchBuilder()
+        self.facts = collect_facts(__version__)
+        self._facts_fp = facts_fingerprint(self.facts)
+        self.transport = Transport(cfg, self.spool, self._hello)
+        self.stopping = threading.Event()
+
+    def _hello(self) -> pb.Hello:
+        return pb.Hello(agent_id=self.agent_id, hostname=self.hostname, customer=self.cfg.customer,
+                        labels=self.cfg.labels, version=__version__, facts=self.facts,
+                        capabilities=["samples", "events", "facts"], spool_epoch=self.spool.epoch,
+                        acked_seq=self.spool.stats().acked_seq, spool=spool_stats_pb(self.spool.stats()))
+
+    def flush(self) -> int | None:
+        """Write whatever was collected into the spool as one batch; the seq, or None when empty."""
+        if not len(self.builder):
+            return None
+        series = self.builder.take()
+        n = sum(len(s.values) for s in series)
+        stats = spool_stats_pb(self.spool.stats())  # not inside encode: the spool holds its lock there
+
+        def encode(seq: int) -> bytes:
+            return pb.AgentMessage(samples=pb.Samples(seq=seq, series=series, spool=stats)).SerializeToString()
+
+        seq = self.spool.append_with(encode, RecordKind.SAMPLES, n)
+        self.transport.notify()
+        return seq
+
+    def _check_facts(self) -> None:
+        facts = collect_facts(__version__)
+        fp = facts_fingerprint(facts)
+        if fp != self._facts_fp:
+            self.facts, self._facts_fp = facts, fp
+            self.transport.send(pb.AgentMessage(facts=facts))
+            log.info("event=facts_changed")
+
+    def run(self) -> None:
+        """Run until :meth:`stop`; on the way out everything collected is in the spool."""
+        log.info("event=agent_start agent_id=%s customer=%s collector=%s collectors=%s python=%s spool=%s",
+                 self.agent_id, self.cfg.customer, self.cfg.collector,
+                 ",".join(c.name for c, _ in self.collectors), platform.python_version(), self.cfg.spool.dir)
+        self.transport.start()
+        now = time.monotonic()
+        due = [now for _ in self.collectors]
+        next_flush = now + self.cfg.batch_interval
+        next_facts = now + self.cfg.facts_interval
+        try:
+            while not self.stopping.is_set():
+                now = time.monotonic()
+                for i, (collector, interval) in enumerate(self.collectors):
+                    if now >= due[i]:
+                        self._collect(collector)
+                        # Stay on the grid: a slow round does not shift later rounds.
+                        due[i] += interval * max(1, int((now - due[i]) // interval) + 1)
+                if now >= next_flush:
+                    self.flush()
+                    next_flush += self.cfg.batch_interval * max(1, int((now - next_flush) // self.cfg.batch_interval) + 1)
+                if now >= next_facts:
+                    self._check_facts()
+                    next_facts = now + self.cfg.facts_interval
+                wake = min([*due, next_flush, next_facts])
+                self.stopping.wait(max(0.0, wake - time.monotonic()))
+        finally:
+            self.flush()
+            self.transport.stop()
+            self.spool.close()
+            log.info("event=agent_stopped spool_batches=%d", self.spool.stats().depth_batches)
+
+    def _collect(self, collector: Collector) -> None:
+        ts_ms = int(self.clock() * 1000)
+        try:
+            samples = collector.collect()
+        except Exception as e:
+            log.warning("event=collector_failed collector=%s error=%r", collector.name, e)
+            return
+        self.builder.add(ts_ms, samples)
+
+    def stop(self) -> None:
+        self.stopping.set()

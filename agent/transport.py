@@ -1,0 +1,230 @@
+"""The agent's one outbound stream to the collector.
+
+Replays the spool in seq order from the last ack after every (re)connect, keeps a bounded window
+of batches in flight, applies cumulative acks to the spool, sends heartbeats when idle and
+reconnects with exponential backoff and jitter. Nothing leaves the spool until it is acked.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+
+from agent.config import AgentConfig
+from protos.patrol.v1 import agent_pb2 as pb
+
+log = logging.getLogger("patrol.agent.transport")
+
+METHOD = "/patrol.v1.AgentService/Connect"
+
+
+class SpoolLike(Protocol):
+    epoch: str
+
+    def pending(self, after_seq: int = 0, limit: int | None = None) -> Iterator[tuple[int, bytes]]: ...
+    def ack(self, seq: int) -> None: ...
+    def stats(self) -> Any: ...
+
+
+def backoff_delays(initial: float, maximum: float, rng: random.Random | None = None) -> Iterator[float]:
+    """Exponential backoff with jitter: each delay is uniformly drawn from [d/2, d], d doubling up to max."""
+    r = rng or random.Random()
+    d = initial
+    while True:
+        yield r.uniform(d / 2, d)
+        d = min(maximum, d * 2)
+
+
+def channel_for(cfg: AgentConfig) -> grpc.Channel:
+    t = cfg.transport
+    options = [
+        ("grpc.max_receive_message_length", t.max_message_bytes),
+        ("grpc.max_send_message_length", t.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(t.keepalive * 1000)),
+        ("grpc.keepalive_timeout_ms", int(t.keepalive_timeout * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.initial_reconnect_backoff_ms", int(t.backoff_initial * 1000)),
+        ("grpc.max_reconnect_backoff_ms", int(t.backoff_max * 1000)),
+    ]
+    if cfg.insecure or cfg.tls is None:
+        return grpc.insecure_channel(cfg.collector, options=options)
+    tls = cfg.tls
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=Path(tls.ca).read_bytes() if tls.ca else None,
+        private_key=Path(tls.key).read_bytes() if tls.key else None,
+        certificate_chain=Path(tls.cert).read_bytes() if tls.cert else None,
+    )
+    if tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return grpc.secure_channel(cfg.collector, creds, options=options)
+
+
+class Transport:
+    def __init__(self, cfg: AgentConfig, spool: SpoolLike, hello: Callable[[], pb.Hello],
+                 on_message: Callable[[pb.CollectorMessage], None] | None = None) -> None:
+        self.cfg = cfg
+        self.spool = spool
+        self.hello = hello
+        self.on_message = on_message
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._stream_done = threading.Event()
+        self._out: queue.Queue[bytes] = queue.Queue(maxsize=1024)
+        self._thread: threading.Thread | None = None
+        self._last_sent = 0
+        self._last_acked = 0
+        self.connected = threading.Event()
+        self.stats = {"connects": 0, "acks": 0, "sent": 0, "errors": 0}
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="patrol-transport", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New data is in the spool."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def send(self, message: pb.AgentMessage) -> bool:
+        """Send an unspooled message (facts, diagnostic results) on the live stream; False when offline."""
+        if not self.connected.is_set():
+            return False
+        try:
+            self._out.put_nowait(message.SerializeToString())
+        except queue.Full:
+            return False
+        self.notify()
+        return True
+
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        """Give spooled batches a moment to be sent and acked, then close the stream.
+
+        Whatever is not acked by then stays in the spool and goes out after the next start.
+        """
+        deadline = time.monotonic() + drain_timeout
+        self.notify()
+        while (self.connected.is_set() and self.spool.stats().depth_batches > 0
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        self._stop.set()
+        self.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=drain_timeout + 5)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        delays = backoff_delays(self.cfg.transport.backoff_initial, self.cfg.transport.backoff_max)
+        while not self._stop.is_set():
+            healthy = False
+            try:
+                healthy = self._stream_once()
+            except grpc.RpcError as e:
+                self.stats["errors"] += 1
+                code = e.code() if hasattr(e, "code") else None
+                detail = e.details() if hasattr(e, "details") else str(e)
+                log.warning("event=stream_failed collector=%s code=%s detail=%r", self.cfg.collector,
+                            getattr(code, "name", code), detail)
+            except Exception:
+                self.stats["errors"] += 1
+                log.exception("event=stream_crashed collector=%s", self.cfg.collector)
+            finally:
+                self.connected.clear()
+            if self._stop.is_set():
+                break
+            if healthy:
+                delays = backoff_delays(self.cfg.transport.backoff_initial, self.cfg.transport.backoff_max)
+            delay = next(delays)
+            log.info("event=reconnect_in seconds=%.1f", delay)
+            self._stop.wait(delay)
+
+    def _stream_once(self) -> bool:
+        """One stream's life; True when it got at least one ack (so backoff resets)."""
+        self._last_acked = int(self.spool.stats().acked_seq)
+        self._last_sent = self._last_acked
+        self._stream_done.clear()
+        got_ack = False
+        with channel_for(self.cfg) as channel:
+            call = channel.stream_stream(METHOD, request_serializer=None,
+                                         response_deserializer=pb.CollectorMessage.FromString)
+            responses = call(self._requests())
+            self.stats["connects"] += 1
+            try:
+                for msg in responses:
+                    kind = msg.WhichOneof("payload")
+                    if kind == "ack":
+                        if msg.ack.spool_epoch and msg.ack.spool_epoch != self.spool.epoch:
+                            continue
+                        if msg.ack.seq > self._last_acked:
+                            self.spool.ack(msg.ack.seq)
+                            with self._cond:
+                                self._last_acked = msg.ack.seq
+                                self._cond.notify_all()
+                            self.stats["acks"] += 1
+                            got_ack = True
+                            if not self.connected.is_set():
+                                self.connected.set()
+                    elif kind == "goodbye":
+                        log.warning("event=goodbye reason=%r retry_after=%s", msg.goodbye.reason,
+                                    msg.goodbye.retry_after_s)
+                        if msg.goodbye.retry_after_s:
+                            self._stop.wait(min(msg.goodbye.retry_after_s, self.cfg.transport.backoff_max))
+                        break
+                    elif self.on_message is not None:
+                        self.on_message(msg)
+            finally:
+                self._stream_done.set()
+                with self._cond:
+                    self._cond.notify_all()
+                responses.cancel()
+        return got_ack
+
+    def _requests(self) -> Iterator[bytes]:
+        yield pb.AgentMessage(hello=self.hello()).SerializeToString()
+        self.connected.set()
+        t = self.cfg.transport
+        last_activity = time.monotonic()
+        while not self._stop.is_set() and not self._stream_done.is_set():
+            sent_any = False
+            while True:
+                try:
+                    yield self._out.get_nowait()
+                    sent_any = True
+                except queue.Empty:
+                    break
+            room = t.window - (self._last_sent - self._last_acked)
+            if room > 0:
+                for seq, payload in list(self.spool.pending(after_seq=self._last_sent, limit=room)):
+                    yield payload
+                    self._last_sent = seq
+                    self.stats["sent"] += 1
+                    sent_any = True
+            now = time.monotonic()
+            if sent_any:
+                last_activity = now
+                continue
+            if now - last_activity >= t.heartbeat:
+                st = self.spool.stats()
+                yield pb.AgentMessage(heartbeat=pb.Heartbeat(
+                    timestamp_ms=int(time.time() * 1000), spool=spool_stats_pb(st))).SerializeToString()
+                last_activity = now
+                continue
+            with self._cond:
+                self._cond.wait(timeout=min(1.0, t.heartbeat - (now - last_activity)))
+
+
+def spool_stats_pb(st: Any) -> pb.SpoolStats:
+    return pb.SpoolStats(depth_batches=st.depth_batches, depth_bytes=st.depth_bytes,
+                         dropped_batches=st.dropped_batches, dropped_samples=st.dropped_samples,
+                         dropped_events=st.dropped_events, corrupt_records=st.corrupt_records)

@@ -1,0 +1,145 @@
+"""The collector's HTTP API (FastAPI), token-protected, used by the ``patrol`` CLI."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import generate_latest
+
+from agent.configfile import parse_duration
+from collector import metrics
+from collector.store import queries
+
+if TYPE_CHECKING:
+    from collector.app import CollectorApp
+
+ROLES = {"viewer": 0, "engineer": 1, "admin": 2}
+
+
+def parse_time(value: str | None, now: datetime, default: datetime | None = None) -> datetime:
+    """``7d`` (that long ago), ``now`` or an ISO 8601 timestamp."""
+    if value is None or value == "":
+        if default is None:
+            raise HTTPException(400, "a time is required")
+        return default
+    if value == "now":
+        return now
+    try:
+        return now.fromtimestamp(now.timestamp() - parse_duration(value), tz=UTC)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"cannot read time {value!r}: use a duration such as 7d or an ISO 8601 time") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def require(role: str) -> Callable[[Request], str]:
+    """A dependency admitting API tokens with at least ``role``; returns the token's name."""
+
+    def check(request: Request) -> str:
+        cfg = request.app.state.collector.cfg
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "missing API token: send 'Authorization: Bearer <token>' "
+                                     "(PATROL_TOKEN for the CLI)")
+        for t in cfg.api.tokens:
+            secret = t.secret()
+            if secret and hmac.compare_digest(secret.encode(), token.encode()):
+                if ROLES[t.role] < ROLES[role]:
+                    raise HTTPException(403, f"token {t.name!r} has role {t.role}; this needs {role}")
+                return str(t.name)
+        raise HTTPException(401, "unknown API token")
+
+    return check
+
+
+Viewer = Annotated[str, Depends(require("viewer"))]
+Engineer = Annotated[str, Depends(require("engineer"))]
+Admin = Annotated[str, Depends(require("admin"))]
+
+
+def create_api(app_state: CollectorApp) -> FastAPI:
+    cfg = app_state.cfg
+    api = FastAPI(title="Patrol collector API", version="1")
+    api.state.collector = app_state
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(app_state.clock(), tz=UTC)
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "collector_id": app_state.collector_id}
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> str:
+        return generate_latest(metrics.REGISTRY).decode()
+
+    @api.get("/api/v1/customers")
+    def customers(_: Viewer) -> list[dict[str, Any]]:
+        with app_state.engine.connect() as conn:
+            return queries.list_customers(conn)
+
+    @api.get("/api/v1/hosts")
+    def hosts(_: Viewer, customer: str | None = None) -> list[dict[str, Any]]:
+        with app_state.engine.connect() as conn:
+            rows = queries.list_hosts(conn, app_state.clock(), cfg.offline_after, customer)
+        return [r.to_dict() for r in rows]
+
+    def resolve_host(conn: Any, ref: str) -> dict[str, Any]:
+        row = queries.find_host(conn, ref)
+        if row is None:
+            raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
+        return row
+
+    @api.get("/api/v1/hosts/{host}")
+    def host(host: str, _: Viewer) -> dict[str, Any]:
+        with app_state.engine.connect() as conn:
+            row = resolve_host(conn, host)
+            values = queries.latest_values(conn, row["id"])
+        status = queries.host_status(row["connected"], row["last_seen_ms"], app_state.clock(), cfg.offline_after)
+        return {
+            "id": row["id"], "customer_id": row["customer_id"], "hostname": row["hostname"], "status": status,
+            "source": row["source"], "labels": row["labels"], "facts": row["facts"],
+            "agent_version": row["agent_version"], "spool": row["spool"],
+            "first_seen": queries.ms_to_dt(row["first_seen_ms"]), "last_seen": queries.ms_to_dt(row["last_seen_ms"]),
+            "latest": values,
+        }
+
+    @api.get("/api/v1/hosts/{host}/series/{metric}")
+    def host_series(host: str, metric: str, _: Viewer, since: str = "7d", until: str | None = None,
+                    step: str = "1h", label: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+        t_now = now()
+        t_since = parse_time(since, t_now)
+        t_until = parse_time(until, t_now, default=t_now)
+        try:
+            step_s = parse_duration(step)
+        except ValueError as e:
+            raise HTTPException(400, f"step: {e}") from None
+        if step_s <= 0 or t_since >= t_until:
+            raise HTTPException(400, "need since < until and a positive step")
+        wanted: dict[str, str] = {}
+        for item in label or []:
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise HTTPException(400, f"label filter {item!r} must look like key=value")
+            wanted[k] = v
+        with app_state.engine.connect() as conn:
+            row = resolve_host(conn, host)
+            data = queries.series_points(conn, row["id"], metric, t_since.timestamp(), t_until.timestamp(),
+                                         step_s, app_state.clock(), app_state.ingestor.retention_s, wanted)
+        return {"host": row["id"], "metric": metric, "since": t_since, "until": t_until, "series": data}
+
+    @api.post("/api/v1/admin/flush")
+    def flush(_: Admin) -> dict[str, Any]:
+        app_state.ingestor.flush_now()
+        return {"flushed": True, "stats": app_state.ingestor.stats}
+
+    return api

@@ -1,0 +1,127 @@
+"""The collector process: state store, ingest writer, gRPC server and HTTP API in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy import Engine, update
+
+from collector.config import CollectorConfig
+from collector.ingest import Ingestor
+from collector.server import AgentService, server_options
+from collector.store.engine import open_engine
+from collector.store.rollup import _insert
+from collector.store.schema import customers, hosts
+
+log = logging.getLogger("patrol.collector")
+
+
+def collector_id_for(cfg: CollectorConfig) -> str:
+    """The configured id, else one generated once and kept in the data folder."""
+    if cfg.collector_id:
+        return cfg.collector_id
+    path = cfg.data_dir / "collector-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        cid = f"collector-{uuid.uuid4().hex[:12]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(cid + "\n")
+        return cid
+
+
+def sync_customers(engine: Engine, cfg: CollectorConfig) -> None:
+    """Customers are defined in the configuration; the store mirrors them for queries and reports."""
+    rows = [{"id": c.id, "name": c.name, "timezone": c.timezone, "language": c.language,
+             "info": {"address": c.address, "contacts": [ct.model_dump() for ct in c.contacts]}}
+            for c in cfg.customers]
+    if not rows:
+        return
+    with engine.begin() as conn:
+        ins = _insert(conn, customers)
+        conn.execute(ins.on_conflict_do_update(
+            index_elements=[customers.c.id],
+            set_={k: ins.excluded[k] for k in ("name", "timezone", "language", "info")}), rows)
+
+
+class CollectorApp:
+    def __init__(self, cfg: CollectorConfig, clock: Any = time.time) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.collector_id = collector_id_for(cfg)
+        self.engine = open_engine(cfg.store_url())
+        r = cfg.retention
+        self.ingestor = Ingestor(self.engine, self.collector_id,
+                                 {"raw": r.raw, "1m": r.rollup_1m, "1h": r.rollup_1h, "events": r.events},
+                                 flush_interval=cfg.store.flush_interval, queue_size=cfg.limits.ingest_queue,
+                                 clock=clock)
+        self.service = AgentService(cfg, self.ingestor, self.collector_id, clock=clock)
+        self.grpc_server: grpc.aio.Server | None = None
+        self.grpc_port = 0
+        self._api_server: Any = None
+        self._api_task: asyncio.Task[None] | None = None
+
+    async def start(self, api: bool = True) -> None:
+        sync_customers(self.engine, self.cfg)
+        with self.engine.begin() as conn:
+            # Streams this collector held before it stopped are gone.
+            conn.execute(update(hosts).where(hosts.c.connected_to == self.collector_id)
+                         .values(connected=False, connected_to=None))
+        self.ingestor.start()
+        server = grpc.aio.server(options=server_options(self.cfg))
+        server.add_generic_rpc_handlers((self.service.handler(),))
+        if self.cfg.tls is not None:
+            self.grpc_port = server.add_secure_port(self.cfg.listen, self._server_credentials())
+        else:
+            self.grpc_port = server.add_insecure_port(self.cfg.listen)
+        if self.grpc_port == 0:
+            raise OSError(f"cannot listen on {self.cfg.listen} for gRPC (address in use or not available)")
+        await server.start()
+        self.grpc_server = server
+        log.info("event=grpc_listening address=%s tls=%s", self.cfg.listen, self.cfg.tls is not None)
+        if api:
+            await self._start_api()
+
+    def _server_credentials(self) -> grpc.ServerCredentials:
+        tls = self.cfg.tls
+        assert tls is not None
+        key = Path(tls.key).read_bytes()
+        cert = Path(tls.cert).read_bytes()
+        ca = Path(tls.client_ca).read_bytes() if tls.client_ca else None
+        return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                           require_client_auth=ca is not None)
+
+    async def _start_api(self) -> None:
+        import uvicorn
+
+        from collector.api import create_api
+
+        host, _, port = self.cfg.api.listen.rpartition(":")
+        config = uvicorn.Config(create_api(self), host=host, port=int(port), log_level="warning",
+                                access_log=False, lifespan="off")
+        self._api_server = uvicorn.Server(config)
+        self._api_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._api_task = asyncio.create_task(self._api_server.serve())
+        for _ in range(200):
+            if self._api_server.started or self._api_task.done():
+                break
+            await asyncio.sleep(0.02)
+        if self._api_task.done():
+            raise OSError(f"cannot listen on {self.cfg.api.listen} for the HTTP API (address in use?)")
+        log.info("event=api_listening address=%s", self.cfg.api.listen)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self.grpc_server is not None:
+            await self.grpc_server.stop(grace)
+        if self._api_server is not None:
+            self._api_server.should_exit = True
+            if self._api_task is not None:
+                await asyncio.wait({self._api_task}, timeout=5)
+        await asyncio.get_running_loop().run_in_executor(None, self.ingestor.stop)
+        self.engine.dispose()

@@ -1,0 +1,153 @@
+"""The collector's configuration (``collector.yaml``), validated with pydantic."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from agent.configfile import load_model, parse_duration, parse_size
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Contact(_Strict):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    role: str | None = None
+
+
+class Customer(_Strict):
+    id: str
+    name: str
+    timezone: str = "UTC"
+    language: Literal["zh", "en"] = "en"
+    address: str | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("must be 1-128 characters of letters, digits, '.', '_', ':' or '-'")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+
+class ApiToken(_Strict):
+    name: str
+    role: Literal["viewer", "engineer", "admin"] = "viewer"
+    token: str | None = None
+    token_env: str | None = Field(None, description="read the token from this environment variable")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiToken:
+        if bool(self.token) == bool(self.token_env):
+            raise ValueError("set exactly one of token or token_env")
+        return self
+
+    def secret(self) -> str | None:
+        return self.token if self.token else os.environ.get(self.token_env or "")
+
+
+class ApiConfig(_Strict):
+    listen: str = "127.0.0.1:8080"
+    tokens: list[ApiToken] = Field(default_factory=list)
+
+
+class TlsConfig(_Strict):
+    cert: Path
+    key: Path
+    client_ca: Path | None = Field(None, description="CA that signs agent certificates; enables mutual TLS")
+
+
+class Limits(_Strict):
+    max_message_bytes: Bytes = 4 * 2**20
+    max_streams: int = Field(20000, ge=1)
+    hello_timeout: Seconds = 10.0
+    keepalive: Seconds = 30.0
+    keepalive_timeout: Seconds = 10.0
+    ingest_queue: int = Field(2048, ge=16, description="batches waiting for the store before backpressure")
+
+
+class Retention(_Strict):
+    raw: Seconds = 2 * 86400.0
+    rollup_1m: Seconds = 14 * 86400.0
+    rollup_1h: Seconds = 730 * 86400.0
+    events: Seconds = 90 * 86400.0
+
+
+class StoreConfig(_Strict):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under data_dir")
+    flush_interval: Seconds = 2.0
+
+
+class CollectorConfig(_Strict):
+    data_dir: Path = Path("/var/lib/patrol")
+    listen: str = "127.0.0.1:4317"
+    insecure: bool = Field(False, description="plaintext gRPC; only for the embedded demo and loopback tests")
+    tls: TlsConfig | None = None
+    collector_id: str | None = None
+    offline_after: Seconds = 90.0
+    limits: Limits = Field(default_factory=Limits)
+    retention: Retention = Field(default_factory=Retention)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    customers: list[Customer] = Field(default_factory=list)
+    max_series_per_host: int = Field(20000, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _transport(self) -> CollectorConfig:
+        if self.tls is None and not self.insecure:
+            raise ValueError("set tls (cert and key) for the gRPC port, or insecure: true for a loopback-only demo")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_customers(self) -> CollectorConfig:
+        seen: set[str] = set()
+        for c in self.customers:
+            if c.id in seen:
+                raise ValueError(f"customer id {c.id!r} is defined twice")
+            seen.add(c.id)
+        return self
+
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.data_dir / 'patrol.sqlite').resolve()}"
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return next((c for c in self.customers if c.id == customer_id), None)
+
+
+def load_collector_config(path: Path | str) -> CollectorConfig:
+    cfg = load_model(path, CollectorConfig)
+    if not cfg.data_dir.is_absolute():
+        cfg.data_dir = (Path(path).resolve().parent / cfg.data_dir).resolve()
+    return cfg

@@ -1,0 +1,382 @@
+"""The ingest writer: makes upstream batches durable, deduplicates them and keeps rollups current.
+
+One writer thread owns all writes. It takes whatever batches are waiting, commits them in one
+transaction (raw samples into the ingest log, events into the event table, the per-agent sequence
+high-water mark), and only then reports each batch as durable so the stream can ack it. Durable
+batches are folded into the in-memory rollup aggregator, which a periodic flush merges into the
+tier tables together with this collector's watermark over the ingest log.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, update
+
+from collector import metrics
+from collector.store.rollup import TIERS, RollupAggregator, _insert
+from collector.store.schema import agent_streams, events, hosts, ingest_log, store_meta
+from protos.patrol.v1 import agent_pb2 as pb
+
+log = logging.getLogger("patrol.ingest")
+
+SEVERITY_NAMES = {
+    pb.SEVERITY_UNSPECIFIED: "info",
+    pb.SEVERITY_INFO: "info",
+    pb.SEVERITY_WARNING: "warning",
+    pb.SEVERITY_ERROR: "error",
+    pb.SEVERITY_CRITICAL: "critical",
+}
+
+
+class Outcome(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+@dataclass
+class Batch:
+    """One upstream data batch. ``done`` is called from the writer thread once its fate is known."""
+
+    host_id: str
+    epoch: str
+    seq: int
+    done: Callable[[Outcome], None]
+    samples: pb.Samples | None = None
+    events: pb.Events | None = None
+    payload: bytes = b""  # serialized Samples, kept raw in the ingest log
+
+
+@dataclass
+class HostUpdate:
+    host_id: str
+    customer_id: str
+    hostname: str
+    source: str = "agent"
+    labels: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] | None = None
+    agent_version: str | None = None
+    connected: bool | None = None
+    connected_to: str | None = None
+    spool: dict[str, int] | None = None
+    seen_ms: int = 0
+    done: Callable[[Outcome], None] | None = None
+
+
+Clock = Callable[[], float]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        engine: Engine,
+        collector_id: str,
+        retention_s: dict[str, float],
+        flush_interval: float = 2.0,
+        queue_size: int = 2048,
+        clock: Clock = time.time,
+        max_group: int = 1024,
+    ) -> None:
+        self.engine = engine
+        self.collector_id = collector_id
+        self.retention_s = retention_s
+        self.flush_interval = flush_interval
+        self.clock = clock
+        self.max_group = max_group
+        self.queue: queue.Queue[Batch | HostUpdate | None] = queue.Queue(maxsize=queue_size)
+        self.aggregator = RollupAggregator(retention_s)
+        self._hwm: dict[tuple[str, str], int] = {}
+        self._seen: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+        self._last_flush = 0.0
+        self._last_retention = 0.0
+        self._pending_ids: list[int] = []
+        self._stopping = threading.Event()
+        self._flush_requested = threading.Event()
+        self._flushed = threading.Condition()
+        self._flush_generation = 0
+        self.stats = {"batches": 0, "duplicates": 0, "samples": 0, "events": 0}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._run, name="patrol-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Drain queued batches, flush rollups and stop the writer."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self.queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def recover(self) -> int:
+        """Fold batches that were durable but not yet in the rollups (after a crash)."""
+        wm = self._watermark()
+        n = 0
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ingest_log.c.id, ingest_log.c.host_id, ingest_log.c.payload)
+                .where(ingest_log.c.collector_id == self.collector_id, ingest_log.c.id > wm)
+                .order_by(ingest_log.c.id)
+            )
+            now = self.clock()
+            for row in rows:
+                self.aggregator.fold(row.host_id, pb.Samples.FromString(row.payload), now)
+                self._pending_ids.append(row.id)
+                n += 1
+        if n:
+            log.info("event=recover batches=%d watermark=%d", n, wm)
+            self._flush()
+        return n
+
+    # ------------------------------------------------------------------ producer side
+
+    def submit(self, item: Batch | HostUpdate, timeout: float | None = None) -> None:
+        """Queue an item; blocks while the queue is full (backpressure)."""
+        self.queue.put(item, timeout=timeout)
+        metrics.ingest_queue_depth.set(self.queue.qsize())
+
+    def touch(self, host_id: str, seen_ms: int) -> None:
+        """Record that a host was heard from; persisted with the next flush."""
+        self._seen[host_id] = seen_ms
+
+    def forget_stream(self, host_id: str) -> None:
+        """Drop cached sequence marks of a host so the next batch re-reads them from the store."""
+        for key in [k for k in self._hwm if k[0] == host_id]:
+            self._hwm.pop(key, None)
+
+    def flush_now(self, timeout: float = 30.0) -> None:
+        """Ask the writer to flush rollups and wait until it has (used by tests and the CLI)."""
+        with self._flushed:
+            gen = self._flush_generation
+            self._flush_requested.set()
+            try:
+                self.queue.put_nowait(None)
+            except queue.Full:
+                pass
+            self._flushed.wait_for(lambda: self._flush_generation > gen, timeout=timeout)
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        self._last_flush = time.monotonic()
+        while True:
+            timeout = max(0.01, self.flush_interval - (time.monotonic() - self._last_flush))
+            group: list[Batch | HostUpdate] = []
+            try:
+                first = self.queue.get(timeout=timeout)
+                if first is not None:
+                    group.append(first)
+                while len(group) < self.max_group:
+                    item = self.queue.get_nowait()
+                    if item is not None:
+                        group.append(item)
+            except queue.Empty:
+                pass
+            metrics.ingest_queue_depth.set(self.queue.qsize())
+            if group:
+                self._commit(group)
+            stopping = self._stopping.is_set() and self.queue.empty()
+            due = time.monotonic() - self._last_flush >= self.flush_interval
+            if due or stopping or self._flush_requested.is_set() or len(self.aggregator) > 500_000:
+                self._flush()
+            if stopping:
+                return
+
+    def _load_hwm(self, conn: Any, key: tuple[str, str]) -> int:
+        hwm = self._hwm.get(key)
+        if hwm is None:
+            hwm = conn.execute(
+                select(agent_streams.c.last_seq).where(
+                    agent_streams.c.host_id == key[0], agent_streams.c.epoch == key[1]
+                )
+            ).scalar_one_or_none() or 0
+            self._hwm[key] = hwm
+        return hwm
+
+    def _commit(self, group: list[Batch | HostUpdate]) -> None:
+        t0 = time.perf_counter()
+        now_ms = int(self.clock() * 1000)
+        accepted: list[Batch] = []
+        duplicates: list[Batch] = []
+        host_updates = [g for g in group if isinstance(g, HostUpdate)]
+        batches = [g for g in group if isinstance(g, Batch)]
+        new_hwm: dict[tuple[str, str], int] = {}
+        try:
+            with self.engine.begin() as conn:
+                for hu in host_updates:
+                    self._apply_host(conn, hu, now_ms)
+                for b in batches:
+                    key = (b.host_id, b.epoch)
+                    hwm = new_hwm.get(key) or self._load_hwm(conn, key)
+                    if b.seq <= hwm:
+                        duplicates.append(b)
+                        continue
+                    new_hwm[key] = b.seq
+                    accepted.append(b)
+                raw = [b for b in accepted if b.samples is not None]
+                ids: list[int] = []
+                if raw:
+                    res = conn.execute(
+                        ingest_log.insert().returning(ingest_log.c.id, sort_by_parameter_order=True),
+                        [{"collector_id": self.collector_id, "host_id": b.host_id, "received_ms": now_ms,
+                          "payload": b.payload or b.samples.SerializeToString()} for b in raw],  # type: ignore[union-attr]
+                    )
+                    ids = [r[0] for r in res]
+                ev_rows = [
+                    {"host_id": b.host_id, "ts_ms": e.timestamp_ms or e.observed_ms or now_ms, "rule": e.rule,
+                     "severity": SEVERITY_NAMES.get(e.severity, "info"), "source": e.source, "line": e.line,
+                     "fields": dict(e.fields), "suppressed_before": e.suppressed_before}
+                    for b in accepted if b.events is not None for e in b.events.events
+                ]
+                if ev_rows:
+                    conn.execute(events.insert(), ev_rows)
+                if new_hwm:
+                    ins = _insert(conn, agent_streams)
+                    conn.execute(
+                        ins.on_conflict_do_update(
+                            index_elements=[agent_streams.c.host_id, agent_streams.c.epoch],
+                            set_={"last_seq": ins.excluded.last_seq, "updated_ms": ins.excluded.updated_ms},
+                            where=ins.excluded.last_seq > agent_streams.c.last_seq,
+                        ),
+                        [{"host_id": k[0], "epoch": k[1], "last_seq": v, "updated_ms": now_ms}
+                         for k, v in new_hwm.items()],
+                    )
+        except Exception:
+            metrics.store_errors.labels("commit").inc()
+            log.exception("event=commit_failed batches=%d", len(batches))
+            for key in new_hwm:
+                self._hwm.pop(key, None)
+            for item in group:
+                if item.done is not None:
+                    item.done(Outcome.FAILED)
+            return
+        self._hwm.update(new_hwm)
+        metrics.commit_seconds.observe(time.perf_counter() - t0)
+        now_s = self.clock()
+        n_samples = 0
+        for b in raw:
+            n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
+        self._pending_ids.extend(ids)
+        n_events = len(ev_rows)
+        self.stats["batches"] += len(accepted)
+        self.stats["duplicates"] += len(duplicates)
+        self.stats["samples"] += n_samples
+        self.stats["events"] += n_events
+        metrics.samples_accepted.inc(n_samples)
+        metrics.events_accepted.inc(n_events)
+        metrics.batches_duplicate.inc(len(duplicates))
+        for hu in host_updates:
+            if hu.done is not None:
+                hu.done(Outcome.ACCEPTED)
+        for b in accepted:
+            b.done(Outcome.ACCEPTED)
+        for b in duplicates:
+            b.done(Outcome.DUPLICATE)
+
+    def _apply_host(self, conn: Any, hu: HostUpdate, now_ms: int) -> None:
+        seen = hu.seen_ms or now_ms
+        values: dict[str, Any] = {"customer_id": hu.customer_id, "hostname": hu.hostname, "source": hu.source,
+                                  "last_seen_ms": seen, "labels": hu.labels}
+        if hu.facts is not None:
+            values["facts"] = hu.facts
+        if hu.agent_version is not None:
+            values["agent_version"] = hu.agent_version
+        if hu.connected is not None:
+            values["connected"] = hu.connected
+            values["connected_to"] = hu.connected_to if hu.connected else None
+        if hu.spool is not None:
+            values["spool"] = hu.spool
+        exists = conn.execute(select(hosts.c.id).where(hosts.c.id == hu.host_id)).first()
+        if exists:
+            conn.execute(update(hosts).where(hosts.c.id == hu.host_id).values(**values))
+        else:
+            values.setdefault("facts", {})
+            values.setdefault("agent_version", "")
+            values.setdefault("connected", False)
+            conn.execute(hosts.insert().values(id=hu.host_id, first_seen_ms=seen, last_data_ms=0, **values))
+
+    def _watermark(self) -> int:
+        with self.engine.connect() as conn:
+            v = conn.execute(
+                select(store_meta.c.value).where(store_meta.c.key == f"rollup_watermark:{self.collector_id}")
+            ).scalar_one_or_none()
+        return int(v) if v else 0
+
+    def _flush(self) -> None:
+        t0 = time.perf_counter()
+        self._last_flush = time.monotonic()
+        seen = self._seen
+        self._seen = {}
+        last_data = dict(self.aggregator.last_data_ms)
+        try:
+            with self.engine.begin() as conn:
+                written = self.aggregator.flush(conn)
+                if self._pending_ids:
+                    ins = _insert(conn, store_meta)
+                    conn.execute(
+                        ins.on_conflict_do_update(index_elements=[store_meta.c.key],
+                                                  set_={"value": ins.excluded.value}),
+                        [{"key": f"rollup_watermark:{self.collector_id}", "value": str(max(self._pending_ids))}],
+                    )
+                for host_id, ms in seen.items():
+                    conn.execute(update(hosts).where(hosts.c.id == host_id, hosts.c.last_seen_ms < ms)
+                                 .values(last_seen_ms=ms))
+                for host_id, ms in last_data.items():
+                    conn.execute(update(hosts).where(hosts.c.id == host_id, hosts.c.last_data_ms < ms)
+                                 .values(last_data_ms=ms))
+                if self._pending_ids or time.monotonic() - self._last_retention > 600:
+                    self._retention(conn)
+        except Exception:
+            # The raw batches are durable; dropping the accumulators would lose them from the rollups,
+            # so forget them and refold from the ingest log past the watermark.
+            metrics.store_errors.labels("flush").inc()
+            log.exception("event=flush_failed; refolding from the ingest log")
+            self.aggregator = RollupAggregator(self.retention_s)
+            self._pending_ids.clear()
+            self._seen.update(seen)
+            try:
+                self.recover()
+            except Exception:
+                log.exception("event=refold_failed")
+            return
+        self._pending_ids.clear()
+        self.aggregator.last_data_ms.clear()
+        metrics.rollup_rows_written.inc(written)
+        metrics.flush_seconds.observe(time.perf_counter() - t0)
+        with self._flushed:
+            self._flush_generation += 1
+            self._flush_requested.clear()
+            self._flushed.notify_all()
+
+    def _retention(self, conn: Any) -> None:
+        self._last_retention = time.monotonic()
+        now = self.clock()
+        wm = max(self._pending_ids) if self._pending_ids else self._watermark_in(conn)
+        conn.execute(delete(ingest_log).where(
+            ingest_log.c.collector_id == self.collector_id,
+            ingest_log.c.id <= wm,
+            ingest_log.c.received_ms < int((now - self.retention_s["raw"]) * 1000),
+        ))
+        for tier in TIERS:
+            floor = int(now - self.retention_s[tier.name])
+            conn.execute(delete(tier.table).where(tier.table.c.bucket < floor))
+        conn.execute(delete(events).where(events.c.ts_ms < int((now - self.retention_s["events"]) * 1000)))
+
+    def _watermark_in(self, conn: Any) -> int:
+        v = conn.execute(
+            select(store_meta.c.value).where(store_meta.c.key == f"rollup_watermark:{self.collector_id}")
+        ).scalar_one_or_none()
+        return int(v) if v else 0

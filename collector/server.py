@@ -1,0 +1,344 @@
+"""The gRPC side of the collector: ``patrol.v1.AgentService.Connect``.
+
+Each agent holds one bidirectional stream. The first message must be ``Hello``; data batches are
+handed to the ingest writer and acked, cumulatively and in order, only once they are durable.
+Malformed, oversized or out-of-protocol input ends that one stream with a clear status; the server
+keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError
+
+from collector import metrics
+from collector.config import CollectorConfig
+from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
+from protos.patrol.v1 import agent_pb2 as pb
+
+log = logging.getLogger("patrol.server")
+
+SERVICE = "patrol.v1.AgentService"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MAX_SERIES_NAME = 200
+MAX_LABELS = 32
+
+
+class StreamError(Exception):
+    def __init__(self, code: grpc.StatusCode, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class Identity:
+    host_id: str
+    customer_id: str
+    from_certificate: bool = False
+
+
+@dataclass
+class Session:
+    identity: Identity
+    hostname: str
+    epoch: str
+    context: Any
+    outbound: asyncio.Queue[pb.CollectorMessage | None] = field(default_factory=asyncio.Queue)
+    connected_ms: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def facts_to_dict(facts: pb.Facts) -> dict[str, Any]:
+    return MessageToDict(facts, preserving_proto_field_name=True)
+
+
+def _validate_samples(s: pb.Samples) -> None:
+    if s.seq <= 0:
+        raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Samples.seq must be > 0")
+    for i, ser in enumerate(s.series):
+        if not ser.name or len(ser.name) > MAX_SERIES_NAME:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
+                              f"Samples seq={s.seq}: series #{i} has an empty or over-long name")
+        if len(ser.timestamps_ms) != len(ser.values):
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
+                              f"Samples seq={s.seq}: series {ser.name!r} has {len(ser.timestamps_ms)} timestamps "
+                              f"but {len(ser.values)} values")
+        if len(ser.labels) > MAX_LABELS:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
+                              f"Samples seq={s.seq}: series {ser.name!r} has more than {MAX_LABELS} labels")
+
+
+def _validate_events(e: pb.Events) -> None:
+    if e.seq <= 0:
+        raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Events.seq must be > 0")
+    for i, ev in enumerate(e.events):
+        if not ev.rule:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_event",
+                              f"Events seq={e.seq}: event #{i} has no rule id")
+
+
+class AgentService:
+    """Implements ``AgentService.Connect`` over raw bytes so that decoding errors are ours to report."""
+
+    def __init__(self, cfg: CollectorConfig, ingestor: Ingestor, collector_id: str,
+                 identify: Callable[[pb.Hello, Any], Identity] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.ingestor = ingestor
+        self.collector_id = collector_id
+        self.clock = clock
+        self.identify = identify or self._identify_from_hello
+        self.sessions: dict[str, Session] = {}
+        self.active = 0
+        self.customers = {c.id for c in cfg.customers}
+        self.on_diagnostic_result: Callable[[str, pb.DiagnosticResult], None] | None = None
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return grpc.method_handlers_generic_handler(
+            SERVICE, {"Connect": grpc.stream_stream_rpc_method_handler(self.connect)}
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _identify_from_hello(self, hello: pb.Hello, _context: Any) -> Identity:
+        return Identity(host_id=hello.agent_id, customer_id=hello.customer)
+
+    def _check_identity(self, ident: Identity) -> None:
+        if not _ID.match(ident.host_id or ""):
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_hello",
+                              f"Hello.agent_id {ident.host_id!r} is empty or not a valid id "
+                              "(letters, digits, '.', '_', ':', '-'; at most 128)")
+        if ident.customer_id not in self.customers:
+            raise StreamError(grpc.StatusCode.PERMISSION_DENIED, "unknown_customer",
+                              f"unknown customer {ident.customer_id!r}: the collector's configuration defines "
+                              f"{sorted(self.customers)}")
+
+    async def _submit(self, item: Batch | HostUpdate) -> None:
+        try:
+            self.ingestor.queue.put_nowait(item)
+        except queue.Full:
+            # Backpressure: wait for room without blocking the event loop.
+            await asyncio.get_running_loop().run_in_executor(None, self.ingestor.submit, item)
+
+    @staticmethod
+    def _future_callback(loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Future[Outcome],
+                                                                    Callable[[Outcome], None]]:
+        fut: asyncio.Future[Outcome] = loop.create_future()
+
+        def done(outcome: Outcome) -> None:
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(outcome))
+
+        return fut, done
+
+    # ------------------------------------------------------------------ the stream
+
+    async def connect(self, _request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+        if self.active >= self.cfg.limits.max_streams:
+            metrics.streams_rejected.labels("too_many_streams").inc()
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"collector is at its limit of {self.cfg.limits.max_streams} agent streams; retry later")
+        self.active += 1
+        metrics.streams_active.set(self.active)
+        session: Session | None = None
+        try:
+            session = await self._handshake(context)
+            await self._serve(session, context)
+        except StreamError as e:
+            metrics.streams_rejected.labels(e.reason).inc()
+            who = session.identity.host_id if session else context.peer()
+            log.warning("event=stream_error host=%s reason=%s detail=%r", who, e.reason, str(e))
+            await context.abort(e.code, str(e))
+        finally:
+            self.active -= 1
+            metrics.streams_active.set(self.active)
+            if session is not None:
+                await self._disconnected(session)
+
+    async def _read(self, context: grpc.aio.ServicerContext, timeout: float | None = None) -> pb.AgentMessage | None:
+        raw = await (asyncio.wait_for(context.read(), timeout) if timeout else context.read())
+        if raw is grpc.aio.EOF:
+            return None
+        try:
+            msg = pb.AgentMessage.FromString(raw)
+        except DecodeError as e:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "malformed",
+                              f"malformed AgentMessage ({len(raw)} bytes): {e}") from None
+        if msg.WhichOneof("payload") is None:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "empty_message",
+                              "AgentMessage without a payload (wrong message type?)")
+        return msg
+
+    async def _handshake(self, context: grpc.aio.ServicerContext) -> Session:
+        try:
+            msg = await self._read(context, self.cfg.limits.hello_timeout)
+        except TimeoutError:
+            raise StreamError(grpc.StatusCode.DEADLINE_EXCEEDED, "no_hello",
+                              f"no Hello within {self.cfg.limits.hello_timeout:g}s of opening the stream") from None
+        if msg is None:
+            raise StreamError(grpc.StatusCode.CANCELLED, "closed_before_hello", "stream closed before Hello")
+        kind = msg.WhichOneof("payload")
+        if kind != "hello":
+            raise StreamError(grpc.StatusCode.FAILED_PRECONDITION, "no_hello",
+                              f"the first message must be Hello, got {kind}")
+        hello = msg.hello
+        ident = self.identify(hello, context)
+        self._check_identity(ident)
+        if not hello.spool_epoch or len(hello.spool_epoch) > 64:
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_hello",
+                              "Hello.spool_epoch must be a non-empty id of at most 64 characters")
+        now_ms = int(self.clock() * 1000)
+        session = Session(identity=ident, hostname=hello.hostname or hello.facts.hostname or ident.host_id,
+                          epoch=hello.spool_epoch, context=context, connected_ms=now_ms, labels=dict(hello.labels))
+        old = self.sessions.get(ident.host_id)
+        if old is not None:
+            # The newest stream of a host wins; the old one is usually a half-dead connection.
+            log.info("event=stream_replaced host=%s", ident.host_id)
+            old.outbound.put_nowait(pb.CollectorMessage(goodbye=pb.Goodbye(reason="replaced by a newer stream")))
+            old.outbound.put_nowait(None)
+        self.sessions[ident.host_id] = session
+        self.ingestor.forget_stream(ident.host_id)
+        loop = asyncio.get_running_loop()
+        fut, done = self._future_callback(loop)
+        await self._submit(HostUpdate(
+            host_id=ident.host_id, customer_id=ident.customer_id, hostname=session.hostname,
+            labels=session.labels, facts=facts_to_dict(hello.facts) if hello.HasField("facts") else None,
+            agent_version=hello.version, connected=True, connected_to=self.collector_id,
+            spool=MessageToDict(hello.spool, preserving_proto_field_name=True) if hello.HasField("spool") else None,
+            seen_ms=now_ms, done=done))
+        if await fut is Outcome.FAILED:
+            raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
+                              "the collector's store is unavailable; retry later")
+        log.info("event=connected host=%s customer=%s epoch=%s version=%s peer=%s", ident.host_id,
+                 ident.customer_id, session.epoch, hello.version, context.peer())
+        return session
+
+    async def _serve(self, session: Session, context: grpc.aio.ServicerContext) -> None:
+        loop = asyncio.get_running_loop()
+        acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._reader(session, context, acks, loop))
+        acker = asyncio.create_task(self._acker(session, acks))
+        writer = asyncio.create_task(self._writer(session, context))
+        tasks = {reader, acker, writer}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done and reader.exception() is None:
+                # Clean end of the upstream: let pending acks go out before closing.
+                acks.put_nowait(None)
+                await asyncio.wait({acker}, timeout=30)
+                session.outbound.put_nowait(None)
+                await asyncio.wait({writer}, timeout=5)
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _reader(self, session: Session, context: grpc.aio.ServicerContext,
+                      acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None],
+                      loop: asyncio.AbstractEventLoop) -> None:
+        host = session.identity.host_id
+        while True:
+            msg = await self._read(context)
+            if msg is None:
+                return
+            now_ms = int(self.clock() * 1000)
+            self.ingestor.touch(host, now_ms)
+            kind = msg.WhichOneof("payload")
+            metrics.batches_received.labels(kind).inc()
+            if kind == "samples":
+                _validate_samples(msg.samples)
+                fut, done = self._future_callback(loop)
+                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=msg.samples.seq, done=done,
+                                         samples=msg.samples, payload=msg.samples.SerializeToString()))
+                acks.put_nowait((msg.samples.seq, fut))
+                if msg.samples.HasField("spool"):
+                    metrics.agent_spool_dropped.labels(host).set(msg.samples.spool.dropped_batches)
+            elif kind == "events":
+                _validate_events(msg.events)
+                fut, done = self._future_callback(loop)
+                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=msg.events.seq, done=done,
+                                         events=msg.events))
+                acks.put_nowait((msg.events.seq, fut))
+            elif kind == "facts":
+                await self._submit(HostUpdate(host_id=host, customer_id=session.identity.customer_id,
+                                              hostname=msg.facts.hostname or session.hostname,
+                                              labels=session.labels, facts=facts_to_dict(msg.facts),
+                                              seen_ms=now_ms))
+            elif kind == "heartbeat":
+                if msg.heartbeat.HasField("spool"):
+                    metrics.agent_spool_dropped.labels(host).set(msg.heartbeat.spool.dropped_batches)
+                    await self._submit(HostUpdate(
+                        host_id=host, customer_id=session.identity.customer_id, hostname=session.hostname,
+                        labels=session.labels, seen_ms=now_ms,
+                        spool=MessageToDict(msg.heartbeat.spool, preserving_proto_field_name=True)))
+            elif kind == "diagnostic_result":
+                if self.on_diagnostic_result is not None:
+                    self.on_diagnostic_result(host, msg.diagnostic_result)
+            elif kind == "hello":
+                raise StreamError(grpc.StatusCode.FAILED_PRECONDITION, "duplicate_hello",
+                                  "Hello may only be sent once, as the first message")
+
+    async def _acker(self, session: Session,
+                     acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None]) -> None:
+        while True:
+            item = await acks.get()
+            if item is None:
+                return
+            seq, fut = item
+            if await fut is Outcome.FAILED:
+                raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
+                                  f"could not make batch seq={seq} durable; it stays in the agent's spool, retry later")
+            # Acks are cumulative: when more results are already queued, ack only the newest.
+            if acks.empty():
+                session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=session.epoch)))
+
+    async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:
+        while True:
+            msg = await session.outbound.get()
+            if msg is None:
+                return
+            await context.write(msg.SerializeToString())
+
+    async def _disconnected(self, session: Session) -> None:
+        host = session.identity.host_id
+        if self.sessions.get(host) is session:
+            del self.sessions[host]
+            await self._submit(HostUpdate(host_id=host, customer_id=session.identity.customer_id,
+                                          hostname=session.hostname, labels=session.labels, connected=False,
+                                          seen_ms=int(self.clock() * 1000)))
+        log.info("event=disconnected host=%s", host)
+
+    async def send(self, host_id: str, message: pb.CollectorMessage) -> bool:
+        """Queue a downstream message on a host's live stream; False when the host is not connected here."""
+        session = self.sessions.get(host_id)
+        if session is None:
+            return False
+        session.outbound.put_nowait(message)
+        return True
+
+
+def server_options(cfg: CollectorConfig) -> list[tuple[str, int]]:
+    lim = cfg.limits
+    return [
+        ("grpc.max_receive_message_length", lim.max_message_bytes),
+        ("grpc.max_send_message_length", lim.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(lim.keepalive * 1000)),
+        ("grpc.keepalive_timeout_ms", int(lim.keepalive_timeout * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
+        ("grpc.http2.max_ping_strikes", 0),
+        ("grpc.max_concurrent_streams", 16),
+    ]

@@ -1,0 +1,155 @@
+"""Read-side queries over the state store: hosts, latest values and rollup series."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from collector.store.rollup import TIERS, Tier
+from collector.store.schema import customers, hosts, latest, series
+
+KEY_METRICS = ("cpu.busy_percent", "mem.used_percent", "load.load1_per_core", "disk.used_percent")
+
+
+def ms_to_dt(ms: int | None) -> datetime | None:
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class HostRow:
+    id: str
+    customer_id: str
+    hostname: str
+    source: str
+    status: str
+    connected: bool
+    first_seen: datetime | None
+    last_seen: datetime | None
+    last_data: datetime | None
+    agent_version: str
+    labels: dict[str, str]
+    key_values: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        for k in ("first_seen", "last_seen", "last_data"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
+
+
+def host_status(connected: bool, last_seen_ms: int, now_s: float, offline_after_s: float) -> str:
+    if connected and now_s - last_seen_ms / 1000 <= offline_after_s:
+        return "online"
+    return "offline"
+
+
+def list_customers(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(customers).order_by(customers.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def list_hosts(conn: Connection, now_s: float, offline_after_s: float,
+               customer: str | None = None) -> list[HostRow]:
+    q = select(hosts).order_by(hosts.c.customer_id, hosts.c.hostname)
+    if customer:
+        q = q.where(hosts.c.customer_id == customer)
+    host_rows = conn.execute(q).mappings().all()
+    key_values: dict[str, dict[str, float]] = {}
+    kv = conn.execute(
+        select(series.c.host_id, series.c.name, func.max(latest.c.value))
+        .join(latest, latest.c.series_id == series.c.id)
+        .where(series.c.name.in_(KEY_METRICS))
+        .group_by(series.c.host_id, series.c.name)
+    ).all()
+    for host_id, name, value in kv:
+        key_values.setdefault(host_id, {})[name] = value
+    return [
+        HostRow(id=r["id"], customer_id=r["customer_id"], hostname=r["hostname"], source=r["source"],
+                status=host_status(r["connected"], r["last_seen_ms"], now_s, offline_after_s),
+                connected=bool(r["connected"]), first_seen=ms_to_dt(r["first_seen_ms"]),
+                last_seen=ms_to_dt(r["last_seen_ms"]), last_data=ms_to_dt(r["last_data_ms"]),
+                agent_version=r["agent_version"], labels=r["labels"] or {},
+                key_values=key_values.get(r["id"], {}))
+        for r in host_rows
+    ]
+
+
+def get_host(conn: Connection, host_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(hosts).where(hosts.c.id == host_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def find_host(conn: Connection, ref: str) -> dict[str, Any] | None:
+    """A host by id, or by hostname when that is unambiguous."""
+    row = get_host(conn, ref)
+    if row:
+        return row
+    rows = conn.execute(select(hosts).where(hosts.c.hostname == ref)).mappings().all()
+    return dict(rows[0]) if len(rows) == 1 else None
+
+
+def latest_values(conn: Connection, host_id: str, prefix: str | None = None) -> list[dict[str, Any]]:
+    q = (select(series.c.name, series.c.labels, latest.c.ts_ms, latest.c.value)
+         .join(latest, latest.c.series_id == series.c.id)
+         .where(series.c.host_id == host_id)
+         .order_by(series.c.name, series.c.labels))
+    if prefix:
+        q = q.where(series.c.name.startswith(prefix))
+    return [{"name": r.name, "labels": dict(json.loads(r.labels)), "ts": ms_to_dt(r.ts_ms), "value": r.value}
+            for r in conn.execute(q)]
+
+
+def pick_tier(since_s: float, step_s: float, now_s: float, retention_s: dict[str, float]) -> Tier:
+    """The finest tier that still covers ``since`` and is not finer than needed for ``step``."""
+    for tier in TIERS:
+        if since_s >= now_s - retention_s[tier.name] and step_s < TIERS[-1].width_s:
+            return tier
+    return TIERS[-1]
+
+
+def series_points(conn: Connection, host_id: str, name: str, since_s: float, until_s: float, step_s: float,
+                  now_s: float, retention_s: dict[str, float],
+                  labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every series ``name`` of a host aggregated into ``step``-wide points from the fitting rollup tier."""
+    tier = pick_tier(since_s, step_s, now_s, retention_s)
+    step = max(int(step_s), tier.width_s)
+    t = tier.table
+    sids = conn.execute(select(series.c.id, series.c.labels)
+                        .where(series.c.host_id == host_id, series.c.name == name)).all()
+    lo = int(since_s) - int(since_s) % tier.width_s
+    out: list[dict[str, Any]] = []
+    for sid, lab in sids:
+        lab_d = dict(json.loads(lab))
+        if labels and any(lab_d.get(k) != v for k, v in labels.items()):
+            continue
+        rows = conn.execute(
+            select(t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c.count, t.c.last, t.c.last_ts_ms)
+            .where(and_(t.c.series_id == sid, t.c.bucket >= lo, t.c.bucket < until_s))
+            .order_by(t.c.bucket)
+        ).all()
+        points: list[dict[str, Any]] = []
+        for r in rows:
+            b = r.bucket - r.bucket % step
+            if points and points[-1]["_b"] == b:
+                p = points[-1]
+                p["min"] = min(p["min"], r.min)
+                p["max"] = max(p["max"], r.max)
+                p["_sum"] += r.sum
+                p["count"] += r.count
+                if r.last_ts_ms >= p["_lt"]:
+                    p["last"], p["_lt"] = r.last, r.last_ts_ms
+            else:
+                points.append({"_b": b, "min": r.min, "max": r.max, "_sum": r.sum, "count": r.count,
+                               "last": r.last, "_lt": r.last_ts_ms})
+        for p in points:
+            p["ts"] = datetime.fromtimestamp(p.pop("_b"), tz=UTC)
+            p["avg"] = p.pop("_sum") / p["count"] if p["count"] else None
+            p.pop("_lt")
+        out.append({"name": name, "labels": lab_d, "tier": tier.name, "step_s": step, "points": points})
+    return out
