@@ -66,6 +66,8 @@ class AgentConfig(_Strict):
     collectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     logs: dict[str, Any] | None = None
     log_level: str = "INFO"
+    trace_file: Path | None = Field(
+        None, description="append 'seq count value_sum' for every spooled batch (for verifying delivery)")
 
     @field_validator("agent_id", "customer")
     @classmethod
@@ -107,6 +109,9 @@ class AgentConfig(_Strict):
 
 def load_agent_config(path: Path | str) -> AgentConfig:
     cfg = load_model(path, AgentConfig)
+    base = Path(path).resolve().parent
     if not cfg.spool.dir.is_absolute():
-        cfg.spool.dir = (Path(path).resolve().parent / cfg.spool.dir).resolve()
+        cfg.spool.dir = (base / cfg.spool.dir).resolve()
+    if cfg.trace_file is not None and not cfg.trace_file.is_absolute():
+        cfg.trace_file = (base / cfg.trace_file).resolve()
     return cfg

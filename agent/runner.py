@@ -59,6 +59,10 @@ class Agent:
 
         seq = self.spool.append_with(encode, RecordKind.SAMPLES, n)
         self.transport.notify()
+        if self.cfg.trace_file is not None:
+            total = sum(sum(s.values) for s in series)
+            with open(self.cfg.trace_file, "a") as f:
+                f.write(f"{seq} {n} {total!r}\n")
         return seq
 
     def _check_facts(self) -> None:

@@ -63,6 +63,10 @@ def facts_to_dict(facts: pb.Facts) -> dict[str, Any]:
     return MessageToDict(facts, preserving_proto_field_name=True)
 
 
+def spool_to_dict(spool: pb.SpoolStats) -> dict[str, int]:
+    return {f.name: int(getattr(spool, f.name)) for f in pb.SpoolStats.DESCRIPTOR.fields}
+
+
 def _validate_samples(s: pb.Samples) -> None:
     if s.seq <= 0:
         raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Samples.seq must be > 0")
@@ -214,7 +218,7 @@ class AgentService:
             host_id=ident.host_id, customer_id=ident.customer_id, hostname=session.hostname,
             labels=session.labels, facts=facts_to_dict(hello.facts) if hello.HasField("facts") else None,
             agent_version=hello.version, connected=True, connected_to=self.collector_id,
-            spool=MessageToDict(hello.spool, preserving_proto_field_name=True) if hello.HasField("spool") else None,
+            spool=spool_to_dict(hello.spool) if hello.HasField("spool") else None,
             seen_ms=now_ms, done=done))
         if await fut is Outcome.FAILED:
             raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
@@ -283,7 +287,7 @@ class AgentService:
                     await self._submit(HostUpdate(
                         host_id=host, customer_id=session.identity.customer_id, hostname=session.hostname,
                         labels=session.labels, seen_ms=now_ms,
-                        spool=MessageToDict(msg.heartbeat.spool, preserving_proto_field_name=True)))
+                        spool=spool_to_dict(msg.heartbeat.spool)))
             elif kind == "diagnostic_result":
                 if self.on_diagnostic_result is not None:
                     self.on_diagnostic_result(host, msg.diagnostic_result)
@@ -293,17 +297,22 @@ class AgentService:
 
     async def _acker(self, session: Session,
                      acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None]) -> None:
+        unsent: int | None = None
         while True:
             item = await acks.get()
             if item is None:
-                return
+                break
             seq, fut = item
             if await fut is Outcome.FAILED:
                 raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
                                   f"could not make batch seq={seq} durable; it stays in the agent's spool, retry later")
+            unsent = seq
             # Acks are cumulative: when more results are already queued, ack only the newest.
             if acks.empty():
                 session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=session.epoch)))
+                unsent = None
+        if unsent is not None:
+            session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=unsent, spool_epoch=session.epoch)))
 
     async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:
         while True:
