@@ -52,7 +52,7 @@ class Batch:
     done: Callable[[Outcome], None]
     samples: pb.Samples | None = None
     events: pb.Events | None = None
-    payload: bytes = b""  # serialized Samples, kept raw in the ingest log
+    payload: bytes = b""  # the AgentMessage bytes as received, kept raw in the ingest log
 
 
 @dataclass
@@ -74,6 +74,10 @@ class HostUpdate:
 Clock = Callable[[], float]
 
 
+def _size(item: Batch | HostUpdate) -> int:
+    return len(item.payload) if isinstance(item, Batch) else 256
+
+
 class Ingestor:
     def __init__(
         self,
@@ -84,6 +88,8 @@ class Ingestor:
         queue_size: int = 2048,
         clock: Clock = time.time,
         max_group: int = 1024,
+        max_group_bytes: int = 2 * 2**20,
+        max_pending_cells: int = 200_000,
     ) -> None:
         self.engine = engine
         self.collector_id = collector_id
@@ -91,6 +97,9 @@ class Ingestor:
         self.flush_interval = flush_interval
         self.clock = clock
         self.max_group = max_group
+        # Bounded groups and flushes keep a backfill from holding live agents' acks for long.
+        self.max_group_bytes = max_group_bytes
+        self.max_pending_cells = max_pending_cells
         self.queue: queue.Queue[Batch | HostUpdate | None] = queue.Queue(maxsize=queue_size)
         self.aggregator = RollupAggregator(retention_s)
         self._hwm: dict[tuple[str, str], int] = {}
@@ -133,7 +142,7 @@ class Ingestor:
             )
             now = self.clock()
             for row in rows:
-                self.aggregator.fold(row.host_id, pb.Samples.FromString(row.payload), now)
+                self.aggregator.fold(row.host_id, pb.AgentMessage.FromString(row.payload).samples, now)
                 self._pending_ids.append(row.id)
                 n += 1
         if n:
@@ -175,14 +184,17 @@ class Ingestor:
         while True:
             timeout = max(0.01, self.flush_interval - (time.monotonic() - self._last_flush))
             group: list[Batch | HostUpdate] = []
+            size = 0
             try:
                 first = self.queue.get(timeout=timeout)
                 if first is not None:
                     group.append(first)
-                while len(group) < self.max_group:
+                    size += _size(first)
+                while len(group) < self.max_group and size < self.max_group_bytes:
                     item = self.queue.get_nowait()
                     if item is not None:
                         group.append(item)
+                        size += _size(item)
             except queue.Empty:
                 pass
             metrics.ingest_queue_depth.set(self.queue.qsize())
@@ -190,7 +202,7 @@ class Ingestor:
                 self._commit(group)
             stopping = self._stopping.is_set() and self.queue.empty()
             due = time.monotonic() - self._last_flush >= self.flush_interval
-            if due or stopping or self._flush_requested.is_set() or len(self.aggregator) > 500_000:
+            if due or stopping or self._flush_requested.is_set() or len(self.aggregator) > self.max_pending_cells:
                 self._flush()
             if stopping:
                 return
@@ -232,7 +244,8 @@ class Ingestor:
                     res = conn.execute(
                         ingest_log.insert().returning(ingest_log.c.id, sort_by_parameter_order=True),
                         [{"collector_id": self.collector_id, "host_id": b.host_id, "received_ms": now_ms,
-                          "payload": b.payload or b.samples.SerializeToString()} for b in raw],  # type: ignore[union-attr]
+                          "payload": b.payload or pb.AgentMessage(samples=b.samples).SerializeToString()}
+                         for b in raw],
                     )
                     ids = [r[0] for r in res]
                 ev_rows = [
@@ -331,12 +344,12 @@ class Ingestor:
                                                   set_={"value": ins.excluded.value}),
                         [{"key": f"rollup_watermark:{self.collector_id}", "value": str(max(self._pending_ids))}],
                     )
-                for host_id, ms in seen.items():
-                    conn.execute(update(hosts).where(hosts.c.id == host_id, hosts.c.last_seen_ms < ms)
-                                 .values(last_seen_ms=ms))
-                for host_id, ms in last_data.items():
-                    conn.execute(update(hosts).where(hosts.c.id == host_id, hosts.c.last_data_ms < ms)
-                                 .values(last_data_ms=ms))
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
+                    if values:
+                        conn.exec_driver_sql(
+                            f"UPDATE hosts SET {column} = {mark} WHERE id = {mark} AND {column} < {mark}",
+                            [(ms, host_id, ms) for host_id, ms in values.items()])  # type: ignore[arg-type]
                 if self._pending_ids or time.monotonic() - self._last_retention > 600:
                     self._retention(conn)
         except Exception:

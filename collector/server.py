@@ -70,17 +70,20 @@ def spool_to_dict(spool: pb.SpoolStats) -> dict[str, int]:
 def _validate_samples(s: pb.Samples) -> None:
     if s.seq <= 0:
         raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Samples.seq must be > 0")
-    for i, ser in enumerate(s.series):
-        if not ser.name or len(ser.name) > MAX_SERIES_NAME:
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
-                              f"Samples seq={s.seq}: series #{i} has an empty or over-long name")
-        if len(ser.timestamps_ms) != len(ser.values):
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
-                              f"Samples seq={s.seq}: series {ser.name!r} has {len(ser.timestamps_ms)} timestamps "
-                              f"but {len(ser.values)} values")
-        if len(ser.labels) > MAX_LABELS:
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series",
-                              f"Samples seq={s.seq}: series {ser.name!r} has more than {MAX_LABELS} labels")
+    for ser in s.series:
+        name = ser.name
+        if (len(ser.timestamps_ms) != len(ser.values) or not name or len(name) > MAX_SERIES_NAME
+                or len(ser.labels) > MAX_LABELS):
+            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series", _series_problem(s.seq, ser))
+
+
+def _series_problem(seq: int, ser: pb.Series) -> str:
+    if not ser.name or len(ser.name) > MAX_SERIES_NAME:
+        return f"Samples seq={seq}: a series has an empty name or one longer than {MAX_SERIES_NAME}"
+    if len(ser.labels) > MAX_LABELS:
+        return f"Samples seq={seq}: series {ser.name!r} has more than {MAX_LABELS} labels"
+    return (f"Samples seq={seq}: series {ser.name!r} has {len(ser.timestamps_ms)} timestamps "
+            f"but {len(ser.values)} values")
 
 
 def _validate_events(e: pb.Events) -> None:
@@ -169,7 +172,8 @@ class AgentService:
             if session is not None:
                 await self._disconnected(session)
 
-    async def _read(self, context: grpc.aio.ServicerContext, timeout: float | None = None) -> pb.AgentMessage | None:
+    async def _read(self, context: grpc.aio.ServicerContext,
+                    timeout: float | None = None) -> tuple[pb.AgentMessage, bytes] | None:
         raw = await (asyncio.wait_for(context.read(), timeout) if timeout else context.read())
         if raw is grpc.aio.EOF:
             return None
@@ -181,16 +185,17 @@ class AgentService:
         if msg.WhichOneof("payload") is None:
             raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "empty_message",
                               "AgentMessage without a payload (wrong message type?)")
-        return msg
+        return msg, raw
 
     async def _handshake(self, context: grpc.aio.ServicerContext) -> Session:
         try:
-            msg = await self._read(context, self.cfg.limits.hello_timeout)
+            got = await self._read(context, self.cfg.limits.hello_timeout)
         except TimeoutError:
             raise StreamError(grpc.StatusCode.DEADLINE_EXCEEDED, "no_hello",
                               f"no Hello within {self.cfg.limits.hello_timeout:g}s of opening the stream") from None
-        if msg is None:
+        if got is None:
             raise StreamError(grpc.StatusCode.CANCELLED, "closed_before_hello", "stream closed before Hello")
+        msg = got[0]
         kind = msg.WhichOneof("payload")
         if kind != "hello":
             raise StreamError(grpc.StatusCode.FAILED_PRECONDITION, "no_hello",
@@ -255,9 +260,10 @@ class AgentService:
                       loop: asyncio.AbstractEventLoop) -> None:
         host = session.identity.host_id
         while True:
-            msg = await self._read(context)
-            if msg is None:
+            got = await self._read(context)
+            if got is None:
                 return
+            msg, raw = got
             now_ms = int(self.clock() * 1000)
             self.ingestor.touch(host, now_ms)
             kind = msg.WhichOneof("payload")
@@ -266,7 +272,7 @@ class AgentService:
                 _validate_samples(msg.samples)
                 fut, done = self._future_callback(loop)
                 await self._submit(Batch(host_id=host, epoch=session.epoch, seq=msg.samples.seq, done=done,
-                                         samples=msg.samples, payload=msg.samples.SerializeToString()))
+                                         samples=msg.samples, payload=raw))
                 acks.put_nowait((msg.samples.seq, fut))
                 if msg.samples.HasField("spool"):
                     metrics.agent_spool_dropped.labels(host).set(msg.samples.spool.dropped_batches)
@@ -297,22 +303,21 @@ class AgentService:
 
     async def _acker(self, session: Session,
                      acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None]) -> None:
-        unsent: int | None = None
         while True:
             item = await acks.get()
             if item is None:
-                break
+                return
             seq, fut = item
             if await fut is Outcome.FAILED:
                 raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
                                   f"could not make batch seq={seq} durable; it stays in the agent's spool, retry later")
-            unsent = seq
-            # Acks are cumulative: when more results are already queued, ack only the newest.
-            if acks.empty():
-                session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=session.epoch)))
-                unsent = None
-        if unsent is not None:
-            session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=unsent, spool_epoch=session.epoch)))
+            # Acks are cumulative: fold in the results that are already known, then ack the newest.
+            while not acks.empty():
+                nxt = acks._queue[0]  # type: ignore[attr-defined]
+                if nxt is None or not nxt[1].done() or nxt[1].result() is Outcome.FAILED:
+                    break
+                seq = acks.get_nowait()[0]  # type: ignore[index]
+            session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=session.epoch)))
 
     async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:
         while True:
@@ -349,5 +354,4 @@ def server_options(cfg: CollectorConfig) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
         ("grpc.http2.max_ping_strikes", 0),
-        ("grpc.max_concurrent_streams", 16),
     ]

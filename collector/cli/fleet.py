@@ -32,6 +32,7 @@ def hosts_rows(client: ApiClient, customer: str | None) -> list[dict[str, Any]]:
         rows.append({
             "customer": h["customer_id"], "host": h["hostname"], "id": h["id"], "status": h["status"],
             "source": h["source"], "last_seen": h["last_seen"], "last_seen_ago": ago(h["last_seen"]),
+            "last_data": h["last_data"], "data_age": ago(h["last_data"]),
             "cpu_percent": kv.get("cpu.busy_percent"), "mem_percent": kv.get("mem.used_percent"),
             "disk_max_percent": kv.get("disk.used_percent"), "load_per_core": kv.get("load.load1_per_core"),
             "agent_version": h["agent_version"],
@@ -39,24 +40,29 @@ def hosts_rows(client: ApiClient, customer: str | None) -> list[dict[str, Any]]:
     return rows
 
 
+def print_hosts(client: ApiClient, customer: str | None = None, fmt: Format = Format.table) -> None:
+    rows = hosts_rows(client, customer)
+    if fmt is not Format.table:
+        emit(rows, list(rows[0].keys()) if rows else ["host"], fmt)
+        return
+    table = Table(title=f"{len(rows)} hosts", header_style="bold")
+    for col in ("customer", "host", "status", "last seen", "newest data", "cpu %", "mem %", "disk max %",
+                "load/core"):
+        table.add_column(col, justify="right" if "%" in col or "/" in col else "left", no_wrap=True)
+    for r in rows:
+        status = "[green]online[/]" if r["status"] == "online" else "[red]offline[/]"
+        table.add_row(r["customer"], r["host"], status, r["last_seen_ago"], r["data_age"], fmt_value(r["cpu_percent"]),
+                      fmt_value(r["mem_percent"]), fmt_value(r["disk_max_percent"]),
+                      fmt_value(r["load_per_core"], 2))
+    console.print(table)
+
+
 def register(app: typer.Typer, client_factory: Any) -> None:
     @app.command("hosts")
     def hosts(customer: Annotated[str | None, typer.Option(help="only this customer")] = None,
               fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
         """Hosts with customer, status, last seen and key utilisations."""
-        rows = hosts_rows(client_factory(), customer)
-        if fmt is Format.table:
-            table = Table(title=f"{len(rows)} hosts", header_style="bold")
-            for col in ("customer", "host", "status", "last seen", "cpu %", "mem %", "disk max %", "load/core"):
-                table.add_column(col, justify="right" if "%" in col or "/" in col else "left")
-            for r in rows:
-                status = "[green]online[/]" if r["status"] == "online" else "[red]offline[/]"
-                table.add_row(r["customer"], r["host"], status, r["last_seen_ago"], fmt_value(r["cpu_percent"]),
-                              fmt_value(r["mem_percent"]), fmt_value(r["disk_max_percent"]),
-                              fmt_value(r["load_per_core"], 2))
-            console.print(table)
-        else:
-            emit(rows, list(rows[0].keys()) if rows else ["host"], fmt)
+        print_hosts(client_factory(), customer, fmt)
 
     @app.command("host")
     def host(host: Annotated[str, typer.Argument(help="host id or hostname")],

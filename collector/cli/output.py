@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -12,7 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Outside a terminal (make demo in CI, pipes) rich would wrap at 80 columns; tables need more.
+_WIDTH = None if sys.stdout.isatty() else max(140, shutil.get_terminal_size((140, 40)).columns)
+console = Console(width=_WIDTH)
 err_console = Console(stderr=True)
 
 

@@ -12,11 +12,12 @@ import json
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from collector.store.schema import latest, rollup_1h, rollup_1m, series
+from collector.store.schema import rollup_1h, rollup_1m, series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
 
@@ -35,6 +36,23 @@ def canonical_labels(labels: Iterable[tuple[str, str]]) -> str:
     return json.dumps(sorted(labels), separators=(",", ":"), ensure_ascii=False)
 
 
+def _merge(acc: dict[tuple[SeriesKey, int], list[float]], k: tuple[SeriesKey, int], mn: float, mx: float,
+           sm: float, cnt: int, last: float, last_ts: int) -> None:
+    cell = acc.get(k)
+    if cell is None:
+        acc[k] = [mn, mx, sm, cnt, last, last_ts]
+        return
+    if mn < cell[0]:
+        cell[0] = mn
+    if mx > cell[1]:
+        cell[1] = mx
+    cell[2] += sm
+    cell[3] += cnt
+    if last_ts >= cell[5]:
+        cell[4] = last
+        cell[5] = last_ts
+
+
 class RollupAggregator:
     """Accumulates points per series and bucket until :meth:`flush`."""
 
@@ -51,8 +69,8 @@ class RollupAggregator:
     def __len__(self) -> int:
         return sum(len(a) for a in self.acc)
 
-    def _labels_key(self, labels: object) -> str:
-        items = tuple(sorted(labels.items()))  # type: ignore[attr-defined]
+    def _labels_key(self, labels: Any) -> str:
+        items = tuple(sorted(labels.items()))
         key = self._label_keys.get(items)
         if key is None:
             key = canonical_labels(items)
@@ -61,55 +79,86 @@ class RollupAggregator:
         return key
 
     def fold(self, host_id: str, batch: object, now_s: float) -> int:
-        """Fold a ``patrol.v1.Samples`` message; return the number of points."""
+        """Fold a ``patrol.v1.Samples`` message; return the number of points.
+
+        Points go into the finest tier's cells only; coarser tiers and latest values are derived
+        from those cells at flush time, which costs per cell instead of per point. Points older
+        than the finest tier's retention go straight into the coarsest tier.
+        """
         n_points = 0
         newest = self.last_data_ms.get(host_id, 0)
-        floors = [int((now_s - self.retention_s[t.name]) // t.width_s * t.width_s) for t in TIERS]
+        fine, coarse = TIERS[0], TIERS[-1]
+        w_ms, w_s = fine.width_s * 1000, fine.width_s
+        cw_ms, cw_s = coarse.width_s * 1000, coarse.width_s
+        floor_ms = int((now_s - self.retention_s[fine.name]) // w_s * w_s) * 1000
+        acc, cacc = self.acc[0], self.acc[-1]
         for s in batch.series:  # type: ignore[attr-defined]
-            ts = list(s.timestamps_ms)
-            vs = list(s.values)
+            ts = s.timestamps_ms
             n = len(ts)
             if n == 0:
                 continue
-            if n > 1 and ts != sorted(ts):
+            labels = s.labels
+            key: SeriesKey = (host_id, s.name, self._labels_key(labels) if labels else "[]")
+            n_points += n
+            if n == 1:
+                t, v = ts[0], s.values[0]
+                if t > newest:
+                    newest = t
+                if t >= floor_ms:
+                    _merge(acc, (key, t // w_ms * w_s), v, v, v, 1, v, t)
+                else:
+                    _merge(cacc, (key, t // cw_ms * cw_s), v, v, v, 1, v, t)
+                continue
+            ts = list(ts)
+            vs = list(s.values)
+            if ts != sorted(ts):
                 pairs = sorted(zip(ts, vs, strict=True))
                 ts = [p[0] for p in pairs]
                 vs = [p[1] for p in pairs]
-            key: SeriesKey = (host_id, s.name, self._labels_key(s.labels))
-            n_points += n
-            last_ts, last_v = ts[-1], vs[-1]
-            if last_ts > newest:
-                newest = last_ts
-            prev = self.latest.get(key)
-            if prev is None or last_ts >= prev[0]:
-                self.latest[key] = (last_ts, last_v)
-            for tier, acc, floor in zip(TIERS, self.acc, floors, strict=True):
-                w_ms = tier.width_s * 1000
-                i = 0
-                while i < n:
-                    b = ts[i] // w_ms
-                    j = i + 1 if n == 1 else bisect_left(ts, (b + 1) * w_ms, i)
-                    bucket = b * tier.width_s
-                    if bucket >= floor:
-                        chunk = vs[i:j]
-                        mn, mx, sm = min(chunk), max(chunk), sum(chunk)
-                        cell = acc.get((key, bucket))
-                        if cell is None:
-                            acc[(key, bucket)] = [mn, mx, sm, j - i, vs[j - 1], ts[j - 1]]
-                        else:
-                            if mn < cell[0]:
-                                cell[0] = mn
-                            if mx > cell[1]:
-                                cell[1] = mx
-                            cell[2] += sm
-                            cell[3] += j - i
-                            if ts[j - 1] >= cell[5]:
-                                cell[4] = vs[j - 1]
-                                cell[5] = ts[j - 1]
-                    i = j
+            if ts[-1] > newest:
+                newest = ts[-1]
+            i = 0
+            while i < n:
+                t0 = ts[i]
+                if t0 >= floor_ms:
+                    b = t0 // w_ms
+                    j = bisect_left(ts, (b + 1) * w_ms, i)
+                    cell_key, target = (key, b * w_s), acc
+                else:
+                    b = t0 // cw_ms
+                    j = min(bisect_left(ts, (b + 1) * cw_ms, i), bisect_left(ts, floor_ms, i))
+                    cell_key, target = (key, b * cw_s), cacc
+                chunk = vs[i:j]
+                cell = target.get(cell_key)
+                if cell is None:
+                    target[cell_key] = [min(chunk), max(chunk), sum(chunk), j - i, vs[j - 1], ts[j - 1]]
+                else:  # _merge(), inlined on the hot path
+                    mn, mx = min(chunk), max(chunk)
+                    if mn < cell[0]:
+                        cell[0] = mn
+                    if mx > cell[1]:
+                        cell[1] = mx
+                    cell[2] += sum(chunk)
+                    cell[3] += j - i
+                    if ts[j - 1] >= cell[5]:
+                        cell[4] = vs[j - 1]
+                        cell[5] = ts[j - 1]
+                i = j
         self.last_data_ms[host_id] = newest
         self.points += n_points
         return n_points
+
+    def _derive(self) -> None:
+        """Roll the finest cells up into the coarser tiers, then latest values from the coarsest."""
+        for fine, coarse, tier in zip(self.acc, self.acc[1:], TIERS[1:], strict=False):
+            w = tier.width_s
+            for (key, b), c in fine.items():
+                _merge(coarse, (key, b - b % w), c[0], c[1], c[2], int(c[3]), c[4], int(c[5]))
+        latest = self.latest
+        for (key, _), c in self.acc[-1].items():
+            prev = latest.get(key)
+            if prev is None or c[5] >= prev[0]:
+                latest[key] = (int(c[5]), c[4])
 
     # ------------------------------------------------------------------ flushing
 
@@ -117,32 +166,29 @@ class RollupAggregator:
         missing = [k for k in keys if k not in self._series_ids]
         if not missing:
             return
-        by_host: dict[str, list[SeriesKey]] = {}
-        for k in missing:
-            by_host.setdefault(k[0], []).append(k)
-        for host_id, ks in by_host.items():
-            rows = conn.execute(
-                select(series.c.id, series.c.name, series.c.labels).where(series.c.host_id == host_id)
-            ).all()
+        hosts = sorted({k[0] for k in missing})
+        self._load_ids(conn, hosts)
+        new = [k for k in missing if k not in self._series_ids]
+        if new:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                f"INSERT INTO series (host_id, name, labels) VALUES ({mark}, {mark}, {mark}) "
+                "ON CONFLICT (host_id, name, labels) DO NOTHING", new)  # type: ignore[arg-type]
+            self._load_ids(conn, sorted({k[0] for k in new}))
+
+    def _load_ids(self, conn: Connection, hosts: list[str]) -> None:
+        for i in range(0, len(hosts), 500):
+            rows = conn.execute(select(series.c.id, series.c.host_id, series.c.name, series.c.labels)
+                                .where(series.c.host_id.in_(hosts[i:i + 500])))
             for r in rows:
-                self._series_ids[(host_id, r.name, r.labels)] = r.id
-            new = [k for k in ks if k not in self._series_ids]
-            if new:
-                conn.execute(
-                    _insert(conn, series).on_conflict_do_nothing(),
-                    [{"host_id": k[0], "name": k[1], "labels": k[2]} for k in new],
-                )
-                rows = conn.execute(
-                    select(series.c.id, series.c.name, series.c.labels).where(series.c.host_id == host_id)
-                ).all()
-                for r in rows:
-                    self._series_ids[(host_id, r.name, r.labels)] = r.id
+                self._series_ids[(r.host_id, r.name, r.labels)] = r.id
 
     def forget_series_ids(self) -> None:
         self._series_ids.clear()
 
     def flush(self, conn: Connection) -> int:
         """Merge everything accumulated into the tier tables; return rows written."""
+        self._derive()
         keys: set[SeriesKey] = set(self.latest)
         for acc in self.acc:
             keys.update(k for k, _ in acc)
@@ -154,50 +200,44 @@ class RollupAggregator:
         for tier, acc in zip(TIERS, self.acc, strict=True):
             if not acc:
                 continue
-            rows = [
-                {"series_id": ids[k], "bucket": b, "min": c[0], "max": c[1], "sum": c[2], "count": c[3],
-                 "last": c[4], "last_ts_ms": c[5]}
-                for (k, b), c in acc.items()
-            ]
-            conn.execute(_merge_rollup(conn, tier.table), rows)
+            rows = [(ids[k], b, c[0], c[1], c[2], c[3], c[4], c[5]) for (k, b), c in acc.items()]
+            conn.exec_driver_sql(_merge_rollup_sql(conn, tier.table.name), rows)  # type: ignore[arg-type]
             written += len(rows)
             acc.clear()
-        rows = [{"series_id": ids[k], "ts_ms": t, "value": v} for k, (t, v) in self.latest.items()]
-        ins = _insert(conn, latest)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[latest.c.series_id],
-                set_={"ts_ms": ins.excluded.ts_ms, "value": ins.excluded.value},
-                where=ins.excluded.ts_ms >= latest.c.ts_ms,
-            ),
-            rows,
-        )
+        rows = [(ids[k], t, v) for k, (t, v) in self.latest.items()]
+        conn.exec_driver_sql(_upsert_latest_sql(conn), rows)  # type: ignore[arg-type]
         written += len(rows)
         self.latest.clear()
         self.points = 0
         return written
 
 
+# Bulk merges go straight to the driver's executemany: SQLAlchemy's per-row parameter processing
+# would cost more than the database work itself at ingest rates.
+def _params(conn: Connection, n: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * n)
+
+
+def _merge_rollup_sql(conn: Connection, table: str) -> str:
+    lo, hi = ("LEAST", "GREATEST") if conn.dialect.name == "postgresql" else ("MIN", "MAX")
+    return (
+        f"INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts_ms) "
+        f"VALUES ({_params(conn, 8)}) ON CONFLICT (series_id, bucket) DO UPDATE SET "
+        f"min = {lo}({table}.min, excluded.min), max = {hi}({table}.max, excluded.max), "
+        f"sum = {table}.sum + excluded.sum, count = {table}.count + excluded.count, "
+        f"last = CASE WHEN excluded.last_ts_ms >= {table}.last_ts_ms THEN excluded.last ELSE {table}.last END, "
+        f"last_ts_ms = {hi}({table}.last_ts_ms, excluded.last_ts_ms)"
+    )
+
+
+def _upsert_latest_sql(conn: Connection) -> str:
+    return (
+        f"INSERT INTO latest (series_id, ts_ms, value) VALUES ({_params(conn, 3)}) "
+        "ON CONFLICT (series_id) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value "
+        "WHERE excluded.ts_ms >= latest.ts_ms"
+    )
+
+
 def _insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-def _merge_rollup(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    ins = _insert(conn, table)
-    if conn.dialect.name == "postgresql":
-        lo, hi = func.least, func.greatest
-    else:
-        lo, hi = func.min, func.max
-    c = table.c
-    newer = ins.excluded.last_ts_ms >= c.last_ts_ms
-    return ins.on_conflict_do_update(
-        index_elements=[c.series_id, c.bucket],
-        set_={
-            "min": lo(c.min, ins.excluded.min),
-            "max": hi(c.max, ins.excluded.max),
-            "sum": c.sum + ins.excluded.sum,
-            "count": c.count + ins.excluded.count,
-            "last": case((newer, ins.excluded.last), else_=c.last),
-            "last_ts_ms": hi(c.last_ts_ms, ins.excluded.last_ts_ms),
-        },
-    )

@@ -116,7 +116,7 @@ ingest_log = Table(
     Column("collector_id", String(128), nullable=False),
     Column("host_id", String(128), nullable=False),
     Column("received_ms", BigInteger, nullable=False, index=True),
-    Column("payload", LargeBinary, nullable=False),  # serialized patrol.v1.Samples
+    Column("payload", LargeBinary, nullable=False),  # patrol.v1.AgentMessage (samples) as received
 )
 
 # Per-agent, per-spool-epoch high-water mark of durable sequence numbers: dedup survives restarts

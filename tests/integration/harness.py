@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,33 +15,18 @@ from typing import Any
 import httpx
 import yaml
 
+from collector.localrun import ManagedProcess, api_healthy, child_env, free_port, wait_until
 from protos.patrol.v1 import agent_pb2 as pb
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-admin-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    try:
+        return wait_until(cond, timeout, what, interval)
+    except TimeoutError as e:
+        raise AssertionError(str(e)) from None
 
 
 class CollectorProcess:
@@ -70,8 +53,8 @@ class CollectorProcess:
                 cfg[k] = v
         self.config_path = self.dir / "collector.yaml"
         self.config_path.write_text(yaml.safe_dump(cfg))
-        self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "collector.log"
+        self._process = ManagedProcess("collector.main", self.config_path, self.log_path, self.dir)
 
     @property
     def db_path(self) -> Path:
@@ -81,27 +64,19 @@ class CollectorProcess:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self._process.proc
+
     def start(self, wait: bool = True) -> CollectorProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "collector.main", "-c", str(self.config_path)],
-                                     cwd=self.dir, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        self._process.start()
         if wait:
-            wait_for(self.healthy, 60, f"collector API on {self.api} (log: {self.log_path})")
+            wait_for(lambda: api_healthy(self.api, self._process), 60,
+                     f"collector API on {self.api} (log: {self.log_path})")
         return self
 
-    def healthy(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"collector exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
+        self._process.stop(sig)
 
     def get(self, path: str, **params: Any) -> Any:
         r = httpx.get(f"{self.api}{path}", params=params, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
@@ -141,20 +116,16 @@ class AgentProcess:
                 cfg[k] = v
         self.config_path = self.dir / "agent.yaml"
         self.config_path.write_text(yaml.safe_dump(cfg))
-        self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "agent.log"
+        self._process = ManagedProcess("agent.main", self.config_path, self.log_path, self.dir)
 
     def start(self) -> AgentProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "agent.main", "-c", str(self.config_path)],
-                                     cwd=self.dir, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        self._process.start()
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=timeout)
-        self.proc = None
+        rc = self._process.stop(sig, timeout)
+        assert rc is not None, "the agent was not running"
         return rc
 
     def trace(self) -> dict[int, tuple[int, float]]:
@@ -168,7 +139,7 @@ class AgentProcess:
         return out
 
     def spool_stats(self) -> dict[str, str]:
-        out = subprocess.run([sys.executable, "-m", "agent.spool", str(self.dir / "spool")], env=_env(),
+        out = subprocess.run([sys.executable, "-m", "agent.spool", str(self.dir / "spool")], env=child_env(),
                              capture_output=True, text=True, check=True).stdout
         return dict(line.split("=", 1) for line in out.split() if "=" in line)
 
@@ -180,7 +151,7 @@ def stored_batches(db: sqlite3.Connection, host_id: str) -> dict[int, tuple[int,
     """seq -> (sample count, value sum) of every raw batch in the collector's ingest log."""
     out: dict[int, tuple[int, float]] = {}
     for (payload,) in db.execute("SELECT payload FROM ingest_log WHERE host_id = ?", (host_id,)):
-        s = pb.Samples.FromString(payload)
+        s = pb.AgentMessage.FromString(payload).samples
         assert s.seq not in out, f"batch seq={s.seq} stored twice"
         out[s.seq] = (sum(len(x.values) for x in s.series), sum(sum(x.values) for x in s.series))
     return out

@@ -28,6 +28,7 @@ def assert_exactly_once(agent: AgentProcess, collector: CollectorProcess, host_i
     with collector.db() as db:
         stored = stored_batches(db, host_id)
         n_rollup, sum_rollup = rollup_totals(db, host_id)
+        n_hourly, sum_hourly = rollup_totals(db, host_id, "rollup_1h")
     missing = sorted(set(produced) - set(stored))
     extra = sorted(set(stored) - set(produced))
     assert not missing, f"batches lost: {missing[:20]}"
@@ -37,8 +38,9 @@ def assert_exactly_once(agent: AgentProcess, collector: CollectorProcess, host_i
         assert stored[seq][1] == pytest.approx(total, rel=1e-9, abs=1e-6), f"seq {seq}: values differ"
     # The rollups were built from every batch exactly once, also across the crash.
     n_points = sum(n for n, _ in produced.values())
-    assert n_rollup == n_points
+    assert n_rollup == n_hourly == n_points
     assert sum_rollup == pytest.approx(sum(t for _, t in produced.values()), rel=1e-9)
+    assert sum_hourly == pytest.approx(sum_rollup, rel=1e-9)
     return len(produced)
 
 
