@@ -137,6 +137,11 @@ def create_api(app_state: CollectorApp) -> FastAPI:
                                          step_s, app_state.clock(), app_state.ingestor.retention_s, wanted)
         return {"host": row["id"], "metric": metric, "since": t_since, "until": t_until, "series": data}
 
+    from collector.routers import routers
+
+    for router in routers():
+        api.include_router(router)
+
     @api.post("/api/v1/admin/flush")
     def flush(_: Admin) -> dict[str, Any]:
         app_state.ingestor.flush_now()

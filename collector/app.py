@@ -66,6 +66,7 @@ class CollectorApp:
         self.grpc_port = 0
         self._api_server: Any = None
         self._api_task: asyncio.Task[None] | None = None
+        self.services: list[Any] = []
 
     async def start(self, api: bool = True) -> None:
         sync_customers(self.engine, self.cfg)
@@ -85,6 +86,14 @@ class CollectorApp:
         await server.start()
         self.grpc_server = server
         log.info("event=grpc_listening address=%s tls=%s", self.cfg.listen, self.cfg.tls is not None)
+        from collector.services import FACTORIES
+
+        for factory in FACTORIES():
+            service = factory(self)
+            if service is not None:
+                await service.start()
+                self.services.append(service)
+                log.info("event=service_started service=%s", service.name)
         if api:
             await self._start_api()
 
@@ -117,6 +126,11 @@ class CollectorApp:
         log.info("event=api_listening address=%s", self.cfg.api.listen)
 
     async def stop(self, grace: float = 5.0) -> None:
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("event=service_stop_failed service=%s", service.name)
         if self.grpc_server is not None:
             await self.grpc_server.stop(grace)
         if self._api_server is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.configfile import load_model, parse_duration, parse_size
+from agent.configfile import ConfigError, format_validation_error, load_model, parse_duration, parse_size
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -115,6 +115,13 @@ class CollectorConfig(_Strict):
     customers: list[Customer] = Field(default_factory=list)
     max_series_per_host: int = Field(20000, ge=1)
     log_level: str = "INFO"
+    # Feature sections: each feature validates its own section with its own pydantic model.
+    inspections: dict[str, Any] = Field(default_factory=dict)
+    tickets: dict[str, Any] = Field(default_factory=dict)
+    notifications: dict[str, Any] = Field(default_factory=dict)
+    ssh: dict[str, Any] = Field(default_factory=dict)
+    export: dict[str, Any] = Field(default_factory=dict)
+    reports: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("listen")
     @classmethod
@@ -145,9 +152,29 @@ class CollectorConfig(_Strict):
     def customer(self, customer_id: str) -> Customer | None:
         return next((c for c in self.customers if c.id == customer_id), None)
 
+    def section(self, name: str) -> Any:
+        """A feature section validated by its own model (see :func:`section_models`)."""
+        cache: dict[str, Any] = self.__dict__.setdefault("_sections", {})
+        if name not in cache:
+            cache[name] = section_models()[name].model_validate(getattr(self, name))
+        return cache[name]
+
+
+def section_models() -> dict[str, type[BaseModel]]:
+    """The pydantic model of each feature section; features add theirs here."""
+    return {}
+
 
 def load_collector_config(path: Path | str) -> CollectorConfig:
     cfg = load_model(path, CollectorConfig)
+    base = Path(path).resolve().parent
     if not cfg.data_dir.is_absolute():
-        cfg.data_dir = (Path(path).resolve().parent / cfg.data_dir).resolve()
+        cfg.data_dir = (base / cfg.data_dir).resolve()
+    for name, model in section_models().items():
+        try:
+            cfg.__dict__.setdefault("_sections", {})[name] = model.model_validate(
+                getattr(cfg, name), context={"config_dir": base})
+        except ValidationError as e:
+            text = format_validation_error(path, e)
+            raise ConfigError(text.replace("  field ", f"  field {name}.")) from None
     return cfg

@@ -9,6 +9,7 @@ tier tables together with this collector's watermark over the ingest log.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import queue
@@ -171,10 +172,8 @@ class Ingestor:
         with self._flushed:
             gen = self._flush_generation
             self._flush_requested.set()
-            try:
+            with contextlib.suppress(queue.Full):
                 self.queue.put_nowait(None)
-            except queue.Full:
-                pass
             self._flushed.wait_for(lambda: self._flush_generation > gen, timeout=timeout)
 
     # ------------------------------------------------------------------ writer thread

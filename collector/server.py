@@ -153,8 +153,9 @@ class AgentService:
     async def connect(self, _request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
         if self.active >= self.cfg.limits.max_streams:
             metrics.streams_rejected.labels("too_many_streams").inc()
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"collector is at its limit of {self.cfg.limits.max_streams} agent streams; retry later")
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"collector is at its limit of {self.cfg.limits.max_streams} agent streams; retry later")
         self.active += 1
         metrics.streams_active.set(self.active)
         session: Session | None = None

@@ -30,11 +30,12 @@ fleet.register(app, client)
 
 
 def _register_optional() -> None:
-    from collector.cli import analyze, demo, simulate
+    from collector.cli import analyze, commands, demo, simulate
 
     analyze.register(app)
     simulate.register(app)
     demo.register(app)
+    commands.register_all(app, client)
 
 
 _register_optional()

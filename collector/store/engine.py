@@ -58,6 +58,8 @@ def open_engine(url: str, create: bool = True) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         if create:
+            import collector.store.all_tables  # noqa: F401  (registers feature tables)
+
             metadata.create_all(engine)
     except OperationalError as e:
         raise StoreError(f"cannot open the state store {redact_url(url)}: {e.orig}") from None

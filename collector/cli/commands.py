@@ -1,0 +1,12 @@
+"""CLI command groups contributed by features: each module has ``register(app, client_factory)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+
+def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
+    pass

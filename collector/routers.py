@@ -1,0 +1,14 @@
+"""HTTP API routers contributed by features, mounted by :func:`collector.api.create_api`.
+
+Each feature keeps its endpoints in ``collector/<feature>/api.py`` as a FastAPI ``APIRouter`` using
+the role dependencies of :mod:`collector.api` (``Viewer``, ``Engineer``, ``Admin``) and reaching the
+running collector through ``request.app.state.collector``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    return []

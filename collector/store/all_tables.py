@@ -1,0 +1,8 @@
+"""Importing this module registers every table with ``collector.store.schema.metadata``.
+
+Feature packages keep their tables next to their code (``collector/<feature>/tables.py``, built on
+the shared ``metadata``); each is imported here so that schema creation and migrations see them.
+"""
+
+# ruff: noqa: F401
+import collector.store.schema
