@@ -23,6 +23,12 @@ from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.agent.transport")
 
+# gRPC's sync API wakes every 100 ms while it waits, so that a *main* thread can run signal handlers
+# (grpc/grpc#19464). The agent waits on gRPC only from its transport thread, and those wake-ups were a
+# measurable share of its idle CPU; the main thread keeps its own short waits.
+if hasattr(grpc, "_common") and hasattr(grpc._common, "MAXIMUM_WAIT_TIMEOUT"):
+    grpc._common.MAXIMUM_WAIT_TIMEOUT = 5.0
+
 METHOD = "/patrol.v1.AgentService/Connect"
 
 
@@ -53,6 +59,9 @@ def channel_for(cfg: AgentConfig) -> grpc.Channel:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.initial_reconnect_backoff_ms", int(t.backoff_initial * 1000)),
+        # gRPC gives a connection attempt max(backoff, min_reconnect_backoff) to complete; its default
+        # of 20 s would keep an agent waiting on a half-open path long after the network healed.
+        ("grpc.min_reconnect_backoff_ms", int(t.connect_timeout * 1000)),
         ("grpc.max_reconnect_backoff_ms", int(t.backoff_max * 1000)),
     ]
     if cfg.insecure or cfg.tls is None:

@@ -105,15 +105,16 @@ class AgentProcess:
             "trace_file": "trace.txt",
             "spool": {"dir": "spool", "fsync": True},
             "transport": {"backoff_initial": 0.2, "backoff_max": 2, "keepalive": 2, "keepalive_timeout": 2,
-                          "heartbeat": 2},
+                          "heartbeat": 2, "connect_timeout": 3},
             "collectors": {"cpu": {"interval": 0.25}, "memory": {"interval": 0.25}, "load": {"interval": 0.5},
                            "top": {"enabled": False}, "procs": {"enabled": False}},
         }
         for k, v in overrides.items():
-            if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            if isinstance(v, dict) and isinstance(cfg.get(k), dict) and v:
                 cfg[k].update(v)
             else:
                 cfg[k] = v
+        cfg = {k: v for k, v in cfg.items() if v is not None and v != {}}
         self.config_path = self.dir / "agent.yaml"
         self.config_path.write_text(yaml.safe_dump(cfg))
         self.log_path = self.dir / "agent.log"
