@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from agent.configfile import load_model, parse_duration, parse_size
+from agent.logs.config import LogsConfig
+from agent.probes.config import ProbesConfig
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -64,7 +66,9 @@ class AgentConfig(_Strict):
     tls: TlsConfig | None = None
     insecure: bool = Field(False, description="plaintext gRPC; only for the embedded demo and loopback tests")
     collectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    logs: dict[str, Any] | None = None
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    log_poll_interval: Seconds = 1.0
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
     log_level: str = "INFO"
     trace_file: Path | None = Field(
         None, description="append 'seq count value_sum' for every spooled batch (for verifying delivery)")
@@ -114,4 +118,8 @@ def load_agent_config(path: Path | str) -> AgentConfig:
         cfg.spool.dir = (base / cfg.spool.dir).resolve()
     if cfg.trace_file is not None and not cfg.trace_file.is_absolute():
         cfg.trace_file = (base / cfg.trace_file).resolve()
+    if cfg.logs.state_dir is None:
+        cfg.logs.state_dir = cfg.spool.dir.parent / f"{cfg.spool.dir.name}-log-state"
+    elif not cfg.logs.state_dir.is_absolute():
+        cfg.logs.state_dir = (base / cfg.logs.state_dir).resolve()
     return cfg

@@ -15,12 +15,15 @@ from agent.collectors import build_collectors
 from agent.config import AgentConfig
 from agent.facts import collect_facts, facts_fingerprint
 from agent.footprint import FootprintCollector
+from agent.logs import LogEvent, LogWatcher, to_proto
 from agent.model import Collector
 from agent.spool import RecordKind, Spool
 from agent.transport import Transport, spool_stats_pb
 from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.agent")
+
+MAX_EVENTS_PER_BATCH = 500
 
 
 class Agent:
@@ -39,6 +42,10 @@ class Agent:
         self._facts_fp = facts_fingerprint(self.facts)
         self.transport = Transport(cfg, self.spool, self._hello)
         self.stopping = threading.Event()
+        self.logs: LogWatcher | None = None
+        if cfg.logs.enabled:
+            state_dir = cfg.logs.state_dir or cfg.spool.dir.parent / f"{cfg.spool.dir.name}-log-state"
+            self.logs = LogWatcher.from_config(cfg.logs, host=self.hostname, state_dir=state_dir)
 
     def _hello(self) -> pb.Hello:
         return pb.Hello(agent_id=self.agent_id, hostname=self.hostname, customer=self.cfg.customer,
@@ -65,6 +72,26 @@ class Agent:
                 f.write(f"{seq} {n} {total!r}\n")
         return seq
 
+    def spool_events(self, events: list[LogEvent]) -> None:
+        """Spool log events as their own batches (same seqs as samples: same durability, same dedup)."""
+        for i in range(0, len(events), MAX_EVENTS_PER_BATCH):
+            chunk = [to_proto(e) for e in events[i:i + MAX_EVENTS_PER_BATCH]]
+
+            def encode(seq: int, chunk: list[pb.Event] = chunk) -> bytes:
+                return pb.AgentMessage(events=pb.Events(seq=seq, events=chunk)).SerializeToString()
+
+            self.spool.append_with(encode, RecordKind.EVENTS, len(chunk))
+        self.transport.notify()
+
+    def _poll_logs(self, final: bool = False) -> None:
+        if self.logs is None:
+            return
+        events = self.logs.drain() if final else self.logs.poll()
+        if events:
+            self.spool_events(events)
+        # Positions advance only once the events are in the spool: a crash in between resends them.
+        self.logs.commit()
+
     def _check_facts(self) -> None:
         facts = collect_facts(__version__)
         fp = facts_fingerprint(facts)
@@ -83,6 +110,7 @@ class Agent:
         due = [now for _ in self.collectors]
         next_flush = now + self.cfg.batch_interval
         next_facts = now + self.cfg.facts_interval
+        next_logs = now
         try:
             while not self.stopping.is_set():
                 now = time.monotonic()
@@ -91,15 +119,24 @@ class Agent:
                         self._collect(collector)
                         # Stay on the grid: a slow round does not shift later rounds.
                         due[i] += interval * max(1, int((now - due[i]) // interval) + 1)
+                if now >= next_logs:
+                    self._poll_logs()
+                    next_logs = now + self.cfg.log_poll_interval
                 if now >= next_flush:
+                    if self.logs is not None:
+                        self.builder.add(int(self.clock() * 1000), self.logs.samples())
                     self.flush()
-                    next_flush += self.cfg.batch_interval * max(1, int((now - next_flush) // self.cfg.batch_interval) + 1)
+                    step = self.cfg.batch_interval
+                    next_flush += step * max(1, int((now - next_flush) // step) + 1)
                 if now >= next_facts:
                     self._check_facts()
                     next_facts = now + self.cfg.facts_interval
-                wake = min([*due, next_flush, next_facts])
+                wake = min([*due, next_flush, next_facts, next_logs if self.logs else next_flush])
                 self.stopping.wait(max(0.0, wake - time.monotonic()))
         finally:
+            self._poll_logs(final=True)
+            if self.logs is not None:
+                self.logs.close()
             self.flush()
             self.transport.stop()
             self.spool.close()

@@ -11,4 +11,8 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    return []
+    from collector import events_api
+
+    return [
+        events_api.router,
+    ]

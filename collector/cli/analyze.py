@@ -26,12 +26,10 @@ def logs(file: FileArg,
          events: Annotated[bool, typer.Option("--events", help="one JSON line per event")] = False) -> None:
     """Run the agent's tailer and rules over a file: counts per rule as CSV, or events as JSON lines."""
     from agent.logs.analyze import analyze_file
-    from agent.logs.rules import RulePackError
 
-    try:
-        analyze_file(file, rules, events, sys.stdout)
-    except RulePackError as e:
-        _fail(str(e))
+    code = analyze_file(file, rules, events, sys.stdout, err=sys.stderr)
+    if code:
+        raise typer.Exit(code)
 
 
 @analyze_app.command("forecast")

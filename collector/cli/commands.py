@@ -9,4 +9,6 @@ import typer
 
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    pass
+    from collector.cli import events
+
+    events.register(app, client_factory)

@@ -1,0 +1,168 @@
+"""Ingest writer and rollup store on a real SQLite file: dedup, durability, tiers, recovery, retention."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
+from collector.store import queries
+from collector.store.engine import StoreError, open_engine
+from protos.patrol.v1 import agent_pb2 as pb
+
+NOW = 1_790_000_000.0  # fixed "now" (2026-09-21) so bucket arithmetic is exact
+RET = {"raw": 86400.0, "1m": 14 * 86400.0, "1h": 730 * 86400.0, "events": 90 * 86400.0}
+
+
+def samples(seq: int, points: list[tuple[float, float]], name: str = "cpu.busy_percent",
+            labels: dict[str, str] | None = None) -> pb.Samples:
+    return pb.Samples(seq=seq, series=[pb.Series(name=name, labels=labels or {},
+                                                 timestamps_ms=[int(t * 1000) for t, _ in points],
+                                                 values=[v for _, v in points])])
+
+
+def make(tmp_path: Path, collector_id: str = "c1") -> Ingestor:
+    engine = open_engine(f"sqlite:///{tmp_path / 'patrol.sqlite'}")
+    return Ingestor(engine, collector_id, RET, clock=lambda: NOW)
+
+
+def commit(ing: Ingestor, *items: Batch | HostUpdate) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for it in items:
+        it.done = outcomes.append  # type: ignore[method-assign,assignment]
+    ing._commit(list(items))
+    return outcomes
+
+
+def batch(seq: int, s: pb.Samples, host: str = "h1", epoch: str = "e1") -> Batch:
+    return Batch(host_id=host, epoch=epoch, seq=seq, done=lambda _: None, samples=s,
+                 payload=pb.AgentMessage(samples=s).SerializeToString())
+
+
+def host(h: str = "h1") -> HostUpdate:
+    return HostUpdate(host_id=h, customer_id="acme", hostname=h, connected=True)
+
+
+def test_dedup_by_agent_epoch_and_seq(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    first = commit(ing, batch(1, samples(1, [(NOW - 30, 1.0)])), batch(2, samples(2, [(NOW - 20, 2.0)])))
+    assert first == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+    again = commit(ing, batch(2, samples(2, [(NOW - 20, 2.0)])), batch(3, samples(3, [(NOW - 10, 3.0)])))
+    assert again == [Outcome.ACCEPTED, Outcome.DUPLICATE] or again == [Outcome.DUPLICATE, Outcome.ACCEPTED]
+    # A new spool epoch (agent reinstalled) starts its seqs again and is not a duplicate.
+    assert commit(ing, batch(1, samples(1, [(NOW, 4.0)]), epoch="e2")) == [Outcome.ACCEPTED]
+    # The high-water marks survive a restart of the writer (a fresh Ingestor on the same file).
+    ing2 = make(tmp_path)
+    assert commit(ing2, batch(3, samples(3, [(NOW - 10, 3.0)]))) == [Outcome.DUPLICATE]
+    assert commit(ing2, batch(4, samples(4, [(NOW - 5, 5.0)]))) == [Outcome.ACCEPTED]
+
+
+def test_rollup_tiers_match_hand_computed_values(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    base = NOW // 3600 * 3600 - 7200  # two hours ago, on an hour boundary
+    pts = [(base + 10, 5.0), (base + 20, 1.0), (base + 50, 9.0), (base + 70, 4.0), (base + 3700, 2.0)]
+    commit(ing, batch(1, samples(1, pts[:3])), batch(2, samples(2, pts[3:])))
+    ing._flush()
+    with ing.engine.connect() as conn:
+        minute = queries.series_points(conn, "h1", "cpu.busy_percent", base, NOW, 60, NOW, RET)[0]["points"]
+        hour = queries.series_points(conn, "h1", "cpu.busy_percent", base, NOW, 3600, NOW, RET)[0]["points"]
+        latest = queries.latest_values(conn, "h1")
+    assert [(p["min"], p["max"], p["avg"], p["last"], p["count"]) for p in minute] == [
+        (1.0, 9.0, 5.0, 9.0, 3), (4.0, 4.0, 4.0, 4.0, 1), (2.0, 2.0, 2.0, 2.0, 1)]
+    assert [(p["min"], p["max"], p["avg"], p["last"], p["count"]) for p in hour] == [
+        (1.0, 9.0, 19.0 / 4, 4.0, 4), (2.0, 2.0, 2.0, 2.0, 1)]
+    assert latest[0]["value"] == 2.0
+
+
+def test_flushes_merge_into_existing_rows(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 600
+    commit(ing, batch(1, samples(1, [(b + 1, 3.0)])))
+    ing._flush()
+    commit(ing, batch(2, samples(2, [(b + 2, 7.0), (b + 3, 1.0)])))
+    ing._flush()
+    with ing.engine.connect() as conn:
+        p = queries.series_points(conn, "h1", "cpu.busy_percent", b, NOW, 60, NOW, RET)[0]["points"]
+    assert (p[0]["min"], p[0]["max"], p[0]["avg"], p[0]["last"], p[0]["count"]) == (1.0, 7.0, 11.0 / 3, 1.0, 3)
+
+
+def test_old_points_skip_the_fine_tier(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    old = NOW - 30 * 86400  # older than the 14-day 1m retention
+    commit(ing, batch(1, samples(1, [(old, 1.0), (old + 60, 3.0), (NOW - 60, 8.0)])))
+    ing._flush()
+    with ing.engine.connect() as conn:
+        n_minute = conn.exec_driver_sql("SELECT COUNT(*), SUM(count) FROM rollup_1m").one()
+        n_hour = conn.exec_driver_sql("SELECT SUM(count), SUM(sum) FROM rollup_1h").one()
+    assert tuple(n_minute) == (1, 1)
+    assert tuple(n_hour) == (3, 12.0)
+
+
+def test_recovery_folds_unflushed_batches_exactly_once(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    commit(ing, batch(1, samples(1, [(b, 1.0)])))
+    ing._flush()
+    commit(ing, batch(2, samples(2, [(b + 1, 2.0)])), batch(3, samples(3, [(b + 2, 4.0)])))
+    # Crash: the accumulators are lost before the flush. A new writer refolds past the watermark.
+    ing2 = make(tmp_path)
+    assert ing2.recover() == 2
+    assert ing2.recover() == 0
+    with ing2.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT SUM(count), SUM(sum) FROM rollup_1m").one()
+    assert tuple(row) == (3, 7.0)
+
+
+def test_retention_deletes_old_rows(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    commit(ing, host())
+    commit(ing, batch(1, samples(1, [(NOW - 800 * 86400, 1.0), (NOW - 60, 2.0)])))
+    ev = pb.Events(seq=2, events=[pb.Event(timestamp_ms=int((NOW - 100 * 86400) * 1000), rule="r", line="old"),
+                                  pb.Event(timestamp_ms=int(NOW * 1000), rule="r", line="new")])
+    commit(ing, Batch(host_id="h1", epoch="e1", seq=2, done=lambda _: None, events=ev))
+    ing._flush()
+    with ing.engine.begin() as conn:
+        ing._retention(conn)
+    with ing.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM rollup_1h").scalar() == 1
+        assert [r[0] for r in conn.exec_driver_sql("SELECT line FROM events")] == ["new"]
+
+
+def test_writer_thread_end_to_end(tmp_path: Path) -> None:
+    ing = make(tmp_path)
+    ing.start()
+    done = threading.Event()
+    results: list[Outcome] = []
+
+    def cb(o: Outcome) -> None:
+        results.append(o)
+        if len(results) == 3:
+            done.set()
+
+    ing.submit(HostUpdate(host_id="h1", customer_id="acme", hostname="h1", done=cb))
+    for seq in (1, 2):
+        s = samples(seq, [(NOW - seq, float(seq))])
+        ing.submit(Batch(host_id="h1", epoch="e", seq=seq, done=cb, samples=s,
+                         payload=pb.AgentMessage(samples=s).SerializeToString()))
+    assert done.wait(10)
+    ing.flush_now()
+    ing.stop()
+    assert results == [Outcome.ACCEPTED] * 3
+    with ing.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT SUM(count) FROM rollup_1m").scalar() == 2
+
+
+def test_unusable_store_url_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a valid SQLAlchemy URL"):
+        open_engine("definitely not a url")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "patrol.sqlite").mkdir()  # a directory where the database file should be
+    with pytest.raises(StoreError, match="cannot open the state store"):
+        open_engine(f"sqlite:///{tmp_path / 'ro' / 'patrol.sqlite'}")
