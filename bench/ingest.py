@@ -25,15 +25,16 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.simulator import EncodeStats, HistorySchedule, encoded_batches  # noqa: E402
-from protos.patrol.v1 import agent_pb2 as pb  # noqa: E402
-from tests.integration.harness import TOKEN, CollectorProcess  # noqa: E402
+from collector.simulator import EncodeStats, HistorySchedule, encoded_batches
+from protos.patrol.v1 import agent_pb2 as pb
+from tests.integration.harness import TOKEN, CollectorProcess
 
 METHOD = "/patrol.v1.AgentService/Connect"
 
 
 async def send_agent(channel: grpc.aio.Channel, messages: list[bytes]) -> int:
-    call = channel.stream_stream(METHOD, request_serializer=None, response_deserializer=pb.CollectorMessage.FromString)()
+    call = channel.stream_stream(METHOD, request_serializer=None,
+                                 response_deserializer=pb.CollectorMessage.FromString)()
     last_seq = len(messages) - 1
     for m in messages:
         await call.write(m)

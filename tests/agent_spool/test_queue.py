@@ -209,17 +209,42 @@ def test_path_that_is_a_file_raises_spool_error(tmp_path: Path) -> None:
 
 def test_unwritable_directory_raises_spool_error(tmp_path: Path) -> None:
     import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
 
-    if os.geteuid() == 0:
-        pytest.skip("root can write anywhere; the not-a-directory test covers the error path")
-    target = tmp_path / "ro"
-    target.mkdir()
-    target.chmod(0o500)
+    if os.geteuid() != 0:
+        target = tmp_path / "ro"
+        target.mkdir()
+        target.chmod(0o500)
+        try:
+            with pytest.raises(SpoolError, match="not writable"):
+                Spool(target)
+        finally:
+            target.chmod(0o700)
+        return
+    # Root can write anywhere: check as an unprivileged user instead.
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
     try:
-        with pytest.raises(SpoolError, match="not writable"):
-            Spool(target)
+        base.chmod(0o755)
+        target = base / "ro"
+        target.mkdir(mode=0o555)
+        # The spool is stdlib-only: a copy of it runs under the system interpreter, which nobody can reach.
+        repo = Path(__file__).resolve().parents[2]
+        (base / "pkg" / "agent").mkdir(parents=True)
+        for name in ("__init__.py", "spool.py"):
+            shutil.copy(repo / "agent" / name, base / "pkg" / "agent" / name)
+        for p in (base / "pkg", base / "pkg" / "agent", *(base / "pkg" / "agent").iterdir()):
+            p.chmod(0o755)
+        python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+        code = ("import sys; from agent.spool import Spool, SpoolError\n"
+                "try:\n    Spool(sys.argv[1])\nexcept SpoolError as e:\n    print('SpoolError:', e)\n")
+        out = subprocess.run([python, "-c", code, str(target)], user=65534, cwd="/", text=True,
+                             capture_output=True, env={"PYTHONPATH": str(base / "pkg")}, timeout=60)
+        assert "SpoolError:" in out.stdout and "not writable" in out.stdout, out.stdout + out.stderr
     finally:
-        target.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_second_spool_on_the_same_directory_is_refused(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ def test_rotation_and_restart_deliver_every_line_once(tmp_path: Path) -> None:
     time.sleep(1.5)
     assert agent.stop() == 0
     got = stored_numbers(collector)
-    assert got == list(range(n)), f"missing {sorted(set(range(n)) - set(got))[:10]}, duplicates {len(got) - len(set(got))}"
+    missing = sorted(set(range(n)) - set(got))[:10]
+    assert got == list(range(n)), f"missing {missing}, duplicates {len(got) - len(set(got))}"
     out = collector.get("/api/v1/hosts/log-agent/events/counts", since="30d")
     assert out["counts"][0]["rule"] == "test.marker" and out["counts"][0]["total"] == n
     collector.kill(signal.SIGTERM)
