@@ -16,7 +16,8 @@ from agent.config import AgentConfig
 from agent.facts import collect_facts, facts_fingerprint
 from agent.footprint import FootprintCollector
 from agent.logs import LogEvent, LogWatcher, to_proto
-from agent.model import Collector
+from agent.model import Collector, Sample
+from agent.probes import build_probes
 from agent.spool import RecordKind, Spool
 from agent.transport import Transport, spool_stats_pb
 from protos.patrol.v1 import agent_pb2 as pb
@@ -37,7 +38,11 @@ class Agent:
                            segment_bytes=cfg.spool.segment_bytes, fsync=cfg.spool.fsync)
         self.collectors: list[tuple[Collector, float]] = build_collectors(cfg.collectors)
         self.collectors.append((FootprintCollector(self.spool.stats), cfg.batch_interval))
+        # Probes wait on the network (up to their timeouts), so they run on a thread of their own and
+        # a dead endpoint cannot delay the metric collectors.
+        self.probes: list[tuple[Collector, float]] = build_probes(cfg.probes)
         self.builder = BatchBuilder()
+        self._builder_lock = threading.Lock()
         self.facts = collect_facts(__version__)
         self._facts_fp = facts_fingerprint(self.facts)
         self.transport = Transport(cfg, self.spool, self._hello)
@@ -55,9 +60,10 @@ class Agent:
 
     def flush(self) -> int | None:
         """Write whatever was collected into the spool as one batch; the seq, or None when empty."""
-        if not len(self.builder):
-            return None
-        series = self.builder.take()
+        with self._builder_lock:
+            if not len(self.builder):
+                return None
+            series = self.builder.take()
         n = sum(len(s.values) for s in series)
         stats = spool_stats_pb(self.spool.stats())  # not inside encode: the spool holds its lock there
 
@@ -100,12 +106,33 @@ class Agent:
             self.transport.send(pb.AgentMessage(facts=facts))
             log.info("event=facts_changed")
 
+    def _add(self, ts_ms: int, samples: list[Sample]) -> None:
+        with self._builder_lock:
+            self.builder.add(ts_ms, samples)
+
+    def _schedule(self, collectors: list[tuple[Collector, float]]) -> None:
+        """Run ``collectors`` on their intervals until stopped (the probe thread)."""
+        now = time.monotonic()
+        due = [now for _ in collectors]
+        while not self.stopping.is_set() and collectors:
+            now = time.monotonic()
+            for i, (collector, interval) in enumerate(collectors):
+                if now >= due[i]:
+                    self._collect(collector)
+                    due[i] += interval * max(1, int((now - due[i]) // interval) + 1)
+            self.stopping.wait(max(0.0, min(due) - time.monotonic()))
+
     def run(self) -> None:
         """Run until :meth:`stop`; on the way out everything collected is in the spool."""
         log.info("event=agent_start agent_id=%s customer=%s collector=%s collectors=%s python=%s spool=%s",
                  self.agent_id, self.cfg.customer, self.cfg.collector,
                  ",".join(c.name for c, _ in self.collectors), platform.python_version(), self.cfg.spool.dir)
         self.transport.start()
+        probe_thread = None
+        if self.probes:
+            probe_thread = threading.Thread(target=self._schedule, args=(self.probes,), name="patrol-probes",
+                                            daemon=True)
+            probe_thread.start()
         now = time.monotonic()
         due = [now for _ in self.collectors]
         next_flush = now + self.cfg.batch_interval
@@ -124,7 +151,7 @@ class Agent:
                     next_logs = now + self.cfg.log_poll_interval
                 if now >= next_flush:
                     if self.logs is not None:
-                        self.builder.add(int(self.clock() * 1000), self.logs.samples())
+                        self._add(int(self.clock() * 1000), self.logs.samples())
                     self.flush()
                     step = self.cfg.batch_interval
                     next_flush += step * max(1, int((now - next_flush) // step) + 1)
@@ -134,6 +161,8 @@ class Agent:
                 wake = min([*due, next_flush, next_facts, next_logs if self.logs else next_flush])
                 self.stopping.wait(max(0.0, wake - time.monotonic()))
         finally:
+            if probe_thread is not None:
+                probe_thread.join(timeout=10)
             self._poll_logs(final=True)
             if self.logs is not None:
                 self.logs.close()
@@ -149,7 +178,7 @@ class Agent:
         except Exception as e:
             log.warning("event=collector_failed collector=%s error=%r", collector.name, e)
             return
-        self.builder.add(ts_ms, samples)
+        self._add(ts_ms, samples)
 
     def stop(self) -> None:
         self.stopping.set()

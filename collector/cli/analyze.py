@@ -39,28 +39,32 @@ def forecast(file: FileArg,
              every: Annotated[str, typer.Option(help="evaluate every (e.g. 1h)")] = "1h",
              horizon: Annotated[str, typer.Option(help="alert when the crossing is within (e.g. 7d)")] = "7d") -> None:
     """When will a CSV series (timestamp,value) cross a limit? One row per evaluation instant."""
-    from inspections.series_csv import SeriesCsvError, forecast_csv, parse_duration
+    from inspections.series_csv import SeriesFormatError, forecast_csv, parse_duration
 
     if direction not in ("up", "down"):
         _fail(f"--direction must be up or down, not {direction!r}")
     try:
+        step, ahead = parse_duration(every), parse_duration(horizon)
+    except ValueError as e:
+        _fail(str(e))
+    try:
         with file.open(newline="") as inp:
-            forecast_csv(inp, sys.stdout, limit=limit, direction=direction, every=parse_duration(every),
-                         horizon=parse_duration(horizon))
-    except (SeriesCsvError, ValueError) as e:
-        _fail(f"{file}: {e}")
+            forecast_csv(inp, sys.stdout, limit=limit, direction=direction, every=step, horizon=ahead,
+                         name=str(file))
+    except SeriesFormatError as e:
+        _fail(str(e))
 
 
 @analyze_app.command("anomalies")
 def anomalies(file: FileArg) -> None:
     """Anomaly score in [0, 1] for every row of a CSV series (timestamp,value)."""
-    from inspections.series_csv import SeriesCsvError, anomalies_csv
+    from inspections.series_csv import SeriesFormatError, anomalies_csv
 
     try:
         with file.open(newline="") as inp:
-            anomalies_csv(inp, sys.stdout)
-    except (SeriesCsvError, ValueError) as e:
-        _fail(f"{file}: {e}")
+            anomalies_csv(inp, sys.stdout, name=str(file))
+    except SeriesFormatError as e:
+        _fail(str(e))
 
 
 def register(app: typer.Typer) -> None:
