@@ -1,0 +1,127 @@
+"""Predictions over the collector's own store: capacity forecasts and anomaly scores per host.
+
+Forecasts look at the capacity series of the metric catalogue (disk space and inodes per mount,
+available memory, swap, file descriptors) over the last two weeks; anomaly scores look at
+utilisation series against their seasonal baseline. Both read the rollups, never an external TSDB,
+and both are streaming-safe: a result at time t uses only data up to t.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, select
+
+from collector.store.queries import series_points
+from collector.store.schema import hosts, series
+from inspections.anomaly import score_series
+from inspections.forecast import Forecast, capacity_limit, forecast
+
+log = logging.getLogger("patrol.predict")
+
+DAY = 86400.0
+CAPACITY_SERIES = ("disk.used_percent", "disk.inodes_used_percent", "mem.available_bytes", "swap.used_percent",
+                   "fd.used_percent")
+ANOMALY_SERIES = ("cpu.busy_percent", "load.load1_per_core", "mem.used_percent", "diskio.busy_percent")
+
+
+@dataclass
+class CapacityForecast:
+    host_id: str
+    hostname: str
+    customer_id: str
+    series: str
+    labels: dict[str, str]
+    result: Forecast
+    points: list[tuple[float, float]] = field(default_factory=list)  # (unix s, value): the evidence
+
+    @property
+    def subject(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.labels.items())) or self.series
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host_id": self.host_id, "hostname": self.hostname, "customer_id": self.customer_id,
+                "series": self.series, "labels": self.labels, "subject": self.subject,
+                "forecast": self.result.to_dict(), "points": self.points}
+
+
+@dataclass
+class AnomalyResult:
+    host_id: str
+    hostname: str
+    customer_id: str
+    series: str
+    labels: dict[str, str]
+    ts: float
+    value: float
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _hosts(conn: Connection, customer: str | None) -> list[Any]:
+    q = select(hosts.c.id, hosts.c.hostname, hosts.c.customer_id)
+    if customer:
+        q = q.where(hosts.c.customer_id == customer)
+    return list(conn.execute(q))
+
+
+def _series_of(conn: Connection, host_id: str, names: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
+    rows = conn.execute(select(series.c.name, series.c.labels)
+                        .where(series.c.host_id == host_id, series.c.name.in_(list(names))))
+    return [(r.name, dict(json.loads(r.labels))) for r in rows]
+
+
+def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None = None,
+                      lookback_s: float = 14 * DAY, step_s: float = 600.0,
+                      horizon_s: float = 7 * DAY) -> list[CapacityForecast]:
+    """A forecast for every capacity series of every host (of ``customer``) from data up to ``now``."""
+    out: list[CapacityForecast] = []
+    with engine.connect() as conn:
+        for h in _hosts(conn, customer):
+            for name, labels in _series_of(conn, h.id, CAPACITY_SERIES):
+                preset = capacity_limit(name, labels)
+                if preset is None:
+                    continue
+                limit, direction = preset
+                data = series_points(conn, h.id, name, now - lookback_s, now + 1, step_s, now, retention_s, labels)
+                pts = [(p["ts"].timestamp() + step_s / 2, p["avg"])
+                       for s in data if s["labels"] == labels for p in s["points"] if p["count"]]
+                pts = [(t, v) for t, v in pts if t <= now]
+                if len(pts) < 3:
+                    continue
+                ts = np.array([t for t, _ in pts])
+                vs = np.array([v for _, v in pts])
+                result = forecast(ts, vs, limit, direction, now=now, horizon_s=horizon_s)
+                out.append(CapacityForecast(h.id, h.hostname, h.customer_id, name, labels, result,
+                                            points=pts[-int(3 * DAY / step_s):]))
+    return out
+
+
+def score_anomalies(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None = None,
+                    lookback_s: float = 14 * DAY, recent_s: float = 3600.0, step_s: float = 600.0,
+                    threshold: float = 0.9) -> list[AnomalyResult]:
+    """The points of the last ``recent_s`` that score at least ``threshold`` against their baseline."""
+    out: list[AnomalyResult] = []
+    with engine.connect() as conn:
+        for h in _hosts(conn, customer):
+            for name, labels in _series_of(conn, h.id, ANOMALY_SERIES):
+                data = series_points(conn, h.id, name, now - lookback_s, now + 1, step_s, now, retention_s, labels)
+                pts = [(p["ts"].timestamp(), p["avg"]) for s in data if s["labels"] == labels
+                       for p in s["points"] if p["avg"] is not None]
+                if len(pts) < 10:
+                    continue
+                ts = np.array([t for t, _ in pts])
+                vs = np.array([v for _, v in pts])
+                scores = score_series(ts, vs)
+                for t, v, sc in zip(ts, vs, scores, strict=True):
+                    if t >= now - recent_s and np.isfinite(sc) and sc >= threshold:
+                        out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, float(t), float(v),
+                                                 float(sc)))
+    return out
