@@ -1,0 +1,61 @@
+"""Forecasts over the store find the simulator's filling disk and memory leak before they fail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from collector.ingest import Batch, Ingestor
+from collector.predict import forecast_capacity
+from collector.simulator import FleetSpec, HistorySchedule, TroubleSpec, build_fleet, encoded_batches
+from collector.simulator.trouble import TroubleKind, plan_troubles
+from collector.store.engine import open_engine
+from protos.patrol.v1 import agent_pb2 as pb
+
+pytestmark = pytest.mark.slow
+RET = {"raw": 86400.0, "1m": 14 * 86400.0, "1h": 730 * 86400.0, "events": 90 * 86400.0}
+
+
+def test_forecasts_lead_the_injected_failures(tmp_path: Path) -> None:
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    schedule = HistorySchedule(history=timedelta(days=21), step=timedelta(minutes=30),
+                               coarse_step=timedelta(minutes=30))
+    now = end.timestamp()
+    engine = open_engine(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    ing = Ingestor(engine, "c1", RET, clock=lambda: now)
+    batches: list[Batch] = []
+    for agent_id, data in encoded_batches(agents=12, customers=3, seed=1, schedule=schedule, end=end,
+                                          trouble=TroubleSpec()):
+        msg = pb.AgentMessage.FromString(data)
+        if msg.WhichOneof("payload") == "samples":
+            batches.append(Batch(host_id=agent_id, epoch="e", seq=msg.samples.seq, done=lambda _: None,
+                                 samples=msg.samples, payload=data))
+    from collector.ingest import HostUpdate
+
+    hosts = {b.host_id for b in batches}
+    ing._commit([HostUpdate(host_id=h, customer_id="acme", hostname=h) for h in hosts])
+    for i in range(0, len(batches), 200):
+        ing._commit(batches[i:i + 200])
+    ing._flush()
+
+    plan = plan_troubles(build_fleet(FleetSpec(agents=12, customers=3, seed=1)), TroubleSpec(), end)
+    failing = {(t.agent_id, t.kind): t for t in plan.troubles if t.eta is not None}
+    disk = next(t for (a, k), t in failing.items() if k is TroubleKind.DISK_FILL)
+    leak = next(t for (a, k), t in failing.items() if k is TroubleKind.MEMORY_LEAK)
+
+    results = forecast_capacity(engine, now, RET)
+    by_key = {(r.host_id, r.series, r.labels.get("mount", "")): r for r in results}
+    disk_fc = by_key[(disk.agent_id, "disk.used_percent", disk.subject)].result
+    assert disk_fc.eta is not None and disk_fc.eta_low is not None and disk_fc.eta_high is not None
+    assert abs(disk_fc.eta - disk.eta.timestamp()) < 1.5 * 86400  # about a week out, within a day and a half
+    assert disk_fc.eta > now  # predicted before it happens
+    leak_fc = by_key[(leak.agent_id, "mem.available_bytes", "")].result
+    assert leak_fc.eta is not None and leak_fc.eta_low is not None
+    assert leak_fc.eta_low <= leak.eta.timestamp() + 86400  # the band opens before the failure
+    # Hosts without trouble get no crossing within a week.
+    troubled = {t.agent_id for t in plan.troubles}
+    for r in results:
+        if r.host_id not in troubled and r.result.eta is not None:
+            assert r.result.eta - now > 7 * 86400, (r.hostname, r.series, r.labels)
