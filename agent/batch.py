@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from protos.patrol.v1 import agent_pb2 as pb
-
 from agent.model import Labels, Sample
+from protos.patrol.v1 import agent_pb2 as pb
 
 
 class BatchBuilder:

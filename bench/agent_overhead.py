@@ -19,7 +19,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.harness import AgentProcess, CollectorProcess  # noqa: E402
+from tests.integration.harness import AgentProcess, CollectorProcess
 
 
 def peak_rss_bytes(pid: int) -> int:
