@@ -162,7 +162,13 @@ class CollectorConfig(_Strict):
 
 def section_models() -> dict[str, type[BaseModel]]:
     """The pydantic model of each feature section; features add theirs here."""
-    return {}
+    from collector.notify.config import NotificationsConfig
+    from collector.tickets.config import TicketsConfig
+
+    return {
+        "tickets": TicketsConfig,
+        "notifications": NotificationsConfig,
+    }
 
 
 def load_collector_config(path: Path | str) -> CollectorConfig:

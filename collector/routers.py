@@ -12,7 +12,9 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from collector import events_api
+    from collector.tickets import api as tickets_api
 
     return [
         events_api.router,
+        tickets_api.router,
     ]

@@ -22,7 +22,11 @@ class Service(Protocol):
 
 def _factories() -> list[Callable[[CollectorApp], Service | None]]:
     """Factories return None when their feature is not configured."""
-    return []
+    from collector.tickets.runner import create_service as ticket_service
+
+    return [
+        ticket_service,
+    ]
 
 
 FACTORIES = _factories

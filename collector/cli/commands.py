@@ -9,6 +9,7 @@ import typer
 
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    from collector.cli import events
+    from collector.cli import events, tickets
 
     events.register(app, client_factory)
+    tickets.register(app, client_factory)

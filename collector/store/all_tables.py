@@ -5,8 +5,5 @@ the shared ``metadata``); each is imported here so that schema creation and migr
 """
 
 # ruff: noqa: F401
-import collector.export.tables
-import collector.inspection.tables
-import collector.ssh.tables
 import collector.store.schema
 import collector.tickets.tables

@@ -1,0 +1,119 @@
+"""Checks over log-rule events that need more than a count: error rates and login bursts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inspections.checks.base import CheckInputs, CheckOutput, Observation, PythonCheck
+from inspections.checks.context import CheckContext
+from inspections.data import EventRecord, to_epoch
+from inspections.model import Evidence
+
+
+class ErrorRateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    severities: list[str] = Field(default_factory=lambda: ["error", "critical"], min_length=1)
+    limit: int = Field(default=100_000, gt=0)
+
+
+class ErrorRateCheck(PythonCheck):
+    """Events of severity error or critical, per hour averaged over the window."""
+
+    Params = ErrorRateParams
+    HOST_LEVEL = True
+    params: ErrorRateParams
+
+    def inputs(self) -> CheckInputs:
+        return CheckInputs()
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[CheckOutput]:
+        severities = self.params.severities
+        evidence = Evidence(
+            source="events",
+            since=ctx.since,
+            until=ctx.until,
+            aggregation=f"events of severity {'/'.join(severities)} per hour",
+        )
+        reason = ctx.host_stale_reason()
+        if reason is not None:
+            yield Observation("", None, evidence, unknown_reason=reason)
+            return
+        events = ctx.events(None, severities, self.params.limit)
+        total = sum(e.weight for e in events)
+        note = None
+        if len(events) >= self.params.limit:
+            # A lower bound is still a verdict: the true rate can only be higher.
+            note = {
+                "zh": f"事件数已达查询上限 {self.params.limit},实际更多",
+                "en": f"at least {total} events (query limit reached)",
+            }
+        rules = tuple(sorted({e.rule for e in events}))
+        evidence = Evidence(
+            source="events", since=ctx.since, until=ctx.until, aggregation=evidence.aggregation, rules=rules
+        )
+        yield Observation("", total / max(ctx.window_hours, 1e-9), evidence, note=note)
+
+
+class FailedLoginParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[str] = Field(min_length=1)
+    burst_minutes: int = Field(default=60, gt=0)
+    limit: int = Field(default=50_000, gt=0)
+
+
+def peak_in_window(events: list[EventRecord], width: timedelta) -> int:
+    """The most events (by weight) within any span of ``width`` — a sliding window, not fixed
+    buckets, so a burst straddling the hour is not cut in half."""
+    stamps = [to_epoch(e.ts) for e in events]
+    weights = [e.weight for e in events]
+    span = width.total_seconds()
+    best = running = start = 0
+    for end, ts in enumerate(stamps):
+        running += weights[end]
+        while stamps[start] <= ts - span:
+            running -= weights[start]
+            start += 1
+        best = max(best, running)
+    return best
+
+
+class FailedLoginCheck(PythonCheck):
+    """The worst burst of failed logins (attempts within ``burst_minutes``)."""
+
+    Params = FailedLoginParams
+    HOST_LEVEL = True
+    params: FailedLoginParams
+
+    def inputs(self) -> CheckInputs:
+        return CheckInputs()
+
+    def evaluate(self, ctx: CheckContext) -> Iterator[CheckOutput]:
+        evidence = Evidence(
+            source="events",
+            since=ctx.since,
+            until=ctx.until,
+            aggregation=f"most events within {self.params.burst_minutes} min",
+            rules=tuple(self.params.rules),
+        )
+        reason = ctx.host_stale_reason()
+        if reason is not None:
+            yield Observation("", None, evidence, unknown_reason=reason)
+            return
+        counts = ctx.event_counts()
+        if not any(counts.get(rule, 0) for rule in self.params.rules):
+            yield Observation("", 0.0, evidence)  # nothing to fetch: no failed login at all
+            return
+        events = ctx.events(list(self.params.rules), None, self.params.limit)
+        note = None
+        if len(events) >= self.params.limit:
+            note = {
+                "zh": f"事件数已达查询上限 {self.params.limit},峰值可能更高",
+                "en": "query limit reached: the peak may be higher",
+            }
+        peak = peak_in_window(events, timedelta(minutes=self.params.burst_minutes))
+        yield Observation("", float(peak), evidence, note=note)
