@@ -135,6 +135,7 @@ def _whole_disk_of(path: Path) -> str | None:
     return name.replace("!", "/") if os.path.exists(f"/sys/block/{name}") else None
 
 
+@pytest.mark.ci_may_skip
 @pytest.mark.skipif(not psutil.LINUX, reason="finds the disk under a directory through Linux sysfs")
 def test_real_writes_show_up_on_their_disk(tmp_path: Path, clock: ManualClock) -> None:
     disk = _whole_disk_of(tmp_path)
