@@ -142,6 +142,14 @@ def create_api(app_state: CollectorApp) -> FastAPI:
     for router in routers():
         api.include_router(router)
 
+    @api.post("/api/v1/admin/predict")
+    def predict(_: Admin, customer: str | None = None) -> dict[str, Any]:
+        """Run capacity forecasts and anomaly scoring now (they also run every hour)."""
+        from collector.predict import PredictService
+
+        service = next((s for s in app_state.services if isinstance(s, PredictService)), None)
+        return (service or PredictService(app_state)).run_once(customer)
+
     @api.post("/api/v1/admin/flush")
     def flush(_: Admin) -> dict[str, Any]:
         app_state.ingestor.flush_now()

@@ -162,10 +162,12 @@ class CollectorConfig(_Strict):
 
 def section_models() -> dict[str, type[BaseModel]]:
     """The pydantic model of each feature section; features add theirs here."""
+    from collector.inspection.config import InspectionsConfig
     from collector.notify.config import NotificationsConfig
     from collector.tickets.config import TicketsConfig
 
     return {
+        "inspections": InspectionsConfig,
         "tickets": TicketsConfig,
         "notifications": NotificationsConfig,
     }

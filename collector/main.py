@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(cfg.log_level)
     try:
         asyncio.run(serve(cfg))
+    except ConfigError as e:
+        print(f"patrol-collector: {e}", file=sys.stderr)
+        return 2
     except (StoreError, OSError) as e:
         print(f"patrol-collector: {e}", file=sys.stderr)
         return 1

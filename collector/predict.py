@@ -8,6 +8,8 @@ and both are streaming-safe: a result at time t uses only data up to t.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterable
@@ -125,3 +127,50 @@ def score_anomalies(engine: Engine, now: float, retention_s: dict[str, float], c
                         out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, float(t), float(v),
                                                  float(sc)))
     return out
+
+
+class PredictService:
+    """Runs forecasts and anomaly scoring on a timer and hands the results to the ticket engine."""
+
+    name = "predict"
+
+    def __init__(self, app: Any, interval_s: float = 3600.0) -> None:
+        self.app = app
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self, customer: str | None = None) -> dict[str, Any]:
+        from collector.tickets import process_anomalies, process_forecasts
+
+        app = self.app
+        now = app.clock()
+        forecasts = forecast_capacity(app.engine, now, app.ingestor.retention_s, customer)
+        anomalies = score_anomalies(app.engine, now, app.ingestor.retention_s, customer)
+        f_report = process_forecasts(app, [f.to_dict() for f in forecasts])
+        a_report = process_anomalies(app, [a.to_dict() for a in anomalies])
+        log.info("event=predictions forecasts=%d with_eta=%d anomalies=%d", len(forecasts),
+                 sum(1 for f in forecasts if f.result.eta is not None), len(anomalies))
+        return {"forecasts": len(forecasts), "crossings": sum(1 for f in forecasts if f.result.eta is not None),
+                "anomalies": len(anomalies), "tickets_from_forecasts": f_report.to_dict(),
+                "tickets_from_anomalies": a_report.to_dict()}
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("event=predictions_failed")
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def predict_service(app: Any) -> PredictService:
+    return PredictService(app)

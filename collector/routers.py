@@ -12,9 +12,11 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from collector import events_api
+    from collector.inspection import api as inspection_api
     from collector.tickets import api as tickets_api
 
     return [
         events_api.router,
+        inspection_api.router,
         tickets_api.router,
     ]

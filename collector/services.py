@@ -22,9 +22,13 @@ class Service(Protocol):
 
 def _factories() -> list[Callable[[CollectorApp], Service | None]]:
     """Factories return None when their feature is not configured."""
+    from collector.inspection.service import create_service as inspection_service
+    from collector.predict import predict_service
     from collector.tickets.runner import create_service as ticket_service
 
     return [
+        inspection_service,
+        predict_service,
         ticket_service,
     ]
 

@@ -9,7 +9,8 @@ import typer
 
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    from collector.cli import events, tickets
+    from collector.cli import events, inspections, tickets
 
     events.register(app, client_factory)
+    inspections.register(app, client_factory)
     tickets.register(app, client_factory)

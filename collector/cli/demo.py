@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
             def while_live(summary: object) -> None:
                 client.post("/api/v1/admin/flush")
                 _report(client, summary, d)
+                _predictive_tickets(client)
                 console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
             asyncio.run(_simulate(d.grpc_target, agents, customers, timedelta(seconds=parse_duration(history)),
@@ -99,6 +100,18 @@ async def _simulate(target: str, agents: int, customers: int, history: timedelta
         return
     stop.set()
     await task
+
+
+def _predictive_tickets(client: ApiClient) -> None:
+    from collector.cli.tickets import print_tickets
+
+    console.rule("predictive tickets")
+    with console.status("forecasting capacity and scoring anomalies over the fleet…"):
+        result = client.post("/api/v1/admin/predict")
+    console.print(f"{result['forecasts']} capacity series forecast, {result['crossings']} with a crossing ahead; "
+                  f"{result['anomalies']} anomalous points in the last hour")
+    rows = [t for t in client.get("/api/v1/tickets", open=True, limit=500) if t["source"] == "forecast"]
+    print_tickets(rows, title=f"{len(rows)} predictive tickets, raised before anything failed")
 
 
 def _report(client: ApiClient, summary: object, d: object) -> None:

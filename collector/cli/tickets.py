@@ -156,6 +156,23 @@ def _print_timeline(t: dict[str, Any], tz: str) -> None:
     console.print(table)
 
 
+TICKET_COLUMNS = ["id", "severity", "state", "customer_id", "host_id", "source", "title", "assignee", "occurrences",
+                  "created_at", "eta"]
+
+
+def print_tickets(rows: list[dict[str, Any]], title: str | None = None) -> None:
+    table = Table(title=title or f"{len(rows)} tickets", header_style="bold")
+    for col in ("#", "sev", "state", "customer", "host", "source", "title", "assignee", "n", "created", "ETA"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        sev = r["severity"]
+        flag = " [magenta]~[/]" if r["flapping"] else ""
+        table.add_row(str(r["id"]), f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", r["state"] + flag,
+                      r["customer_id"], r["host_id"] or "—", r["source"], r["title"], r["assignee"] or "—",
+                      str(r["occurrences"]), when(r["created_at"]), when(r["eta"]))
+    console.print(table)
+
+
 def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
     ticket = typer.Typer(cls=_ShowByDefault, help="One ticket: patrol ticket ID, or an action on it.",
                          no_args_is_help=True)
@@ -176,21 +193,10 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
         """Tickets, newest first (open ones unless --all or --state)."""
         rows = client_factory().get("/api/v1/tickets", customer=customer, state=state, host=host,
                                     open=not all_ and state is None, limit=limit)
-        cols = ["id", "severity", "state", "customer_id", "host_id", "source", "title", "assignee", "occurrences",
-                "created_at", "eta"]
         if fmt is not Format.table:
-            emit(rows, cols, fmt)
+            emit(rows, TICKET_COLUMNS, fmt)
             return
-        table = Table(title=f"{len(rows)} tickets", header_style="bold")
-        for col in ("#", "sev", "state", "customer", "host", "source", "title", "assignee", "n", "created", "ETA"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            sev = r["severity"]
-            flag = " [magenta]~[/]" if r["flapping"] else ""
-            table.add_row(str(r["id"]), f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", r["state"] + flag,
-                          r["customer_id"], r["host_id"] or "—", r["source"], r["title"], r["assignee"] or "—",
-                          str(r["occurrences"]), when(r["created_at"]), when(r["eta"]))
-        console.print(table)
+        print_tickets(rows)
 
     @ticket.command("show")
     def show_cmd(ticket_id: int, fmt: Fmt = Format.table,

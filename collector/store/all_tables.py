@@ -5,5 +5,6 @@ the shared ``metadata``); each is imported here so that schema creation and migr
 """
 
 # ruff: noqa: F401
+import collector.inspection.tables
 import collector.store.schema
 import collector.tickets.tables

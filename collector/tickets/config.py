@@ -174,6 +174,8 @@ class EtaSeverity(_Strict):
 class ForecastPolicy(_Strict):
     enabled: bool = True
     horizon: Seconds = Field(7 * 86400.0, description="open a ticket when the limit is expected within this")
+    band_edge: bool = Field(True, description="also open one when the early edge of the forecast's band is "
+                                              "within the horizon (a failure that may come that soon)")
     severity: list[EtaSeverity] = Field(default_factory=lambda: [
         EtaSeverity(within=86400.0, severity=Severity.L2), EtaSeverity(within=3 * 86400.0, severity=Severity.L3)])
     default_severity: SeverityName = Severity.L4

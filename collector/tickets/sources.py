@@ -163,16 +163,19 @@ def forecast_signals(items: Iterable[Any], policy: ForecastPolicy, now: datetime
             raise ValueError("a forecast item needs 'series' (the catalogue name, e.g. disk.used_percent)")
         labels = dict(item.get("labels") or {})
         host = item.get("host_id")
+        host_name = item.get("hostname") or host
         at = float(fc.get("now") or now.timestamp())
         eta = fc.get("eta")
         horizon = float(item.get("horizon_s") or fc.get("horizon_s") or policy.horizon)
         left = None if eta is None else max(0.0, float(eta) - at)
-        firing = left is not None and left <= horizon
+        left_low = _left(fc.get("eta_low"), at)
+        firing = left is not None and (left <= horizon or (policy.band_edge and left_low is not None
+                                                          and left_low <= horizon))
         subject = labels_subject(labels)
         limit = fc.get("limit")
         where = f" {subject}" if subject else ""
-        title = (f"{series}{where} on {host} expected to reach {limit:g} in {duration(left)}"
-                 if firing and isinstance(limit, int | float) else f"{series}{where} on {host}: trend toward limit")
+        title = (f"{series}{where} on {host_name} expected to reach {limit:g} in {duration(left)}"
+                 if firing and isinstance(limit, int | float) else f"{series}{where} on {host_name}: trend toward limit")
         payload = {
             **{k: v for k, v in fc.items() if k not in ("points", "ts", "values")},
             "series": series, "labels": labels, "unit": item.get("unit"), "horizon_s": horizon,
