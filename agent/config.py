@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from agent.configfile import load_model, parse_duration, parse_size
+from agent.diagnostics.config import DiagnosticsConfig
 from agent.logs.config import LogsConfig
 from agent.probes.config import ProbesConfig
 
@@ -69,6 +70,7 @@ class AgentConfig(_Strict):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     log_poll_interval: Seconds = 1.0
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     log_level: str = "INFO"
     trace_file: Path | None = Field(
         None, description="append 'seq count value_sum' for every spooled batch (for verifying delivery)")

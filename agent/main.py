@@ -13,7 +13,13 @@ from agent.configfile import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="patrol-agent", description="Run the Patrol agent.")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["enroll"]:
+        from agent.enroll import main as enroll_main
+
+        return enroll_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="patrol-agent", description="Run the Patrol agent "
+                                     "('patrol-agent enroll --help' to get its certificate).")
     parser.add_argument("--config", "-c", type=Path, required=True, help="agent.yaml")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "check-config"])
     args = parser.parse_args(argv)

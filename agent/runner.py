@@ -13,6 +13,7 @@ from agent import __version__
 from agent.batch import BatchBuilder
 from agent.collectors import build_collectors
 from agent.config import AgentConfig
+from agent.diagnostics.handler import DiagnosticsHandler
 from agent.facts import collect_facts, facts_fingerprint
 from agent.footprint import FootprintCollector
 from agent.logs import LogEvent, LogWatcher, to_proto
@@ -45,7 +46,8 @@ class Agent:
         self._builder_lock = threading.Lock()
         self.facts = collect_facts(__version__)
         self._facts_fp = facts_fingerprint(self.facts)
-        self.transport = Transport(cfg, self.spool, self._hello)
+        self.diagnostics = DiagnosticsHandler.for_agent(self)
+        self.transport = Transport(cfg, self.spool, self._hello, on_message=self.diagnostics.handle)
         self.stopping = threading.Event()
         self.logs: LogWatcher | None = None
         if cfg.logs.enabled:
@@ -55,7 +57,7 @@ class Agent:
     def _hello(self) -> pb.Hello:
         return pb.Hello(agent_id=self.agent_id, hostname=self.hostname, customer=self.cfg.customer,
                         labels=self.cfg.labels, version=__version__, facts=self.facts,
-                        capabilities=["samples", "events", "facts"], spool_epoch=self.spool.epoch,
+                        capabilities=["samples", "events", "facts", "diagnostics"], spool_epoch=self.spool.epoch,
                         acked_seq=self.spool.stats().acked_seq, spool=spool_stats_pb(self.spool.stats()))
 
     def flush(self) -> int | None:
@@ -167,6 +169,7 @@ class Agent:
             if self.logs is not None:
                 self.logs.close()
             self.flush()
+            self.diagnostics.close()
             self.transport.stop()
             self.spool.close()
             log.info("event=agent_stopped spool_batches=%d", self.spool.stats().depth_batches)

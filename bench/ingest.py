@@ -6,7 +6,17 @@ made durable, acked and folded into the 1-minute and 1-hour rollups; the final r
 included. The figure is total samples divided by the collector process's CPU time (user + system)
 over that span, so it does not depend on how fast the load generator is.
 
+With ``--export influx`` the collector also exports every sample to a VictoriaMetrics on loopback
+through the InfluxDB v2 write API (Debian package ``victoria-metrics``); the span then ends when the
+last sample is acknowledged by it, and the CPU figure includes the export.
+
+With ``--store postgresql`` the state store is a throwaway PostgreSQL server on loopback (durable:
+fsync and synchronous commit on, like SQLite's synchronous=FULL). The server runs in its own
+processes: its CPU is measured separately (postmaster and backends, via psutil) and reported next to
+the collector's, and ingest_samples_per_cpu_s stays the collector process alone.
+
     .venv/bin/python bench/ingest.py [--quick] [--agents 1000] [--minutes 15] [--step 10] [--batch-samples 600]
+                                     [--export none|influx] [--store sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -22,12 +32,16 @@ from pathlib import Path
 import grpc
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.simulator import EncodeStats, HistorySchedule, encoded_batches
 from protos.patrol.v1 import agent_pb2 as pb
-from tests.integration.harness import TOKEN, CollectorProcess
+from tests.export.vm import VictoriaMetrics, find_binary
+from tests.integration.harness import TOKEN, CollectorProcess, wait_for
+from tests.store_pg.server import PostgresServer, PostgresUnavailable
 
 METHOD = "/patrol.v1.AgentService/Connect"
 
@@ -57,6 +71,38 @@ async def drive(target: str, per_agent: list[list[bytes]], channels: int) -> Non
         await c.close()
 
 
+def exported_samples(api: str) -> float:
+    text = httpx.get(f"{api}/metrics", timeout=30).text
+    return next((s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+                 if s.name == "patrol_export_samples_total"), 0.0)
+
+
+def start_export_target(workdir: Path) -> VictoriaMetrics:
+    binary = find_binary()
+    if binary is None:
+        sys.exit("--export influx needs VictoriaMetrics as the target: apt-get install victoria-metrics")
+    return VictoriaMetrics(workdir, binary=binary).start()
+
+
+def start_postgres() -> PostgresServer:
+    try:
+        return PostgresServer(durable=True).start()
+    except PostgresUnavailable as e:
+        sys.exit(f"--store postgresql: {e}")
+
+
+def store_totals(url: str) -> tuple[int, int]:
+    """Sample batches in the ingest log and points in the 1-minute rollups."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT COUNT(*) FROM ingest_log")).scalar_one()
+            rollup = conn.execute(text("SELECT COALESCE(SUM(count), 0) FROM rollup_1m")).scalar_one()
+    finally:
+        engine.dispose()
+    return int(stored), int(rollup)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smaller run that finishes in well under 60 s")
@@ -66,6 +112,10 @@ def main() -> None:
     ap.add_argument("--batch-samples", type=int, default=600,
                     help="samples per batch (600: an agent batching a minute of 10-s collections)")
     ap.add_argument("--channels", type=int, default=32, help="HTTP/2 connections the agents share")
+    ap.add_argument("--export", choices=["none", "influx"], default="none",
+                    help="also export every sample through the InfluxDB v2 write API (to a local VictoriaMetrics)")
+    ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="the state store: SQLite (default) or a temporary PostgreSQL server on loopback")
     args = ap.parse_args()
     minutes = args.minutes or (3 if args.quick else 15)
 
@@ -83,19 +133,29 @@ def main() -> None:
           f"({stats.bytes / 2**20:.1f} MiB)", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
+        pg = start_postgres() if args.store == "postgresql" else None
+        store_url = pg.create_database("bench") if pg else None
+        vm = start_export_target(Path(tmp) / "victoria-metrics") if args.export == "influx" else None
+        export = {"export": {"influx": {"url": vm.url, "org": "bench", "bucket": "patrol"}}} if vm else {}
         collector = CollectorProcess(Path(tmp), customers=[{"id": c, "name": c} for c in customers],
                                      limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096},
-                                     store={"flush_interval": "2s"}, log_level="WARNING")
+                                     store={"flush_interval": "2s", **({"url": store_url} if store_url else {})},
+                                     log_level="WARNING", **export)
         collector.start()
         assert collector.proc is not None
         proc = psutil.Process(collector.proc.pid)
         cpu0 = sum(proc.cpu_times()[:2])
+        pg_cpu0 = pg.cpu_seconds() if pg else 0.0
         t0 = time.perf_counter()
         asyncio.run(drive(f"127.0.0.1:{collector.grpc_port}", list(per_agent.values()), args.channels))
         httpx.post(f"{collector.api}/api/v1/admin/flush", headers={"Authorization": f"Bearer {TOKEN}"},
                    timeout=600).raise_for_status()
+        if vm is not None:
+            wait_for(lambda: exported_samples(collector.api) >= stats.samples, 600, "every sample exported",
+                     interval=0.05)
         wall = time.perf_counter() - t0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
+        pg_cpu = pg.cpu_seconds() - pg_cpu0 if pg else None
         by_thread: dict[str, float] = {}
         for t in proc.threads():
             try:
@@ -104,10 +164,16 @@ def main() -> None:
                 name = "?"
             name = "main (asyncio, gRPC handlers)" if t.id == proc.pid else name
             by_thread[name] = by_thread.get(name, 0.0) + t.user_time + t.system_time
-        with collector.db() as db:
-            stored = db.execute("SELECT COUNT(*) FROM ingest_log").fetchone()[0]
-            rollup = db.execute("SELECT COALESCE(SUM(count), 0) FROM rollup_1m").fetchone()[0]
+        stored, rollup = store_totals(store_url or f"sqlite:///{collector.db_path}")
         collector.kill()
+        if pg is not None:
+            pg.cleanup()
+        if vm is not None:
+            vm_rows = vm.rows_inserted()
+            vm.stop()
+            # Each log event is one point with three fields (count, line, source).
+            sent = stats.samples + 3 * stats.events
+            assert vm_rows == sent, f"VictoriaMetrics took {vm_rows} values, {sent} exported"
     samples_batches = stats.batches - sum(1 for m in per_agent.values() for x in m[1:]
                                           if pb.AgentMessage.FromString(x).WhichOneof("payload") == "events")
     assert stored == samples_batches, f"{stored} sample batches stored, {samples_batches} sent"
@@ -115,9 +181,18 @@ def main() -> None:
     print(f"collector: {cpu:.1f} CPU-s over {wall:.1f} s wall; every batch stored once, rollups complete")
     for name, secs in sorted(by_thread.items(), key=lambda kv: -kv[1])[:6]:
         print(f"  thread {name:<32} {secs:6.1f} CPU-s (since start)")
+    if vm is not None:
+        print("export: VictoriaMetrics accepted every sample and event exactly once")
+    if pg_cpu is not None:
+        print(f"postgresql server (separate processes): {pg_cpu:.1f} CPU-s over the same span")
+    print(f"ingest_export={args.export}")
+    print(f"ingest_store={args.store}")
     print(f"ingest_samples_per_s_wall={stats.samples / wall:,.0f}".replace(",", ""))
     print(f"ingest_agents={args.agents}")
     print(f"ingest_samples_per_cpu_s={stats.samples / cpu:.0f}")
+    if pg_cpu is not None:
+        print(f"ingest_postgres_server_cpu_s={pg_cpu:.1f}")
+        print(f"ingest_samples_per_cpu_s_incl_postgres={stats.samples / (cpu + pg_cpu):.0f}")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,12 @@ class CollectorApp:
                                  {"raw": r.raw, "1m": r.rollup_1m, "1h": r.rollup_1h, "events": r.events},
                                  flush_interval=cfg.store.flush_interval, queue_size=cfg.limits.ingest_queue,
                                  clock=clock)
-        self.service = AgentService(cfg, self.ingestor, self.collector_id, clock=clock)
+        from collector.pki.runtime import Pki
+
+        # With TLS: the CA, enrollment and the revocation list; with client_ca, identity from certificates.
+        self.pki = Pki.for_collector(cfg, self.engine, self.collector_id, clock)
+        self.service = AgentService(cfg, self.ingestor, self.collector_id, clock=clock,
+                                    identify=self.pki.identify if self.pki is not None else None)
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port = 0
         self._api_server: Any = None

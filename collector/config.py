@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.configfile import ConfigError, format_validation_error, load_model, parse_duration, parse_size
+from collector.pki.config import PkiConfig
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -78,6 +79,7 @@ class TlsConfig(_Strict):
     cert: Path
     key: Path
     client_ca: Path | None = Field(None, description="CA that signs agent certificates; enables mutual TLS")
+    pki: PkiConfig = Field(default_factory=PkiConfig, description="the collector's CA, enrollment, revocation")
 
 
 class Limits(_Strict):
@@ -122,6 +124,7 @@ class CollectorConfig(_Strict):
     ssh: dict[str, Any] = Field(default_factory=dict)
     export: dict[str, Any] = Field(default_factory=dict)
     reports: dict[str, Any] = Field(default_factory=dict)
+    diagnostics: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("listen")
     @classmethod
@@ -162,14 +165,22 @@ class CollectorConfig(_Strict):
 
 def section_models() -> dict[str, type[BaseModel]]:
     """The pydantic model of each feature section; features add theirs here."""
+    from collector.diagnostics.config import DiagnosticsSettings
+    from collector.export.config import ExportConfig
     from collector.inspection.config import InspectionsConfig
     from collector.notify.config import NotificationsConfig
+    from collector.reporting.config import ReportsConfig
+    from collector.ssh.config import SshConfig
     from collector.tickets.config import TicketsConfig
 
     return {
         "inspections": InspectionsConfig,
         "tickets": TicketsConfig,
         "notifications": NotificationsConfig,
+        "ssh": SshConfig,
+        "export": ExportConfig,
+        "reports": ReportsConfig,
+        "diagnostics": DiagnosticsSettings,
     }
 
 

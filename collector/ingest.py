@@ -9,7 +9,6 @@ tier tables together with this collector's watermark over the ingest log.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import queue
@@ -22,6 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 
 from collector import metrics
+from collector.export.cursors import events_keep_from, raw_keep_from
+from collector.store.bulk import raise_column
 from collector.store.rollup import TIERS, RollupAggregator, _insert
 from collector.store.schema import agent_streams, events, hosts, ingest_log, store_meta
 from protos.patrol.v1 import agent_pb2 as pb
@@ -75,6 +76,13 @@ class HostUpdate:
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class FlushRequest:
+    """Queued by :meth:`Ingestor.flush_now` behind the items it must see flushed."""
+
+    number: int
+
+
 def _size(item: Batch | HostUpdate) -> int:
     return len(item.payload) if isinstance(item, Batch) else 256
 
@@ -101,7 +109,7 @@ class Ingestor:
         # Bounded groups and flushes keep a backfill from holding live agents' acks for long.
         self.max_group_bytes = max_group_bytes
         self.max_pending_cells = max_pending_cells
-        self.queue: queue.Queue[Batch | HostUpdate | None] = queue.Queue(maxsize=queue_size)
+        self.queue: queue.Queue[Batch | HostUpdate | FlushRequest | None] = queue.Queue(maxsize=queue_size)
         self.aggregator = RollupAggregator(retention_s)
         self._hwm: dict[tuple[str, str], int] = {}
         self._seen: dict[str, int] = {}
@@ -110,9 +118,10 @@ class Ingestor:
         self._last_retention = 0.0
         self._pending_ids: list[int] = []
         self._stopping = threading.Event()
-        self._flush_requested = threading.Event()
         self._flushed = threading.Condition()
-        self._flush_generation = 0
+        self._flush_requests = 0  # flush_now calls so far
+        self._flush_wanted = 0  # the newest request the writer has dequeued
+        self._flushed_upto = 0  # the newest request a completed flush has served
         self.stats = {"batches": 0, "duplicates": 0, "samples": 0, "events": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -168,13 +177,22 @@ class Ingestor:
             self._hwm.pop(key, None)
 
     def flush_now(self, timeout: float = 30.0) -> None:
-        """Ask the writer to flush rollups and wait until it has (used by tests and the CLI)."""
+        """Commit everything queued so far, flush the rollups, and wait for it (tests, CLI, admin API).
+
+        The request travels through the queue behind the items already waiting, so the flush that
+        serves it starts after they were committed; a flush already under way does not count.
+        """
+        deadline = time.monotonic() + timeout
         with self._flushed:
-            gen = self._flush_generation
-            self._flush_requested.set()
-            with contextlib.suppress(queue.Full):
-                self.queue.put_nowait(None)
-            self._flushed.wait_for(lambda: self._flush_generation > gen, timeout=timeout)
+            self._flush_requests += 1
+            number = self._flush_requests
+        try:
+            self.queue.put(FlushRequest(number), timeout=timeout)
+        except queue.Full:
+            return
+        with self._flushed:
+            self._flushed.wait_for(lambda: self._flushed_upto >= number,
+                                   timeout=max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ writer thread
 
@@ -185,15 +203,16 @@ class Ingestor:
             group: list[Batch | HostUpdate] = []
             size = 0
             try:
-                first = self.queue.get(timeout=timeout)
-                if first is not None:
-                    group.append(first)
-                    size += _size(first)
-                while len(group) < self.max_group and size < self.max_group_bytes:
-                    item = self.queue.get_nowait()
-                    if item is not None:
+                item = self.queue.get(timeout=timeout)
+                while True:
+                    if isinstance(item, FlushRequest):
+                        self._flush_wanted = max(self._flush_wanted, item.number)
+                    elif item is not None:
                         group.append(item)
                         size += _size(item)
+                    if len(group) >= self.max_group or size >= self.max_group_bytes:
+                        break
+                    item = self.queue.get_nowait()
             except queue.Empty:
                 pass
             metrics.ingest_queue_depth.set(self.queue.qsize())
@@ -201,8 +220,9 @@ class Ingestor:
                 self._commit(group)
             stopping = self._stopping.is_set() and self.queue.empty()
             due = time.monotonic() - self._last_flush >= self.flush_interval
-            if due or stopping or self._flush_requested.is_set() or len(self.aggregator) > self.max_pending_cells:
-                self._flush()
+            requested = self._flush_wanted > self._flushed_upto
+            if due or stopping or requested or len(self.aggregator) > self.max_pending_cells:
+                self._flush(serves=self._flush_wanted)
             if stopping:
                 return
 
@@ -327,7 +347,8 @@ class Ingestor:
             ).scalar_one_or_none()
         return int(v) if v else 0
 
-    def _flush(self) -> None:
+    def _flush(self, serves: int = 0) -> None:
+        """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers."""
         t0 = time.perf_counter()
         self._last_flush = time.monotonic()
         seen = self._seen
@@ -343,12 +364,8 @@ class Ingestor:
                                                   set_={"value": ins.excluded.value}),
                         [{"key": f"rollup_watermark:{self.collector_id}", "value": str(max(self._pending_ids))}],
                     )
-                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
-                    if values:
-                        conn.exec_driver_sql(
-                            f"UPDATE hosts SET {column} = {mark} WHERE id = {mark} AND {column} < {mark}",
-                            [(ms, host_id, ms) for host_id, ms in values.items()])  # type: ignore[arg-type]
+                    raise_column(conn, "hosts", column, "id", values)
                 if self._pending_ids or time.monotonic() - self._last_retention > 600:
                     self._retention(conn)
         except Exception:
@@ -369,23 +386,27 @@ class Ingestor:
         metrics.rollup_rows_written.inc(written)
         metrics.flush_seconds.observe(time.perf_counter() - t0)
         with self._flushed:
-            self._flush_generation += 1
-            self._flush_requested.clear()
+            self._flushed_upto = max(self._flushed_upto, serves)
             self._flushed.notify_all()
 
     def _retention(self, conn: Any) -> None:
         self._last_retention = time.monotonic()
         now = self.clock()
         wm = max(self._pending_ids) if self._pending_ids else self._watermark_in(conn)
-        conn.execute(delete(ingest_log).where(
-            ingest_log.c.collector_id == self.collector_id,
-            ingest_log.c.id <= wm,
-            ingest_log.c.received_ms < int((now - self.retention_s["raw"]) * 1000),
-        ))
+        raw = [ingest_log.c.collector_id == self.collector_id, ingest_log.c.id <= wm,
+               ingest_log.c.received_ms < int((now - self.retention_s["raw"]) * 1000)]
+        keep = raw_keep_from(conn, self.collector_id)  # the InfluxDB export has not delivered these yet
+        if keep is not None:
+            raw.append(ingest_log.c.id < keep)
+        conn.execute(delete(ingest_log).where(*raw))
         for tier in TIERS:
             floor = int(now - self.retention_s[tier.name])
             conn.execute(delete(tier.table).where(tier.table.c.bucket < floor))
-        conn.execute(delete(events).where(events.c.ts_ms < int((now - self.retention_s["events"]) * 1000)))
+        old_events = [events.c.ts_ms < int((now - self.retention_s["events"]) * 1000)]
+        keep_events = events_keep_from(conn, int(now * 1000))
+        if keep_events is not None:
+            old_events.append(events.c.id < keep_events)
+        conn.execute(delete(events).where(*old_events))
 
     def _watermark_in(self, conn: Any) -> int:
         v = conn.execute(

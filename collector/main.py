@@ -41,8 +41,12 @@ async def serve(cfg: CollectorConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="patrol-collector", description="Run the Patrol collector.")
     parser.add_argument("--config", "-c", type=Path, required=True, help="collector.yaml")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "check-config"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "pki", "migrate"])
+    parser.add_argument("args", nargs=argparse.REMAINDER,
+                        help="for pki: init|show ... (pki --help); for migrate: [--revision REV] [--sql]")
     args = parser.parse_args(argv)
+    if args.args and args.command not in ("pki", "migrate"):
+        parser.error(f"unexpected arguments after {args.command}: {' '.join(args.args)}")
     try:
         cfg = load_collector_config(args.config)
     except ConfigError as e:
@@ -51,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config}: ok")
         return 0
+    if args.command == "pki":
+        from collector.pki.bootstrap import main as pki_main
+
+        return pki_main(cfg, args.args)
     setup_logging(cfg.log_level)
+    if args.command == "migrate":
+        from collector.store.migrate import main as migrate_main
+
+        return migrate_main(cfg.store_url(), args.args)
     try:
         asyncio.run(serve(cfg))
     except ConfigError as e:

@@ -12,11 +12,17 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from collector import events_api
+    from collector.diagnostics import api as diagnostics_api
     from collector.inspection import api as inspection_api
+    from collector.pki import api as pki_api
+    from collector.reporting import api as reporting_api
     from collector.tickets import api as tickets_api
 
     return [
         events_api.router,
         inspection_api.router,
         tickets_api.router,
+        diagnostics_api.router,
+        pki_api.router,
+        reporting_api.router,
     ]

@@ -22,14 +22,24 @@ class Service(Protocol):
 
 def _factories() -> list[Callable[[CollectorApp], Service | None]]:
     """Factories return None when their feature is not configured."""
+    from collector.diagnostics.service import diagnostics_service
+    from collector.export.service import export_service
     from collector.inspection.service import create_service as inspection_service
+    from collector.pki.service import pki_service
     from collector.predict import predict_service
+    from collector.reporting.service import create_service as reporting_service
+    from collector.ssh.poller import ssh_service
     from collector.tickets.runner import create_service as ticket_service
 
     return [
+        pki_service,
         inspection_service,
-        predict_service,
         ticket_service,
+        predict_service,
+        export_service,
+        ssh_service,
+        diagnostics_service,
+        reporting_service,
     ]
 
 

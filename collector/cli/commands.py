@@ -9,8 +9,7 @@ import typer
 
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    from collector.cli import events, inspections, tickets
+    from collector.cli import diag, events, inspections, pki, reports, tickets
 
-    events.register(app, client_factory)
-    inspections.register(app, client_factory)
-    tickets.register(app, client_factory)
+    for module in (events, inspections, tickets, diag, pki, reports):
+        module.register(app, client_factory)

@@ -54,7 +54,9 @@ def register(app: typer.Typer) -> None:
             def while_live(summary: object) -> None:
                 client.post("/api/v1/admin/flush")
                 _report(client, summary, d)
+                runs = _inspections(d)
                 _predictive_tickets(client)
+                _reports(client, d, runs)
                 console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
             asyncio.run(_simulate(d.grpc_target, agents, customers, timedelta(seconds=parse_duration(history)),
@@ -100,6 +102,36 @@ async def _simulate(target: str, agents: int, customers: int, history: timedelta
         return
     stop.set()
     await task
+
+
+def _inspections(d: object) -> dict[str, int]:
+    """A monthly full inspection of every simulated customer; the run id per customer."""
+    from collector.cli.inspections import run_demo_inspection
+    from collector.demo import Demo
+
+    assert isinstance(d, Demo)
+    runs: dict[str, int] = {}
+    for customer in d.customers:
+        cid = str(customer["id"])
+        console.rule(f"monthly inspection (巡检) — {customer['name']}")
+        runs[cid] = run_demo_inspection(d.api_url, d.token, cid, profile="monthly")
+    return runs
+
+
+def _reports(client: ApiClient, d: object, runs: dict[str, int]) -> None:
+    """The monthly inspection report and the quarterly health report of one customer, HTML and PDF."""
+    from collector.cli.reports import write_demo_reports
+    from collector.demo import Demo
+
+    assert isinstance(d, Demo)
+    # The customer whose language is Chinese shows the reports as most of our users' customers read them.
+    customer = next((c for c in d.customers if c["language"] == "zh"), d.customers[0])
+    cid = str(customer["id"])
+    console.rule(f"reports — {customer['name']}")
+    with console.status("rendering the monthly (巡检报告) and quarterly (季度健康报告) reports…"):
+        paths = write_demo_reports(client, cid, d.paths.reports, inspect=False, run_id=runs.get(cid))
+    for p in paths:
+        console.print(f"  {p}  ({p.stat().st_size / 1024:,.0f} KiB)")
 
 
 def _predictive_tickets(client: ApiClient) -> None:

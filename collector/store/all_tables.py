@@ -5,6 +5,11 @@ the shared ``metadata``); each is imported here so that schema creation and migr
 """
 
 # ruff: noqa: F401
+import collector.diagnostics.tables
+import collector.export.tables
 import collector.inspection.tables
+import collector.pki.tables
+import collector.reporting.tables
+import collector.ssh.tables
 import collector.store.schema
 import collector.tickets.tables

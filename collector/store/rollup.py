@@ -12,11 +12,13 @@ import json
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from collector.store.bulk import insert_rows, is_postgresql
 from collector.store.schema import rollup_1h, rollup_1m, series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
@@ -63,6 +65,7 @@ class RollupAggregator:
         self.latest: dict[SeriesKey, tuple[int, float]] = {}
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
+        self.nonfinite = 0  # NaN/inf points left out of the rollups (the raw batch keeps them)
         self._label_keys: dict[tuple[tuple[str, str], ...], str] = {}
         self._series_ids: dict[SeriesKey, int] = {}
 
@@ -102,6 +105,9 @@ class RollupAggregator:
             n_points += n
             if n == 1:
                 t, v = ts[0], s.values[0]
+                if not isfinite(v):
+                    self.nonfinite += 1
+                    continue
                 if t > newest:
                     newest = t
                 if t >= floor_ms:
@@ -129,19 +135,28 @@ class RollupAggregator:
                     j = min(bisect_left(ts, (b + 1) * cw_ms, i), bisect_left(ts, floor_ms, i))
                     cell_key, target = (key, b * cw_s), cacc
                 chunk = vs[i:j]
+                total = sum(chunk)
+                if not isfinite(total):  # NaN or ±inf somewhere in the chunk: they have no place in a rollup
+                    finite = [v for v in chunk if isfinite(v)]
+                    self.nonfinite += len(chunk) - len(finite)
+                    if not finite:
+                        i = j
+                        continue
+                    chunk, total = finite, sum(finite)
                 cell = target.get(cell_key)
+                last = chunk[-1] if len(chunk) != j - i else vs[j - 1]
                 if cell is None:
-                    target[cell_key] = [min(chunk), max(chunk), sum(chunk), j - i, vs[j - 1], ts[j - 1]]
+                    target[cell_key] = [min(chunk), max(chunk), total, len(chunk), last, ts[j - 1]]
                 else:  # _merge(), inlined on the hot path
                     mn, mx = min(chunk), max(chunk)
                     if mn < cell[0]:
                         cell[0] = mn
                     if mx > cell[1]:
                         cell[1] = mx
-                    cell[2] += sum(chunk)
-                    cell[3] += j - i
+                    cell[2] += total
+                    cell[3] += len(chunk)
                     if ts[j - 1] >= cell[5]:
-                        cell[4] = vs[j - 1]
+                        cell[4] = last
                         cell[5] = ts[j - 1]
                 i = j
         self.last_data_ms[host_id] = newest
@@ -170,10 +185,8 @@ class RollupAggregator:
         self._load_ids(conn, hosts)
         new = [k for k in missing if k not in self._series_ids]
         if new:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            conn.exec_driver_sql(
-                f"INSERT INTO series (host_id, name, labels) VALUES ({mark}, {mark}, {mark}) "
-                "ON CONFLICT (host_id, name, labels) DO NOTHING", new)  # type: ignore[arg-type]
+            insert_rows(conn, "INSERT INTO series (host_id, name, labels)",
+                        "ON CONFLICT (host_id, name, labels) DO NOTHING", sorted(new), ("text", "text", "text"))
             self._load_ids(conn, sorted({k[0] for k in new}))
 
     def _load_ids(self, conn: Connection, hosts: list[str]) -> None:
@@ -196,47 +209,48 @@ class RollupAggregator:
             return 0
         self._resolve_ids(conn, keys)
         ids = self._series_ids
+        # Collectors sharing a PostgreSQL may merge into the same rows; taking the row locks in key
+        # order keeps two flushes from deadlocking. SQLite has one writer at a time: no sort needed.
+        ordered = is_postgresql(conn)
         written = 0
         for tier, acc in zip(TIERS, self.acc, strict=True):
             if not acc:
                 continue
             rows = [(ids[k], b, c[0], c[1], c[2], c[3], c[4], c[5]) for (k, b), c in acc.items()]
-            conn.exec_driver_sql(_merge_rollup_sql(conn, tier.table.name), rows)  # type: ignore[arg-type]
+            if ordered:
+                rows.sort()
+            head, tail = _merge_rollup_sql(conn, tier.table.name)
+            insert_rows(conn, head, tail, rows, ROLLUP_PG_TYPES)
             written += len(rows)
             acc.clear()
-        rows = [(ids[k], t, v) for k, (t, v) in self.latest.items()]
-        conn.exec_driver_sql(_upsert_latest_sql(conn), rows)  # type: ignore[arg-type]
-        written += len(rows)
+        latest_rows = [(ids[k], t, v) for k, (t, v) in self.latest.items()]
+        if ordered:
+            latest_rows.sort()
+        insert_rows(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL, latest_rows,
+                    ("int4", "int8", "float8"))
+        written += len(latest_rows)
         self.latest.clear()
         self.points = 0
         return written
 
 
-# Bulk merges go straight to the driver's executemany: SQLAlchemy's per-row parameter processing
-# would cost more than the database work itself at ingest rates.
-def _params(conn: Connection, n: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * n)
+ROLLUP_PG_TYPES = ("int4", "int8", "float8", "float8", "float8", "int4", "float8", "int8")
 
 
-def _merge_rollup_sql(conn: Connection, table: str) -> str:
-    lo, hi = ("LEAST", "GREATEST") if conn.dialect.name == "postgresql" else ("MIN", "MAX")
+def _merge_rollup_sql(conn: Connection, table: str) -> tuple[str, str]:
+    lo, hi = ("LEAST", "GREATEST") if is_postgresql(conn) else ("MIN", "MAX")
     return (
-        f"INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts_ms) "
-        f"VALUES ({_params(conn, 8)}) ON CONFLICT (series_id, bucket) DO UPDATE SET "
+        f"INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts_ms)",
+        f"ON CONFLICT (series_id, bucket) DO UPDATE SET "
         f"min = {lo}({table}.min, excluded.min), max = {hi}({table}.max, excluded.max), "
         f"sum = {table}.sum + excluded.sum, count = {table}.count + excluded.count, "
         f"last = CASE WHEN excluded.last_ts_ms >= {table}.last_ts_ms THEN excluded.last ELSE {table}.last END, "
-        f"last_ts_ms = {hi}({table}.last_ts_ms, excluded.last_ts_ms)"
+        f"last_ts_ms = {hi}({table}.last_ts_ms, excluded.last_ts_ms)",
     )
 
 
-def _upsert_latest_sql(conn: Connection) -> str:
-    return (
-        f"INSERT INTO latest (series_id, ts_ms, value) VALUES ({_params(conn, 3)}) "
-        "ON CONFLICT (series_id) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value "
-        "WHERE excluded.ts_ms >= latest.ts_ms"
-    )
+_UPSERT_LATEST_TAIL = ("ON CONFLICT (series_id) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value "
+                       "WHERE excluded.ts_ms >= latest.ts_ms")
 
 
 def _insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]

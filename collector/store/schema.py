@@ -22,8 +22,25 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
-metadata = MetaData()
+# Every constraint gets a predictable name on every backend, so that migrations can refer to it
+# (SQLite's batch mode cannot drop an unnamed constraint).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# JSON documents: JSONB on PostgreSQL (binary, comparable, indexable), JSON text on SQLite.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# Ids of rows that grow with ingest: 64-bit on PostgreSQL. SQLite's rowid is 64-bit already, and only a
+# column declared INTEGER PRIMARY KEY is an alias for it (BIGINT PRIMARY KEY would not autoincrement).
+# Tables that others follow by id (the rollup watermark, export cursors) also set sqlite_autoincrement.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 customers = Table(
     "customers",
@@ -32,7 +49,7 @@ customers = Table(
     Column("name", Text, nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("language", String(8), nullable=False),
-    Column("info", JSON, nullable=False),
+    Column("info", JsonDoc, nullable=False),
 )
 
 hosts = Table(
@@ -42,15 +59,15 @@ hosts = Table(
     Column("customer_id", String(128), nullable=False, index=True),
     Column("hostname", Text, nullable=False),
     Column("source", String(16), nullable=False, default="agent"),
-    Column("labels", JSON, nullable=False),
-    Column("facts", JSON, nullable=False),
+    Column("labels", JsonDoc, nullable=False),
+    Column("facts", JsonDoc, nullable=False),
     Column("agent_version", String(64), nullable=False, default=""),
     Column("first_seen_ms", BigInteger, nullable=False),
     Column("last_seen_ms", BigInteger, nullable=False),
     Column("last_data_ms", BigInteger, nullable=False, default=0),
     Column("connected", Boolean, nullable=False, default=False),
     Column("connected_to", String(128), nullable=True),
-    Column("spool", JSON, nullable=True),
+    Column("spool", JsonDoc, nullable=True),
 )
 
 series = Table(
@@ -95,15 +112,16 @@ Index("ix_rollup_1h_bucket", rollup_1h.c.bucket)
 events = Table(
     "events",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column("host_id", String(128), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Column("rule", String(200), nullable=False),
     Column("severity", String(16), nullable=False),
     Column("source", Text, nullable=False),
     Column("line", Text, nullable=False),
-    Column("fields", JSON, nullable=False),
+    Column("fields", JsonDoc, nullable=False),
     Column("suppressed_before", Integer, nullable=False, default=0),
+    sqlite_autoincrement=True,
 )
 Index("ix_events_host_ts", events.c.host_id, events.c.ts_ms)
 Index("ix_events_host_rule_ts", events.c.host_id, events.c.rule, events.c.ts_ms)
@@ -112,11 +130,15 @@ Index("ix_events_host_rule_ts", events.c.host_id, events.c.rule, events.c.ts_ms)
 ingest_log = Table(
     "ingest_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", RowId, primary_key=True, autoincrement=True),
     Column("collector_id", String(128), nullable=False),
     Column("host_id", String(128), nullable=False),
     Column("received_ms", BigInteger, nullable=False, index=True),
     Column("payload", LargeBinary, nullable=False),  # patrol.v1.AgentMessage (samples) as received
+    # Ids only grow, as with PostgreSQL's sequences: without AUTOINCREMENT SQLite reuses the ids of
+    # deleted rows once retention has emptied the table, and a reused id at or below the rollup
+    # watermark (or an export cursor) would be skipped by crash recovery.
+    sqlite_autoincrement=True,
 )
 
 # Per-agent, per-spool-epoch high-water mark of durable sequence numbers: dedup survives restarts

@@ -175,7 +175,8 @@ def forecast_signals(items: Iterable[Any], policy: ForecastPolicy, now: datetime
         limit = fc.get("limit")
         where = f" {subject}" if subject else ""
         title = (f"{series}{where} on {host_name} expected to reach {limit:g} in {duration(left)}"
-                 if firing and isinstance(limit, int | float) else f"{series}{where} on {host_name}: trend toward limit")
+                 if firing and isinstance(limit, int | float)
+                 else f"{series}{where} on {host_name}: trend toward limit")
         payload = {
             **{k: v for k, v in fc.items() if k not in ("points", "ts", "values")},
             "series": series, "labels": labels, "unit": item.get("unit"), "horizon_s": horizon,

@@ -1,4 +1,4 @@
-"""Ingest writer and rollup store on a real SQLite file: dedup, durability, tiers, recovery, retention."""
+"""Ingest writer and rollup store on SQLite and PostgreSQL: dedup, durability, tiers, recovery, retention."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def samples(seq: int, points: list[tuple[float, float]], name: str = "cpu.busy_p
                                                  values=[v for _, v in points])])
 
 
-def make(tmp_path: Path, collector_id: str = "c1") -> Ingestor:
-    engine = open_engine(f"sqlite:///{tmp_path / 'patrol.sqlite'}")
+def make(store_url: str, collector_id: str = "c1") -> Ingestor:
+    engine = open_engine(store_url)
     return Ingestor(engine, collector_id, RET, clock=lambda: NOW)
 
 
@@ -45,8 +45,8 @@ def host(h: str = "h1") -> HostUpdate:
     return HostUpdate(host_id=h, customer_id="acme", hostname=h, connected=True)
 
 
-def test_dedup_by_agent_epoch_and_seq(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_dedup_by_agent_epoch_and_seq(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     first = commit(ing, batch(1, samples(1, [(NOW - 30, 1.0)])), batch(2, samples(2, [(NOW - 20, 2.0)])))
     assert first == [Outcome.ACCEPTED, Outcome.ACCEPTED]
@@ -55,13 +55,13 @@ def test_dedup_by_agent_epoch_and_seq(tmp_path: Path) -> None:
     # A new spool epoch (agent reinstalled) starts its seqs again and is not a duplicate.
     assert commit(ing, batch(1, samples(1, [(NOW, 4.0)]), epoch="e2")) == [Outcome.ACCEPTED]
     # The high-water marks survive a restart of the writer (a fresh Ingestor on the same file).
-    ing2 = make(tmp_path)
+    ing2 = make(store_url)
     assert commit(ing2, batch(3, samples(3, [(NOW - 10, 3.0)]))) == [Outcome.DUPLICATE]
     assert commit(ing2, batch(4, samples(4, [(NOW - 5, 5.0)]))) == [Outcome.ACCEPTED]
 
 
-def test_rollup_tiers_match_hand_computed_values(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_rollup_tiers_match_hand_computed_values(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     base = NOW // 3600 * 3600 - 7200  # two hours ago, on an hour boundary
     pts = [(base + 10, 5.0), (base + 20, 1.0), (base + 50, 9.0), (base + 70, 4.0), (base + 3700, 2.0)]
@@ -78,8 +78,8 @@ def test_rollup_tiers_match_hand_computed_values(tmp_path: Path) -> None:
     assert latest[0]["value"] == 2.0
 
 
-def test_flushes_merge_into_existing_rows(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_flushes_merge_into_existing_rows(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     b = NOW // 60 * 60 - 600
     commit(ing, batch(1, samples(1, [(b + 1, 3.0)])))
@@ -91,8 +91,8 @@ def test_flushes_merge_into_existing_rows(tmp_path: Path) -> None:
     assert (p[0]["min"], p[0]["max"], p[0]["avg"], p[0]["last"], p[0]["count"]) == (1.0, 7.0, 11.0 / 3, 1.0, 3)
 
 
-def test_old_points_skip_the_fine_tier(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_old_points_skip_the_fine_tier(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     old = NOW - 30 * 86400  # older than the 14-day 1m retention
     commit(ing, batch(1, samples(1, [(old, 1.0), (old + 60, 3.0), (NOW - 60, 8.0)])))
@@ -104,15 +104,15 @@ def test_old_points_skip_the_fine_tier(tmp_path: Path) -> None:
     assert tuple(n_hour) == (3, 12.0)
 
 
-def test_recovery_folds_unflushed_batches_exactly_once(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_recovery_folds_unflushed_batches_exactly_once(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     b = NOW // 60 * 60 - 120
     commit(ing, batch(1, samples(1, [(b, 1.0)])))
     ing._flush()
     commit(ing, batch(2, samples(2, [(b + 1, 2.0)])), batch(3, samples(3, [(b + 2, 4.0)])))
     # Crash: the accumulators are lost before the flush. A new writer refolds past the watermark.
-    ing2 = make(tmp_path)
+    ing2 = make(store_url)
     assert ing2.recover() == 2
     assert ing2.recover() == 0
     with ing2.engine.connect() as conn:
@@ -120,8 +120,8 @@ def test_recovery_folds_unflushed_batches_exactly_once(tmp_path: Path) -> None:
     assert tuple(row) == (3, 7.0)
 
 
-def test_retention_deletes_old_rows(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_retention_deletes_old_rows(store_url: str) -> None:
+    ing = make(store_url)
     commit(ing, host())
     commit(ing, batch(1, samples(1, [(NOW - 800 * 86400, 1.0), (NOW - 60, 2.0)])))
     ev = pb.Events(seq=2, events=[pb.Event(timestamp_ms=int((NOW - 100 * 86400) * 1000), rule="r", line="old"),
@@ -135,8 +135,8 @@ def test_retention_deletes_old_rows(tmp_path: Path) -> None:
         assert [r[0] for r in conn.exec_driver_sql("SELECT line FROM events")] == ["new"]
 
 
-def test_writer_thread_end_to_end(tmp_path: Path) -> None:
-    ing = make(tmp_path)
+def test_writer_thread_end_to_end(store_url: str) -> None:
+    ing = make(store_url)
     ing.start()
     done = threading.Event()
     results: list[Outcome] = []
@@ -166,3 +166,70 @@ def test_unusable_store_url_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "ro" / "patrol.sqlite").mkdir()  # a directory where the database file should be
     with pytest.raises(StoreError, match="cannot open the state store"):
         open_engine(f"sqlite:///{tmp_path / 'ro' / 'patrol.sqlite'}")
+
+
+def test_non_finite_values_stay_out_of_the_rollups(store_url: str) -> None:
+    nan, inf = float("nan"), float("inf")
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    outcomes = commit(ing, batch(1, samples(1, [(b + 1, 2.0), (b + 2, nan), (b + 3, 4.0), (b + 4, inf)])),
+                      batch(2, samples(2, [(b + 70, nan)])))
+    assert outcomes == [Outcome.ACCEPTED, Outcome.ACCEPTED]  # the raw batches are kept as they came
+    ing._flush()  # and the flush does not choke on them
+    with ing.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT bucket, min, max, sum, count, last FROM rollup_1m ORDER BY bucket").all()
+    assert [tuple(r)[1:] for r in rows] == [(2.0, 4.0, 6.0, 2, 4.0)]
+    assert ing.aggregator.nonfinite == 3
+
+
+def test_recovery_after_retention_emptied_the_log(store_url: str) -> None:
+    # Ids must keep growing after the log was emptied: a reused id at or below the rollup watermark
+    # would be skipped by recovery and its points lost from the rollups.
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    commit(ing, batch(1, samples(1, [(b, 1.0)])), batch(2, samples(2, [(b + 1, 2.0)])))
+    ing._flush()
+    with ing.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM ingest_log")  # what retention does after a long quiet spell
+    commit(ing, batch(3, samples(3, [(b + 2, 4.0)])))
+    ing2 = make(store_url)  # crash before the flush
+    assert ing2.recover() == 1
+    with ing2.engine.connect() as conn:
+        assert tuple(conn.exec_driver_sql("SELECT SUM(count), SUM(sum) FROM rollup_1m").one()) == (3, 7.0)
+
+
+def test_flush_now_waits_for_items_queued_before_it(store_url: str) -> None:
+    # A periodic flush already under way when flush_now is called must not count as its flush:
+    # the batch queued just before would not be in the store yet.
+    ing = make(store_url)
+    ing.flush_interval = 0.05
+    in_flush, release = threading.Event(), threading.Event()
+    real_flush = ing._flush
+
+    def slow_first_flush(serves: int = 0) -> None:
+        if not in_flush.is_set():
+            in_flush.set()
+            assert release.wait(30)
+        real_flush(serves)
+
+    ing._flush = slow_first_flush  # type: ignore[method-assign]
+    ing.start()
+    try:
+        assert in_flush.wait(30)
+        s = samples(1, [(NOW - 5, 42.0)])
+        ing.submit(HostUpdate(host_id="h1", customer_id="acme", hostname="h1"))
+        ing.submit(Batch(host_id="h1", epoch="e", seq=1, done=lambda _: None, samples=s,
+                         payload=pb.AgentMessage(samples=s).SerializeToString()))
+        waiter = threading.Thread(target=ing.flush_now)
+        waiter.start()
+        while ing.queue.qsize() < 3 and waiter.is_alive():
+            threading.Event().wait(0.01)  # until the request is queued behind the two items
+        release.set()
+        waiter.join(30)
+        with ing.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT SUM(count), SUM(sum) FROM rollup_1m").one() == (1, 42.0)
+    finally:
+        release.set()
+        ing.stop()

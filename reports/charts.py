@@ -1,0 +1,292 @@
+"""Inline SVG charts for reports, drawn by hand: no plotting library, no scripts, no external files.
+
+Charts are plain SVG 1.1 that browsers and WeasyPrint both render, sized by a ``viewBox`` so they
+scale to the column. Every text goes through XML escaping. Time axes take tz-aware datetimes and
+label ticks with the caller's formatter, so the chart knows nothing about languages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
+from statistics import median
+
+from markupsafe import Markup, escape
+
+FONT = "Noto Sans CJK SC, Noto Sans CJK, Source Han Sans SC, DejaVu Sans, sans-serif"
+COLORS = {"cpu": "#2563eb", "mem": "#16a34a", "disk": "#dc2626", "score": "#7c3aed", "forecast": "#ea580c",
+          "limit": "#991b1b", "band": "#fdba74", "grid": "#e5e7eb", "axis": "#6b7280", "text": "#374151",
+          "bar": "#2563eb"}
+PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#7c3aed", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    color: str
+    points: Sequence[tuple[datetime, float]]
+    dashed: bool = False
+    markers: bool = False
+    width: float = 1.6
+
+
+@dataclass(frozen=True)
+class Band:
+    """A filled area between ``lower`` and ``upper`` (same times)."""
+
+    label: str
+    color: str
+    upper: Sequence[tuple[datetime, float]]
+    lower: Sequence[tuple[datetime, float]]
+
+
+@dataclass(frozen=True)
+class HLine:
+    value: float
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class VLine:
+    at: datetime
+    label: str
+    color: str
+
+
+@dataclass
+class _Frame:
+    t0: float
+    t1: float
+    y0: float
+    y1: float
+    width: int
+    height: int
+    left: int = 40
+    right: int = 12
+    top: int = 10
+    bottom: int = 22
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def plot_w(self) -> float:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> float:
+        return self.height - self.top - self.bottom
+
+    def x(self, t: float) -> float:
+        span = self.t1 - self.t0 or 1.0
+        return self.left + (t - self.t0) / span * self.plot_w
+
+    def y(self, v: float) -> float:
+        span = self.y1 - self.y0 or 1.0
+        clamped = min(max(v, self.y0), self.y1)
+        return self.top + (1.0 - (clamped - self.y0) / span) * self.plot_h
+
+
+def _num(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _svg(frame: _Frame, legend: Sequence[tuple[str, str, bool]]) -> Markup:
+    body = "".join(frame.parts)
+    legend_svg = ""
+    height = frame.height
+    if legend:
+        x: float = frame.left
+        y = frame.height + 4
+        items = []
+        for label, color, dashed in legend:
+            dash = ' stroke-dasharray="4 3"' if dashed else ""
+            items.append(f'<line x1="{_num(x)}" y1="{y + 5}" x2="{_num(x + 16)}" y2="{y + 5}" stroke="{color}" '
+                         f'stroke-width="2"{dash}/><text x="{_num(x + 20)}" y="{y + 9}">{escape(label)}</text>')
+            x += 28 + 7.5 * _text_width(label)
+            if x > frame.width - 80:
+                x = frame.left
+                y += 14
+        legend_svg = "".join(items)
+        height = y + 16
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {frame.width} {height}" '
+        f'width="{frame.width}" height="{height}" font-family="{FONT}" font-size="10" fill="{COLORS["text"]}">'
+        f"{body}{legend_svg}</svg>")
+
+
+def _text_width(label: str) -> float:
+    """Rough width in units of a Latin character: CJK characters are about twice as wide."""
+    return sum(2.0 if ord(c) > 0x2E80 else 1.0 for c in label)
+
+
+def _time_ticks(t0: float, t1: float, tz: tzinfo) -> list[datetime]:
+    """Tick times at local midnights: every 1, 2, 7 or 14 days, or month starts, at most about 8 ticks."""
+    start = datetime.fromtimestamp(t0, tz=tz)
+    span_days = (t1 - t0) / DAY
+    if span_days > 56:
+        ticks = []
+        d = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        while d.timestamp() <= t1:
+            if d.timestamp() >= t0:
+                ticks.append(d)
+            d = (d + timedelta(days=32)).replace(day=1)
+        if len(ticks) > 8:
+            ticks = ticks[:: math.ceil(len(ticks) / 8)]
+        return ticks
+    step = next((s for s in (1, 2, 7, 14) if span_days / s <= 8), 28)
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first.timestamp() < t0:
+        first += timedelta(days=1)
+    out = []
+    d = first
+    while d.timestamp() <= t1:
+        out.append(d)
+        d = (d + timedelta(days=step)).replace(hour=0)
+    return out
+
+
+def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix: str, y_ticks: int = 4) -> None:
+    p = frame.parts
+    for i in range(y_ticks + 1):
+        v = frame.y0 + (frame.y1 - frame.y0) * i / y_ticks
+        y = frame.y(v)
+        p.append(f'<line x1="{frame.left}" y1="{_num(y)}" x2="{_num(frame.width - frame.right)}" y2="{_num(y)}" '
+                 f'stroke="{COLORS["grid"]}" stroke-width="0.8"/>')
+        p.append(f'<text x="{frame.left - 4}" y="{_num(y + 3.5)}" text-anchor="end">'
+                 f"{escape(_num(v) + y_suffix)}</text>")
+    base = frame.top + frame.plot_h
+    p.append(f'<line x1="{frame.left}" y1="{_num(base)}" x2="{_num(frame.width - frame.right)}" y2="{_num(base)}" '
+             f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+    for tick in _time_ticks(frame.t0, frame.t1, tz):
+        x = frame.x(tick.timestamp())
+        p.append(f'<line x1="{_num(x)}" y1="{_num(base)}" x2="{_num(x)}" y2="{_num(base + 4)}" '
+                 f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+        p.append(f'<text x="{_num(x)}" y="{_num(base + 15)}" text-anchor="middle">{escape(fmt_x(tick))}</text>')
+
+
+def _segments(points: Sequence[tuple[datetime, float]]) -> list[list[tuple[float, float]]]:
+    """Points split where a gap is much longer than the usual spacing, so outages show as gaps."""
+    pts = [(t.timestamp(), v) for t, v in points if v is not None and math.isfinite(v)]
+    if len(pts) < 2:
+        return [pts] if pts else []
+    gaps = [b[0] - a[0] for a, b in pairwise(pts)]
+    limit = 3.0 * median(gaps)
+    out: list[list[tuple[float, float]]] = [[pts[0]]]
+    for gap, point in zip(gaps, pts[1:], strict=True):
+        if gap > limit:
+            out.append([])
+        out[-1].append(point)
+    return out
+
+
+def _path(frame: _Frame, points: Sequence[tuple[datetime, float]]) -> str:
+    d = []
+    for seg in _segments(points):
+        if not seg:
+            continue
+        d.append("M" + " L".join(f"{_num(frame.x(t))},{_num(frame.y(v))}" for t, v in seg))
+        if len(seg) == 1:  # a lone point still shows as a short dash
+            t, v = seg[0]
+            d.append(f"M{_num(frame.x(t) - 1.5)},{_num(frame.y(v))} L{_num(frame.x(t) + 1.5)},{_num(frame.y(v))}")
+    return " ".join(d)
+
+
+def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: tzinfo,
+               fmt_x: Callable[[datetime], str], y_min: float = 0.0, y_max: float | None = 100.0,
+               y_suffix: str = "%", bands: Sequence[Band] = (), hlines: Sequence[HLine] = (),
+               vlines: Sequence[VLine] = (), width: int = 680, height: int = 170,
+               legend: bool = True) -> Markup:
+    """Lines over time between ``start`` and ``end``; ``y_max=None`` scales to the data."""
+    if y_max is None:
+        values = [v for s in series for _, v in s.points if math.isfinite(v)]
+        top = max(values, default=1.0)
+        y_max = _nice_ceiling(top)
+    frame = _Frame(start.timestamp(), end.timestamp(), y_min, y_max, width, height)
+    _axes(frame, tz, fmt_x, y_suffix)
+    p = frame.parts
+    for band in bands:
+        if not band.upper:
+            continue
+        pts = [*band.upper, *reversed(band.lower)]
+        coords = " ".join(f"{_num(frame.x(t.timestamp()))},{_num(frame.y(v))}" for t, v in pts)
+        p.append(f'<polygon points="{coords}" fill="{band.color}" fill-opacity="0.35" stroke="none"/>')
+    for h in hlines:
+        y = frame.y(h.value)
+        p.append(f'<line x1="{frame.left}" y1="{_num(y)}" x2="{_num(frame.width - frame.right)}" y2="{_num(y)}" '
+                 f'stroke="{h.color}" stroke-width="1" stroke-dasharray="5 3"/>')
+    for vl in vlines:
+        x = frame.x(vl.at.timestamp())
+        p.append(f'<line x1="{_num(x)}" y1="{frame.top}" x2="{_num(x)}" y2="{_num(frame.top + frame.plot_h)}" '
+                 f'stroke="{vl.color}" stroke-width="1" stroke-dasharray="2 2"/>')
+        anchor = "end" if x > frame.width - 100 else "start"
+        dx = -3 if anchor == "end" else 3
+        p.append(f'<text x="{_num(x + dx)}" y="{frame.top + 10}" text-anchor="{anchor}" fill="{vl.color}">'
+                 f"{escape(vl.label)}</text>")
+    for s in series:
+        d = _path(frame, s.points)
+        if d:
+            dash = ' stroke-dasharray="5 3"' if s.dashed else ""
+            p.append(f'<path d="{d}" fill="none" stroke="{s.color}" stroke-width="{s.width}" '
+                     f'stroke-linejoin="round"{dash}/>')
+        if s.markers:
+            for t, v in s.points:
+                p.append(f'<circle cx="{_num(frame.x(t.timestamp()))}" cy="{_num(frame.y(v))}" r="2.2" '
+                         f'fill="{s.color}"/>')
+    items = [(s.label, s.color, s.dashed) for s in series if s.label]
+    items += [(b.label, b.color, False) for b in bands if b.label]
+    items += [(h.label, h.color, True) for h in hlines if h.label]
+    return _svg(frame, items if legend else [])
+
+
+def _nice_ceiling(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def projection(at: datetime, level: float, slope_per_day: float, until: datetime, limit: float,
+               direction_up: bool = True) -> list[tuple[datetime, float]]:
+    """The straight trend from ``(at, level)`` until ``until`` or until it reaches ``limit``."""
+    days = (until - at).total_seconds() / DAY
+    if days <= 0:
+        return [(at, level)]
+    end_value = level + slope_per_day * days
+    if slope_per_day != 0 and ((direction_up and end_value > limit) or (not direction_up and end_value < limit)):
+        days = (limit - level) / slope_per_day
+        return [(at, level), (at + timedelta(days=days), limit)]
+    return [(at, level), (until, end_value)]
+
+
+def bar_chart(items: Sequence[tuple[str, float]], *, width: int = 680, color: str = COLORS["bar"],
+              fmt: Callable[[float], str] = lambda v: _num(v)) -> Markup:
+    """Horizontal bars with their labels and values, longest scale at the largest value."""
+    row = 18
+    label_w = min(260, 14 + 6.5 * max((_text_width(label) for label, _ in items), default=4))
+    height = row * max(1, len(items)) + 6
+    top = max((v for _, v in items), default=0.0) or 1.0
+    plot_w = width - label_w - 60
+    parts = []
+    for i, (label, value) in enumerate(items):
+        y = 3 + i * row
+        w = max(0.0, value) / top * plot_w
+        parts.append(f'<text x="{_num(label_w - 6)}" y="{y + 12}" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<rect x="{_num(label_w)}" y="{y + 2}" width="{_num(max(w, 0.5))}" height="{row - 6}" '
+                     f'fill="{color}" rx="2"/>')
+        parts.append(f'<text x="{_num(label_w + w + 4)}" y="{y + 12}">{escape(fmt(value))}</text>')
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bars" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" font-family="{FONT}" font-size="10" fill="{COLORS["text"]}">'
+        f'{"".join(parts)}</svg>')
+
+
+def color_of(key: str, index: int = 0) -> str:
+    return COLORS.get(key) or PALETTE[index % len(PALETTE)]

@@ -1,0 +1,503 @@
+"""The report model: everything a report shows, as plain frozen values, independent of the language.
+
+The collector builds a :class:`MonthlyReport` or :class:`QuarterlyReport` from its store; the
+renderer turns one into HTML or PDF in Chinese or English. Texts that come in both languages (check
+names, recommendations) are :data:`Text` mappings ``{"zh": …, "en": …}``; everything else is a
+number, a time (tz-aware) or an identifier that the renderer formats for the locale. ``None`` means
+"no data", never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from reports.periods import Period, ReportKind
+
+Text = Mapping[str, str]
+Status = Literal["ok", "warning", "critical", "unknown"]
+STATUSES: tuple[Status, ...] = ("ok", "warning", "critical", "unknown")
+CATEGORY_ORDER = ("device_network", "resources", "application", "system_logs", "data_security")
+Point = tuple[datetime, float]
+
+
+@dataclass(frozen=True)
+class HostRef:
+    host_id: str
+    hostname: str
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    kind: ReportKind
+    customer_id: str
+    customer_name: str
+    period: Period
+    period_start: datetime
+    period_end: datetime  # exclusive
+    data_until: datetime  # the period end, or the generation time while the period is still running
+    timezone: str
+    provider: str
+    generated_at: datetime
+    hosts: int
+
+    @property
+    def partial(self) -> bool:
+        return self.data_until < self.period_end
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    ok: int = 0
+    warning: int = 0
+    critical: int = 0
+    unknown: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.warning + self.critical + self.unknown
+
+    @classmethod
+    def of(cls, statuses: list[str]) -> StatusCounts:
+        return cls(**{s: statuses.count(s) for s in STATUSES})
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    """A customer health score (0–100) as of the end of an inspection run's window."""
+
+    at: datetime
+    score: int
+    profile: str
+    run_id: int
+
+
+@dataclass(frozen=True)
+class InspectionInfo:
+    run_id: int
+    profile: str
+    profile_name: Text
+    since: datetime
+    until: datetime
+    started_at: datetime
+    checks: int
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    check_id: str
+    name: Text
+    subject: str
+    status: Status
+    observed: float | None
+    unit: str
+    warn: float | None
+    crit: float | None
+    direction: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    category: str
+    title: Text
+    rows: tuple[CheckRow, ...]
+
+    @property
+    def counts(self) -> StatusCounts:
+        return StatusCounts.of([r.status for r in self.rows])
+
+
+@dataclass(frozen=True)
+class HostChecks:
+    host: HostRef
+    score: int | None
+    status: Status
+    groups: tuple[CategoryGroup, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (check id, reason)
+
+    @property
+    def counts(self) -> StatusCounts:
+        return StatusCounts.of([r.status for g in self.groups for r in g.rows])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: str  # rollups | latest | events | host
+    series: tuple[str, ...] = ()  # "disk.used_percent{mount=/data}"
+    aggregation: str | None = None
+    rollup: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    points: int | None = None
+    latest_at: datetime | None = None
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FindingDetail:
+    host: HostRef
+    check_id: str
+    name: Text
+    category: str
+    subject: str
+    status: Status
+    severity: str
+    observed: float | None
+    unit: str
+    warn: float | None
+    crit: float | None
+    direction: str
+    evidence: Evidence
+    recommendation: Text
+    note: Text | None = None
+    unknown_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CapacityForecast:
+    """When a capacity series is expected to reach its limit, with the band of that estimate."""
+
+    host: HostRef
+    series: str
+    subject: str  # the labels that name the resource, e.g. "/data"
+    limit: float
+    unit: str
+    level: float | None  # the trend value at the forecast time
+    slope_per_day: float | None
+    at: datetime  # the forecast was made with data up to here
+    eta: datetime | None
+    eta_low: datetime | None
+    eta_high: datetime | None
+    reason: str
+    ticket_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TopRisk:
+    kind: Literal["finding", "forecast"]
+    host: HostRef
+    name: Text
+    subject: str
+    status: Status  # critical | warning
+    observed: float | None = None
+    unit: str = ""
+    eta: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClockResult:
+    """One SLA clock of a ticket as of the report's end.
+
+    ``outcome``: met (stopped within target), breached (target passed, stopped or not), running
+    (still within target), not_applicable (the event was not needed: resolved before it happened),
+    untracked (no target: "case by case").
+    """
+
+    clock: str
+    target_s: float | None
+    elapsed_s: float
+    outcome: Literal["met", "breached", "running", "not_applicable", "untracked"]
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    id: int
+    title: str
+    severity: str  # L1…L4
+    state: str
+    source: str
+    host: HostRef | None
+    created_at: datetime
+    resolved_at: datetime | None  # as of the report's end
+    fault_type: str | None
+    cause: str | None
+    clocks: tuple[ClockResult, ...]
+    opened_in_period: bool
+    resolved_in_period: bool
+
+    def clock(self, name: str) -> ClockResult | None:
+        return next((c for c in self.clocks if c.clock == name), None)
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    opened: int
+    resolved: int
+    open_at_end: int
+    clocks_met: int
+    clocks_breached: int
+
+    @property
+    def compliance_pct(self) -> float | None:
+        judged = self.clocks_met + self.clocks_breached
+        return 100.0 * self.clocks_met / judged if judged else None
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    item_id: str
+    category: str
+    title: Text
+    guidance: Text
+    result: str | None  # ok | issue | not_applicable; None: not filled in
+    remark: str
+    checked_by: str | None
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a chart: ``key`` picks its colour and legend text (cpu, mem, disk, …)."""
+
+    key: str
+    points: tuple[Point, ...]
+    label: str = ""  # a free label (a mount point); the legend uses the key's text when empty
+
+
+@dataclass(frozen=True)
+class UtilisationChart:
+    host: HostRef
+    lines: tuple[Line, ...]  # cpu (average), mem (average), disk (fullest mount, maximum)
+
+
+@dataclass(frozen=True)
+class MountUsage:
+    mount: str
+    history: tuple[Point, ...]  # the maximum per chart step
+    forecast: CapacityForecast | None
+
+
+@dataclass(frozen=True)
+class DiskChart:
+    """Disk usage of every mount of a host over the period, and where each is heading."""
+
+    host: HostRef
+    mounts: tuple[MountUsage, ...]
+    limit: float = 100.0
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    header: ReportHeader
+    inspection: InspectionInfo | None
+    score: int | None
+    previous_score: int | None
+    score_trend: tuple[ScorePoint, ...]
+    counts: StatusCounts
+    top_risks: tuple[TopRisk, ...]
+    hosts: tuple[HostChecks, ...]
+    findings: tuple[FindingDetail, ...]  # warning and critical, worst first
+    unknowns: tuple[FindingDetail, ...]  # checks that could not be evaluated
+    forecasts: tuple[CapacityForecast, ...]  # crossings expected within the horizon
+    forecast_horizon_days: int
+    tickets: tuple[TicketRow, ...]
+    ticket_summary: TicketSummary
+    checklist: tuple[ChecklistEntry, ...]
+    utilisation: tuple[UtilisationChart, ...]
+    disks: tuple[DiskChart, ...]
+    inspection_profile: str = "monthly"  # the profile whose run the report follows
+
+    @property
+    def score_delta(self) -> int | None:
+        if self.score is None or self.previous_score is None:
+            return None
+        return self.score - self.previous_score
+
+
+# -- quarterly -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Availability:
+    host: HostRef
+    availability_pct: float | None  # share of judged hours the host was up
+    down_hours: float
+    hours: int  # hours judged (from the host's first data or the period start)
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    month: Period
+    cpu_avg: float | None
+    cpu_peak: float | None
+    mem_avg: float | None
+    mem_peak: float | None
+    disk_peak: float | None  # fullest mount, maximum
+
+
+@dataclass(frozen=True)
+class HostTrend:
+    host: HostRef
+    months: tuple[MonthUsage, ...]
+
+
+@dataclass(frozen=True)
+class RunningStatus:
+    """设备的整体运行情况."""
+
+    availability: tuple[Availability, ...]
+    fleet_availability_pct: float | None
+    trends: tuple[HostTrend, ...]
+    fleet_lines: tuple[Line, ...]  # daily: cpu mean, mem mean, disk peak over every host
+    score_trend: tuple[ScorePoint, ...]
+    monthly_scores: tuple[tuple[Period, float | None], ...]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    key: str  # hardware, config_error, L2, unclassified, …
+    count: int
+
+
+@dataclass(frozen=True)
+class RepeatFault:
+    ticket_id: int
+    previous_id: int
+    host: HostRef | None
+    title: str
+    at: datetime
+    previous_at: datetime
+
+    @property
+    def days_between(self) -> float:
+        return (self.at - self.previous_at).total_seconds() / 86400.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """问题原因、解决方案、预防措施 and 临时性措施/长期性改进措施 of a resolved ticket."""
+
+    ticket_id: int
+    title: str
+    cause: str
+    solution: str
+    prevention: str
+    short_term: str
+    long_term: str
+
+
+@dataclass(frozen=True)
+class SeverityTime:
+    severity: str
+    resolved: int
+    mean_s: float
+
+
+@dataclass(frozen=True)
+class FaultAnalysis:
+    """设备的故障分析及改进措施."""
+
+    tickets: int
+    by_type: tuple[Breakdown, ...]
+    by_cause: tuple[Breakdown, ...]
+    by_severity: tuple[Breakdown, ...]
+    by_source: tuple[Breakdown, ...]
+    repeats: tuple[RepeatFault, ...]
+    resolved: int
+    mttr_s: float | None  # mean of resolved − created over tickets resolved in the period
+    mttr_by_severity: tuple[SeverityTime, ...]
+    measures: tuple[Measure, ...]
+
+    @property
+    def repeat_rate_pct(self) -> float | None:
+        return 100.0 * len(self.repeats) / self.tickets if self.tickets else None
+
+
+@dataclass(frozen=True)
+class SlaCompliance:
+    clock: str
+    met: int
+    breached: int
+    running: int
+    not_applicable: int
+
+    @property
+    def compliance_pct(self) -> float | None:
+        judged = self.met + self.breached
+        return 100.0 * self.met / judged if judged else None
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    """Service-window time a clock ran until its event, over the clocks that stopped."""
+
+    clock: str
+    count: int
+    mean_s: float | None
+    median_s: float | None
+    p90_s: float | None
+    max_s: float | None
+
+
+@dataclass(frozen=True)
+class SatisfactionSummary:
+    ratings: int
+    overall_pct: float | None
+    attitude_pct: float | None
+    quality_pct: float | None
+    resolution_pct: float | None
+    target_pct: float = 85.0
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.overall_pct is None else self.overall_pct > self.target_pct
+
+
+@dataclass(frozen=True)
+class ServiceSituation:
+    """服务的整体情况."""
+
+    tickets: int
+    sla: tuple[SlaCompliance, ...]
+    times: tuple[DurationStats, ...]
+    satisfaction: SatisfactionSummary
+    ticket_rows: tuple[TicketRow, ...]
+
+
+@dataclass(frozen=True)
+class OpenRisk:
+    kind: Literal["ticket", "finding"]
+    host: HostRef | None
+    title: Text
+    level: str  # L1…L4 for tickets, warning/critical for findings
+    since: datetime
+    ticket_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A generated recommendation: ``kind`` selects the sentence, ``params`` fill it in.
+
+    ``text`` carries a bilingual sentence that comes from elsewhere (a check's recommendation).
+    Smaller ``priority`` comes first.
+    """
+
+    kind: str
+    priority: int
+    params: Mapping[str, object] = field(default_factory=dict)
+    text: Text | None = None
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """下一步的工作计划及建议."""
+
+    horizon_end: datetime
+    forecasts: tuple[CapacityForecast, ...]
+    open_risks: tuple[OpenRisk, ...]
+    recommendations: tuple[Recommendation, ...]
+
+
+@dataclass(frozen=True)
+class QuarterlyReport:
+    header: ReportHeader
+    running: RunningStatus
+    faults: FaultAnalysis
+    service: ServiceSituation
+    next_steps: NextSteps
+
+
+Report = MonthlyReport | QuarterlyReport

@@ -1,0 +1,110 @@
+"""Periods, locale formatting, SVG charts, the reports config section and the month arithmetic."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from collector.reporting import usage as use
+from collector.reporting.config import ReportsConfig
+from collector.reporting.schedule import next_quarter_due
+from reports import Locale, Period, PeriodError
+from reports.charts import Series, bar_chart, projection, time_chart
+from tests.reports.dataset import TZ, Dataset
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_periods_parse_and_bound_in_the_customer_zone() -> None:
+    assert str(Period.parse("2026-10")) == "2026-10" and str(Period.parse("2026-q3")) == "2026Q3"
+    assert Period.parse(" 2026Q4 ", "quarterly") == Period("quarterly", 2026, 4)
+    start, end = Period.parse("2026-10").bounds(TZ)
+    assert start == datetime(2026, 9, 30, 16, tzinfo=UTC) and end == datetime(2026, 10, 31, 16, tzinfo=UTC)
+    assert Period.parse("2026Q4").next() == Period("quarterly", 2027, 1)
+    assert Period.parse("2026-01").previous() == Period("monthly", 2025, 12)
+    assert [str(m) for m in Period.parse("2026Q3").months()] == ["2026-07", "2026-08", "2026-09"]
+    assert Period.containing("quarterly", datetime(2026, 9, 30, 17, tzinfo=UTC), TZ) == Period("quarterly", 2026, 4)
+    for bad, kind in (("2026-13", None), ("2026Q5", None), ("Oct 2026", None), ("2026Q3", "monthly"),
+                      ("2026-10", "quarterly")):
+        with pytest.raises(PeriodError, match=r"e\.g\."):
+            Period.parse(bad, kind)  # type: ignore[arg-type]
+
+
+def test_quarterly_due_times_follow_the_local_calendar() -> None:
+    after = datetime(2026, 10, 2, tzinfo=TZ)
+    assert next_quarter_due(after, TZ, 8, 0) == datetime(2027, 1, 1, 8, tzinfo=TZ)
+    assert next_quarter_due(datetime(2027, 1, 1, 8, tzinfo=TZ), TZ, 8, 0) == datetime(2027, 4, 1, 8, tzinfo=TZ)
+    # Daylight saving time moves the UTC moment, not the local one.
+    due = next_quarter_due(datetime(2027, 2, 1, tzinfo=BERLIN), BERLIN, 8, 30)
+    assert due == datetime(2027, 4, 1, 8, 30, tzinfo=BERLIN) and due.utcoffset() == timedelta(hours=2)
+
+
+def test_locales_format_numbers_dates_and_durations() -> None:
+    zh, en = Locale("zh", TZ), Locale("en", TZ)
+    moment = datetime(2026, 9, 30, 16, 5, tzinfo=UTC)  # 1 October, 00:05 in Shanghai
+    assert (zh.date(moment), en.date(moment)) == ("2026年10月1日", "1 Oct 2026")
+    assert (zh.when(moment), en.when(moment)) == ("2026年10月1日 00:05", "1 Oct 2026, 00:05")
+    assert (zh.period(Period.parse("2026Q3")), en.period(Period.parse("2026Q3"))) == ("2026年第三季度", "Q3 2026")
+    assert (zh.period(Period.parse("2026-10")), en.period(Period.parse("2026-10"))) == ("2026年10月", "October 2026")
+    assert (zh.duration(44100), en.duration(44100)) == ("12小时15分钟", "12 h 15 min")
+    assert (zh.duration(90061), en.duration(0)) == ("1天1小时", "0 s")
+    assert (en.number(1234.567), en.number(2208.0), en.percent(98.913043, 2)) == ("1,234.6", "2,208", "98.91%")
+    assert (en.number(None), en.percent(float("nan")), en.measure(3.0, "count"), en.measure(26, "h")) == (
+        "—", "—", "3", "26.0 h")
+    assert (zh.term("clock", "respond"), en.term("state", "on_site"), zh.term("status", "odd")) == (
+        "响应", "on site", "odd")
+    assert zh.text({"zh": "磁盘", "en": "disk"}) == "磁盘" and zh.text({"en": "disk"}) == "disk"
+    assert zh.band(91) == "良好" and en.band(60) == "at risk"
+    with pytest.raises(KeyError, match=r"add it to reports/i18n\.py"):
+        zh.t("no-such-text")
+
+
+def test_charts_are_svg_with_escaped_labels_and_gaps() -> None:
+    start = datetime(2026, 9, 1, tzinfo=TZ)
+    points = [(start + timedelta(hours=6 * i), 10.0 + i) for i in range(8)]
+    points += [(start + timedelta(days=5, hours=6 * i), 50.0) for i in range(4)]  # after a 3-day gap
+    svg = time_chart([Series("<cpu> & co", "#123456", points)], start=start, end=start + timedelta(days=7), tz=TZ,
+                     fmt_x=lambda d: f"{d.day}日")
+    root = ET.fromstring(str(svg))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<cpu> & co" in texts and "2日" in texts and "100%" in texts
+    [path] = [p for p in root.iter("{http://www.w3.org/2000/svg}path")]
+    assert path.get("d", "").count("M") == 2  # the gap splits the line
+    bars = ET.fromstring(str(bar_chart([("硬件故障", 2.0), ("软件", 0.0)])))
+    assert [r.get("width") for r in bars.iter("{http://www.w3.org/2000/svg}rect")][1] == "0.5"
+
+
+def test_projection_stops_at_the_limit() -> None:
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    assert projection(at, 90.0, 1.0, at + timedelta(days=30), 100.0) == [(at, 90.0), (at + timedelta(days=10), 100.0)]
+    assert projection(at, 50.0, 1.0, at + timedelta(days=5), 100.0) == [(at, 50.0), (at + timedelta(days=5), 55.0)]
+
+
+def test_reports_section_is_validated() -> None:
+    cfg = ReportsConfig.model_validate({"formats": ["html"], "attach": ["pdf"], "customers": {"acme": {
+        "recipients": ["it@acme.example"], "language": "en"}}})
+    assert cfg.formats_with_attachments() == ["html", "pdf"] and cfg.quarterly.hour_minute == (8, 0)
+    assert cfg.customer("acme").recipients == ["it@acme.example"] and cfg.customer("other").enabled
+    for bad, where in (({"quarterly": {"at": "25:00"}}, "HH:MM"), ({"copy_to": ["nobody"]}, "not an e-mail"),
+                       ({"formats": ["docx"]}, "formats"), ({"unknown": 1}, "unknown")):
+        with pytest.raises(ValidationError, match=where):
+            ReportsConfig.model_validate(bad)
+
+
+def test_months_from_daily_buckets_equal_the_database_totals(dataset: Dataset) -> None:
+    """The quarterly table adds daily buckets up to months; the per-month query must agree."""
+    start, until = datetime(2026, 7, 1, tzinfo=TZ), datetime(2026, 10, 1, tzinfo=TZ)
+    ids = ["db-01", "web-01"]
+    daily = use.load_buckets(dataset.engine, ids, use.UTILISATION, start, until, 86400, 8 * 3600)
+    for month in Period.parse("2026Q3").months():
+        m0, m1 = month.bounds(TZ)
+        stats = use.window_stats(dataset.engine, ids, use.UTILISATION, m0, m1)
+        for host in ids:
+            direct = use.month_usage(stats[host])
+            summed = use.month_usage_from(daily[host], m0.timestamp(), m1.timestamp())
+            assert summed == pytest.approx(direct), (host, month)
