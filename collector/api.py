@@ -146,9 +146,9 @@ def create_api(app_state: CollectorApp) -> FastAPI:
     def predict(_: Admin, customer: str | None = None) -> dict[str, Any]:
         """Run capacity forecasts and anomaly scoring now (they also run every hour)."""
         from collector.predict import PredictService
+        from collector.services import find_service
 
-        service = next((s for s in app_state.services if isinstance(s, PredictService)), None)
-        return (service or PredictService(app_state)).run_once(customer)
+        return (find_service(app_state, PredictService) or PredictService(app_state)).run_once(customer)
 
     @api.post("/api/v1/admin/flush")
     def flush(_: Admin) -> dict[str, Any]:

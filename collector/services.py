@@ -7,7 +7,7 @@ store, ingest and gRPC server are up, in list order, and stop in reverse order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from collector.app import CollectorApp
@@ -18,6 +18,14 @@ class Service(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+
+S = TypeVar("S")
+
+
+def find_service(app: Any, kind: type[S]) -> S | None:
+    """The running service of type ``kind`` in a collector app, if it was started."""
+    return next((s for s in getattr(app, "services", []) if isinstance(s, kind)), None)
 
 
 def _factories() -> list[Callable[[CollectorApp], Service | None]]:

@@ -11,7 +11,7 @@ from agent.model import Sample
 
 # psutil field -> series. Windows has no irq/softirq but reports hardware interrupt and DPC
 # (deferred procedure call) time, which are the same two kinds of kernel work.
-_SERIES: dict[str, str] = {
+CPU_SERIES: dict[str, str] = {
     "user": "cpu.user_percent",
     "system": "cpu.system_percent",
     "idle": "cpu.idle_percent",
@@ -24,9 +24,9 @@ _SERIES: dict[str, str] = {
     "dpc": "cpu.softirq_percent",
 }
 # On Linux guest time is already included in user/nice; counting it again would inflate the total.
-_EXCLUDED_FROM_TOTAL = frozenset({"guest", "guest_nice"})
+EXCLUDED_FROM_TOTAL = frozenset({"guest", "guest_nice"})
 # Time in which no work was done for this machine: busy is what remains.
-_NOT_BUSY = ("idle", "iowait", "steal")
+NOT_BUSY = ("idle", "iowait", "steal")
 
 
 class CpuCollector:
@@ -47,12 +47,12 @@ class CpuCollector:
         # iowait in /proc/stat can go backwards on Linux (it is an estimate per idle CPU), so a
         # negative delta is clamped rather than allowed to push other shares above 100.
         deltas = {field: max(0.0, current[field] - previous.get(field, current[field])) for field in current}
-        total = sum(value for field, value in deltas.items() if field not in _EXCLUDED_FROM_TOTAL)
+        total = sum(value for field, value in deltas.items() if field not in EXCLUDED_FROM_TOTAL)
         if total <= 0:
             return []
-        percents = {field: deltas[field] / total * 100.0 for field in deltas if field in _SERIES}
-        samples = [Sample(_SERIES[field], value) for field, value in percents.items()]
-        busy = 100.0 - sum(percents.get(field, 0.0) for field in _NOT_BUSY)
+        percents = {field: deltas[field] / total * 100.0 for field in deltas if field in CPU_SERIES}
+        samples = [Sample(CPU_SERIES[field], value) for field, value in percents.items()]
+        busy = 100.0 - sum(percents.get(field, 0.0) for field in NOT_BUSY)
         samples.append(Sample("cpu.busy_percent", min(100.0, max(0.0, busy))))
         return samples
 

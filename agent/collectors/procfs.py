@@ -80,3 +80,15 @@ def available(proc_root: str = "/proc") -> bool:
 def default_root() -> str:
     """Where /proc is: psutil's setting, which a containerised agent points at the host's /proc."""
     return str(getattr(psutil, "PROCFS_PATH", "/proc"))
+
+
+def read_tcp_tables(proc_root: str = "/proc") -> list[bytes] | None:
+    """The raw ``net/tcp`` and ``net/tcp6`` tables; None where neither exists (not Linux)."""
+    tables: list[bytes] = []
+    for table in ("tcp", "tcp6"):  # tcp6 is absent when IPv6 is disabled
+        try:
+            with open(f"{proc_root}/net/{table}", "rb") as f:
+                tables.append(f.read())
+        except FileNotFoundError:
+            continue
+    return tables or None

@@ -11,6 +11,7 @@ import psutil
 
 from agent.collectors import procfs
 from agent.collectors.options import OptionSpec
+from agent.collectors.procfs import read_tcp_tables
 from agent.model import Sample, labels_of
 
 log = logging.getLogger(__name__)
@@ -65,18 +66,14 @@ class TcpCollector:
         return [Sample("tcp.connections", float(counts[s]), labels_of({"state": s})) for s in states]
 
     def _from_procfs(self) -> Counter[str] | None:
+        tables = read_tcp_tables(self._proc_root)
+        if tables is None:
+            return None
         counts: Counter[str] = Counter()
-        found = False
-        for table in ("tcp", "tcp6"):  # tcp6 is absent when IPv6 is disabled
-            try:
-                with open(f"{self._proc_root}/net/{table}", "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                continue
-            found = True
+        for data in tables:
             for code, n in Counter(_STATE_COLUMN.findall(data)).items():
                 counts[_PROC_STATES.get(code.upper(), f"unknown_{code.decode().lower()}")] += n
-        return counts if found else None
+        return counts
 
     def _from_psutil(self) -> Counter[str] | None:
         try:

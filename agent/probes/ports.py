@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import psutil
 
 from agent.collectors import procfs
+from agent.collectors.procfs import read_tcp_tables
 from agent.model import Sample, labels_of
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,10 @@ class PortProbe:
         ]
 
     def _from_procfs(self) -> set[int] | None:
-        ports: set[int] = set()
-        found = False
-        for table in ("tcp", "tcp6"):  # tcp6 is absent when IPv6 is disabled
-            try:
-                with open(f"{self._proc_root}/net/{table}", "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                continue
-            found = True
-            ports.update(int(port, 16) for port in _LISTEN_PORT.findall(data))
-        return ports if found else None
+        tables = read_tcp_tables(self._proc_root)
+        if tables is None:
+            return None
+        return {int(port, 16) for data in tables for port in _LISTEN_PORT.findall(data)}
 
     def _from_psutil(self) -> set[int] | None:
         try:

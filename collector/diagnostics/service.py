@@ -72,4 +72,6 @@ def diagnostics_service(app: CollectorApp) -> DiagnosticsService:
 
 
 def find_service(app: Any) -> DiagnosticsService | None:
-    return next((s for s in getattr(app, "services", []) if isinstance(s, DiagnosticsService)), None)
+    from collector.services import find_service as find
+
+    return find(app, DiagnosticsService)

@@ -278,7 +278,6 @@ def create_service(app: CollectorApp) -> InspectionService | None:
 
 def service_of(app: Any) -> InspectionService | None:
     """The running inspection service of a collector app, if any."""
-    for service in getattr(app, "services", []):
-        if isinstance(service, InspectionService):
-            return service
-    return None
+    from collector.services import find_service
+
+    return find_service(app, InspectionService)

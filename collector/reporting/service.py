@@ -275,7 +275,6 @@ def create_service(app: CollectorApp) -> ReportService | None:
 
 
 def service_of(app: Any) -> ReportService | None:
-    for service in getattr(app, "services", []):
-        if isinstance(service, ReportService):
-            return service
-    return None
+    from collector.services import find_service
+
+    return find_service(app, ReportService)

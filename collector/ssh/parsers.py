@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from agent.collectors.cpu import CPU_SERIES, EXCLUDED_FROM_TOTAL, NOT_BUSY
 from agent.collectors.disk import PSEUDO_FSTYPES, device_label
 from agent.collectors.tcp import STATES as TCP_STATES
 from agent.facts import parse_os_release as _parse_os_release
@@ -179,19 +180,10 @@ def parse_proc_stat(text: str) -> ProcStat | None:
     return ProcStat(cpu, cpus, btime)
 
 
-_CPU_SERIES = {
-    "user": "cpu.user_percent",
-    "system": "cpu.system_percent",
-    "idle": "cpu.idle_percent",
-    "nice": "cpu.nice_percent",
-    "iowait": "cpu.iowait_percent",
-    "irq": "cpu.irq_percent",
-    "softirq": "cpu.softirq_percent",
-    "steal": "cpu.steal_percent",
-}
-# Guest time is already included in user/nice; counting it again would inflate the total.
-_NOT_IN_TOTAL = frozenset({"guest", "guest_nice"})
-_NOT_BUSY = ("idle", "iowait", "steal")
+# The same names and the same arithmetic as the agent's CPU collector.
+_CPU_SERIES = CPU_SERIES
+_NOT_IN_TOTAL = EXCLUDED_FROM_TOTAL
+_NOT_BUSY = NOT_BUSY
 
 
 def cpu_samples(previous: dict[str, float], current: dict[str, float]) -> list[Sample]:

@@ -370,4 +370,6 @@ def ssh_service(app: CollectorApp) -> SshPoller | None:
 
 def find_poller(app: Any) -> SshPoller | None:
     """The running SSH service of a collector, for diagnostics routing."""
-    return next((s for s in getattr(app, "services", []) if isinstance(s, SshPoller)), None)
+    from collector.services import find_service
+
+    return find_service(app, SshPoller)
