@@ -29,6 +29,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --quick
 	$(BIN)/python bench/agent_overhead.py --quick
+	$(BIN)/python bench/logs.py --quick
+	$(BIN)/python bench/inspection.py --quick
+	$(BIN)/python bench/forecast.py --quick
+	$(BIN)/python bench/reports.py --quick
+	$(BIN)/python bench/tickets.py --quick
 
 protos: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. protos/patrol/v1/agent.proto
