@@ -140,6 +140,8 @@ CASES: dict[str, dict[str, Setup]] = {
     "network.tcp_reachability": _availability(
         "probe.tcp_up", "target", "db.internal:5432", "expect:\n  tcp: ['db.internal:5432']", warn_downs=3
     ),
+    "device.ssh_reachable": _level("probe.ssh_up", 1.0, 0.98, 0.0, absent="stale"),
+    "security.ssh_host_key": _level("probe.ssh_hostkey_ok", 1.0, 0.75, 0.0, absent="stale"),
     "network.tcp_latency": _level("probe.tcp_latency_ms", 3, 400, 1500, absent="stale", target="db.internal:5432"),
     "network.ntp_offset": {
         "ok": lambda s: s.series("probe.ntp_offset_seconds", 0.004, {"server": "ntp.aliyun.com"}),
