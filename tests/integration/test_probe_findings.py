@@ -41,7 +41,7 @@ def write_cert(path: Path, days: float) -> None:
 class Endpoint(http.server.BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.send_response(type(self).status)
         self.end_headers()
         self.wfile.write(b"ok" if type(self).status == 200 else b"down")
