@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import sys
 import tempfile
 import time
@@ -86,9 +87,11 @@ def start_export_target(workdir: Path) -> VictoriaMetrics:
 
 def start_postgres() -> PostgresServer:
     try:
-        return PostgresServer(durable=True).start()
+        server = PostgresServer(durable=True).start()
     except PostgresUnavailable as e:
         sys.exit(f"--store postgresql: {e}")
+    atexit.register(server.cleanup)  # also when the run fails half-way (cleanup is idempotent)
+    return server
 
 
 def store_totals(url: str) -> tuple[int, int]:
