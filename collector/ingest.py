@@ -74,6 +74,7 @@ class HostUpdate:
 
 
 Clock = Callable[[], float]
+RETENTION_EVERY_S = 600.0  # retention deletes are not worth running on every flush
 
 
 @dataclass(frozen=True)
@@ -340,11 +341,17 @@ class Ingestor:
             values.setdefault("connected", False)
             conn.execute(hosts.insert().values(id=hu.host_id, first_seen_ms=seen, last_data_ms=0, **values))
 
-    def _watermark(self) -> int:
-        with self.engine.connect() as conn:
-            v = conn.execute(
-                select(store_meta.c.value).where(store_meta.c.key == f"rollup_watermark:{self.collector_id}")
-            ).scalar_one_or_none()
+    @property
+    def _watermark_key(self) -> str:
+        return f"rollup_watermark:{self.collector_id}"
+
+    def _watermark(self, conn: Any | None = None) -> int:
+        """The last ingest-log id folded into the stored rollups by this collector."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self._watermark(own)
+        v = conn.execute(select(store_meta.c.value).where(store_meta.c.key == self._watermark_key)
+                         ).scalar_one_or_none()
         return int(v) if v else 0
 
     def _flush(self, serves: int = 0) -> None:
@@ -362,11 +369,11 @@ class Ingestor:
                     conn.execute(
                         ins.on_conflict_do_update(index_elements=[store_meta.c.key],
                                                   set_={"value": ins.excluded.value}),
-                        [{"key": f"rollup_watermark:{self.collector_id}", "value": str(max(self._pending_ids))}],
+                        [{"key": self._watermark_key, "value": str(max(self._pending_ids))}],
                     )
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
                     raise_column(conn, "hosts", column, "id", values)
-                if self._pending_ids or time.monotonic() - self._last_retention > 600:
+                if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
                     self._retention(conn)
         except Exception:
             # The raw batches are durable; dropping the accumulators would lose them from the rollups,
@@ -392,7 +399,7 @@ class Ingestor:
     def _retention(self, conn: Any) -> None:
         self._last_retention = time.monotonic()
         now = self.clock()
-        wm = max(self._pending_ids) if self._pending_ids else self._watermark_in(conn)
+        wm = max(self._pending_ids) if self._pending_ids else self._watermark(conn)
         raw = [ingest_log.c.collector_id == self.collector_id, ingest_log.c.id <= wm,
                ingest_log.c.received_ms < int((now - self.retention_s["raw"]) * 1000)]
         keep = raw_keep_from(conn, self.collector_id)  # the InfluxDB export has not delivered these yet
@@ -408,8 +415,3 @@ class Ingestor:
             old_events.append(events.c.id < keep_events)
         conn.execute(delete(events).where(*old_events))
 
-    def _watermark_in(self, conn: Any) -> int:
-        v = conn.execute(
-            select(store_meta.c.value).where(store_meta.c.key == f"rollup_watermark:{self.collector_id}")
-        ).scalar_one_or_none()
-        return int(v) if v else 0

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +74,20 @@ def _hosts(conn: Connection, customer: str | None) -> list[Any]:
     return list(conn.execute(q))
 
 
-def _series_of(conn: Connection, host_id: str, names: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
-    rows = conn.execute(select(series.c.name, series.c.labels)
-                        .where(series.c.host_id == host_id, series.c.name.in_(list(names))))
-    return [(r.name, dict(json.loads(r.labels))) for r in rows]
+def _stored_series(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None,
+                   names: Iterable[str], lookback_s: float,
+                   step_s: float) -> Iterator[tuple[Any, str, dict[str, str], np.ndarray, np.ndarray]]:
+    """(host, series name, labels, bucket starts, bucket averages) of every series ``names`` of every host."""
+    with engine.connect() as conn:
+        for h in _hosts(conn, customer):
+            rows = conn.execute(select(series.c.name, series.c.labels)
+                                .where(series.c.host_id == h.id, series.c.name.in_(list(names))))
+            for name, labels in [(r.name, dict(json.loads(r.labels))) for r in rows]:
+                data = series_points(conn, h.id, name, now - lookback_s, now + 1, step_s, now, retention_s, labels)
+                pts = [(p["ts"].timestamp(), p["avg"]) for s in data if s["labels"] == labels
+                       for p in s["points"] if p["avg"] is not None]
+                yield (h, name, labels, np.array([t for t, _ in pts], dtype=float),
+                       np.array([v for _, v in pts], dtype=float))
 
 
 def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None = None,
@@ -85,24 +95,22 @@ def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float],
                       horizon_s: float = 7 * DAY) -> list[CapacityForecast]:
     """A forecast for every capacity series of every host (of ``customer``) from data up to ``now``."""
     out: list[CapacityForecast] = []
-    with engine.connect() as conn:
-        for h in _hosts(conn, customer):
-            for name, labels in _series_of(conn, h.id, CAPACITY_SERIES):
-                preset = capacity_limit(name, labels)
-                if preset is None:
-                    continue
-                limit, direction = preset
-                data = series_points(conn, h.id, name, now - lookback_s, now + 1, step_s, now, retention_s, labels)
-                pts = [(p["ts"].timestamp() + step_s / 2, p["avg"])
-                       for s in data if s["labels"] == labels for p in s["points"] if p["count"]]
-                pts = [(t, v) for t, v in pts if t <= now]
-                if len(pts) < 3:
-                    continue
-                ts = np.array([t for t, _ in pts])
-                vs = np.array([v for _, v in pts])
-                result = forecast(ts, vs, limit, direction, now=now, horizon_s=horizon_s)
-                out.append(CapacityForecast(h.id, h.hostname, h.customer_id, name, labels, result,
-                                            points=pts[-int(3 * DAY / step_s):]))
+    for h, name, labels, starts, vs in _stored_series(engine, now, retention_s, customer, CAPACITY_SERIES,
+                                                      lookback_s, step_s):
+        preset = capacity_limit(name, labels)
+        if preset is None:
+            continue
+        ts = starts + step_s / 2  # a bucket's average stands for its middle
+        keep = ts <= now
+        ts, vs = ts[keep], vs[keep]
+        if len(ts) < 3:
+            continue
+        limit, direction = preset
+        result = forecast(ts, vs, limit, direction, now=now, horizon_s=horizon_s)
+        recent = int(3 * DAY / step_s)
+        out.append(CapacityForecast(h.id, h.hostname, h.customer_id, name, labels, result,
+                                    points=[(float(t), float(v)) for t, v in zip(ts[-recent:], vs[-recent:],
+                                                                                 strict=True)]))
     return out
 
 
@@ -111,21 +119,15 @@ def score_anomalies(engine: Engine, now: float, retention_s: dict[str, float], c
                     threshold: float = 0.9) -> list[AnomalyResult]:
     """The points of the last ``recent_s`` that score at least ``threshold`` against their baseline."""
     out: list[AnomalyResult] = []
-    with engine.connect() as conn:
-        for h in _hosts(conn, customer):
-            for name, labels in _series_of(conn, h.id, ANOMALY_SERIES):
-                data = series_points(conn, h.id, name, now - lookback_s, now + 1, step_s, now, retention_s, labels)
-                pts = [(p["ts"].timestamp(), p["avg"]) for s in data if s["labels"] == labels
-                       for p in s["points"] if p["avg"] is not None]
-                if len(pts) < 10:
-                    continue
-                ts = np.array([t for t, _ in pts])
-                vs = np.array([v for _, v in pts])
-                scores = score_series(ts, vs)
-                for t, v, sc in zip(ts, vs, scores, strict=True):
-                    if t >= now - recent_s and np.isfinite(sc) and sc >= threshold:
-                        out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, float(t), float(v),
-                                                 float(sc)))
+    for h, name, labels, ts, vs in _stored_series(engine, now, retention_s, customer, ANOMALY_SERIES,
+                                                  lookback_s, step_s):
+        if len(ts) < 10:
+            continue
+        scores = score_series(ts, vs)
+        for t, v, sc in zip(ts, vs, scores, strict=True):
+            if t >= now - recent_s and np.isfinite(sc) and sc >= threshold:
+                out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, float(t), float(v),
+                                         float(sc)))
     return out
 
 

@@ -16,6 +16,7 @@ import typer
 from agent.configfile import parse_duration
 from collector.cli.client import ApiClient
 from collector.cli.output import console, err_console
+from collector.demo import Demo
 
 
 def _customers(n_customers: int) -> list[dict[str, object]]:
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="simulation seed")] = 1,
     ) -> None:
         """Start an embedded collector (SQLite), a real local agent and a simulated fleet with history."""
-        from collector.demo import Demo, DemoPaths
+        from collector.demo import DemoPaths
         from collector.simulator import SimulationError
 
         t0 = time.monotonic()
@@ -104,12 +105,9 @@ async def _simulate(target: str, agents: int, customers: int, history: timedelta
     await task
 
 
-def _inspections(d: object) -> dict[str, int]:
+def _inspections(d: Demo) -> dict[str, int]:
     """A monthly full inspection of every simulated customer; the run id per customer."""
     from collector.cli.inspections import run_demo_inspection
-    from collector.demo import Demo
-
-    assert isinstance(d, Demo)
     runs: dict[str, int] = {}
     for customer in d.customers:
         cid = str(customer["id"])
@@ -118,12 +116,9 @@ def _inspections(d: object) -> dict[str, int]:
     return runs
 
 
-def _reports(client: ApiClient, d: object, runs: dict[str, int]) -> None:
+def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
     """The monthly inspection report and the quarterly health report of one customer, HTML and PDF."""
     from collector.cli.reports import write_demo_reports
-    from collector.demo import Demo
-
-    assert isinstance(d, Demo)
     # The customer whose language is Chinese shows the reports as most of our users' customers read them.
     customer = next((c for c in d.customers if c["language"] == "zh"), d.customers[0])
     cid = str(customer["id"])
@@ -146,11 +141,8 @@ def _predictive_tickets(client: ApiClient) -> None:
     print_tickets(rows, title=f"{len(rows)} predictive tickets, raised before anything failed")
 
 
-def _report(client: ApiClient, summary: object, d: object) -> None:
+def _report(client: ApiClient, summary: object, d: Demo) -> None:
     from collector.cli.fleet import print_hosts
-    from collector.demo import Demo
-
-    assert isinstance(d, Demo)
     if summary is not None:
         for line in summary.lines():  # type: ignore[attr-defined]
             console.print(line, style="dim", markup=False, highlight=False)

@@ -196,9 +196,6 @@ class RollupAggregator:
             for r in rows:
                 self._series_ids[(r.host_id, r.name, r.labels)] = r.id
 
-    def forget_series_ids(self) -> None:
-        self._series_ids.clear()
-
     def flush(self, conn: Connection) -> int:
         """Merge everything accumulated into the tier tables; return rows written."""
         self._derive()
