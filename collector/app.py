@@ -67,6 +67,15 @@ class CollectorApp:
         self.pki = Pki.for_collector(cfg, self.engine, self.collector_id, clock)
         self.service = AgentService(cfg, self.ingestor, self.collector_id, clock=clock,
                                     identify=self.pki.identify if self.pki is not None else None)
+        from collector.cluster.membership import Cluster
+        from collector.cluster.takeover import Takeover
+
+        cl = cfg.cluster
+        self.cluster = Cluster(self.engine, self.collector_id, listen=cfg.listen, api=cfg.api.listen,
+                               heartbeat_s=cl.heartbeat, lease_ttl_s=cl.lease_ttl,
+                               sessions=lambda: len(self.service.sessions))
+        self.cluster.on_leader_beat.append(Takeover(self.engine, self.collector_id, self.cluster.ttl_ms,
+                                                    self.ingestor.retention_s, clock))
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port = 0
         self._api_server: Any = None
@@ -91,6 +100,7 @@ class CollectorApp:
         await server.start()
         self.grpc_server = server
         log.info("event=grpc_listening address=%s tls=%s", self.cfg.listen, self.cfg.tls is not None)
+        self.cluster.start()
         from collector.services import FACTORIES
 
         for factory in FACTORIES():
@@ -136,6 +146,7 @@ class CollectorApp:
                 await service.stop()
             except Exception:
                 log.exception("event=service_stop_failed service=%s", service.name)
+        await self.cluster.stop()
         if self.grpc_server is not None:
             await self.grpc_server.stop(grace)
         if self._api_server is not None:

@@ -103,6 +103,21 @@ class StoreConfig(_Strict):
     flush_interval: Seconds = 2.0
 
 
+class ClusterConfig(_Strict):
+    """Several collectors on one PostgreSQL store (see docs/scale-out.md); a lone collector needs nothing here."""
+
+    heartbeat: Seconds = Field(5.0, description="how often a collector tells the group it is alive")
+    lease_ttl: Seconds = Field(20.0, description="a silent leader is replaced after this long")
+    relay_poll: Seconds = Field(0.5, description="how often diagnostics relayed through the store are picked up")
+
+    @model_validator(mode="after")
+    def _ttl(self) -> ClusterConfig:
+        if self.lease_ttl < 3 * self.heartbeat:
+            raise ValueError(f"lease_ttl ({self.lease_ttl:g} s) must be at least three heartbeats "
+                             f"({3 * self.heartbeat:g} s), or a healthy leader would lose its lease")
+        return self
+
+
 class CollectorConfig(_Strict):
     data_dir: Path = Path("/var/lib/patrol")
     listen: str = "127.0.0.1:4317"
@@ -116,6 +131,7 @@ class CollectorConfig(_Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     customers: list[Customer] = Field(default_factory=list)
     max_series_per_host: int = Field(20000, ge=1)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     log_level: str = "INFO"
     # Feature sections: each feature validates its own section with its own pydantic model.
     inspections: dict[str, Any] = Field(default_factory=dict)

@@ -5,6 +5,12 @@ transaction (raw samples into the ingest log, events into the event table, the p
 high-water mark), and only then reports each batch as durable so the stream can ack it. Durable
 batches are folded into the in-memory rollup aggregator, which a periodic flush merges into the
 tier tables together with this collector's watermark over the ingest log.
+
+Several collectors may share one store, and an agent may reconnect to any of them. Deduplication
+therefore trusts only the store: every commit reads the sequence high-water marks of its streams
+with a row lock (``FOR UPDATE`` on PostgreSQL), so two collectors receiving the same batch (an agent
+that moved while its old connection was still draining) serialise on that row, and the second sees
+the batch as a duplicate.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from sqlalchemy import Engine, delete, select, update
 
 from collector import metrics
 from collector.export.cursors import events_keep_from, raw_keep_from
+from collector.store import watermark
 from collector.store.bulk import raise_column
 from collector.store.rollup import TIERS, RollupAggregator, _insert
-from collector.store.schema import agent_streams, events, hosts, ingest_log, store_meta
+from collector.store.schema import agent_streams, events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.ingest")
@@ -112,12 +119,12 @@ class Ingestor:
         self.max_pending_cells = max_pending_cells
         self.queue: queue.Queue[Batch | HostUpdate | FlushRequest | None] = queue.Queue(maxsize=queue_size)
         self.aggregator = RollupAggregator(retention_s)
-        self._hwm: dict[tuple[str, str], int] = {}
         self._seen: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._last_flush = 0.0
         self._last_retention = 0.0
         self._pending_ids: list[int] = []
+        self._wm = 0  # this collector's rollup watermark as last read or written
         self._stopping = threading.Event()
         self._flushed = threading.Condition()
         self._flush_requests = 0  # flush_now calls so far
@@ -143,9 +150,9 @@ class Ingestor:
 
     def recover(self) -> int:
         """Fold batches that were durable but not yet in the rollups (after a crash)."""
-        wm = self._watermark()
         n = 0
         with self.engine.connect() as conn:
+            wm = self._wm = watermark.read(conn, self.collector_id)
             rows = conn.execute(
                 select(ingest_log.c.id, ingest_log.c.host_id, ingest_log.c.payload)
                 .where(ingest_log.c.collector_id == self.collector_id, ingest_log.c.id > wm)
@@ -171,11 +178,6 @@ class Ingestor:
     def touch(self, host_id: str, seen_ms: int) -> None:
         """Record that a host was heard from; persisted with the next flush."""
         self._seen[host_id] = seen_ms
-
-    def forget_stream(self, host_id: str) -> None:
-        """Drop cached sequence marks of a host so the next batch re-reads them from the store."""
-        for key in [k for k in self._hwm if k[0] == host_id]:
-            self._hwm.pop(key, None)
 
     def flush_now(self, timeout: float = 30.0) -> None:
         """Commit everything queued so far, flush the rollups, and wait for it (tests, CLI, admin API).
@@ -227,16 +229,24 @@ class Ingestor:
             if stopping:
                 return
 
-    def _load_hwm(self, conn: Any, key: tuple[str, str]) -> int:
-        hwm = self._hwm.get(key)
-        if hwm is None:
-            hwm = conn.execute(
-                select(agent_streams.c.last_seq).where(
-                    agent_streams.c.host_id == key[0], agent_streams.c.epoch == key[1]
-                )
-            ).scalar_one_or_none() or 0
-            self._hwm[key] = hwm
-        return hwm
+    @staticmethod
+    def _lock_hwm(conn: Any, batches: list[Batch], now_ms: int) -> dict[tuple[str, str], int]:
+        """The stored high-water marks of the streams in ``batches``, locked until the commit."""
+        keys = {(b.host_id, b.epoch) for b in batches}
+        if not keys:
+            return {}
+        # A row to lock must exist: a new stream's row is created first (a concurrent creator makes
+        # this wait for its commit), so the locking read below always sees the other's mark.
+        conn.execute(_insert(conn, agent_streams).on_conflict_do_nothing(
+            index_elements=[agent_streams.c.host_id, agent_streams.c.epoch]),
+            [{"host_id": h, "epoch": e, "last_seq": 0, "updated_ms": now_ms} for h, e in sorted(keys)])
+        rows = conn.execute(
+            select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
+            .where(agent_streams.c.host_id.in_(sorted({k[0] for k in keys})))
+            .order_by(agent_streams.c.host_id, agent_streams.c.epoch)  # one lock order: no deadlocks
+            .with_for_update()
+        )
+        return {(h, e): int(seq) for h, e, seq in rows if (h, e) in keys}
 
     def _commit(self, group: list[Batch | HostUpdate]) -> None:
         t0 = time.perf_counter()
@@ -250,9 +260,10 @@ class Ingestor:
             with self.engine.begin() as conn:
                 for hu in host_updates:
                     self._apply_host(conn, hu, now_ms)
+                stored = self._lock_hwm(conn, batches, now_ms)
                 for b in batches:
                     key = (b.host_id, b.epoch)
-                    hwm = new_hwm.get(key) or self._load_hwm(conn, key)
+                    hwm = new_hwm.get(key) or stored.get(key, 0)
                     if b.seq <= hwm:
                         duplicates.append(b)
                         continue
@@ -271,7 +282,8 @@ class Ingestor:
                 ev_rows = [
                     {"host_id": b.host_id, "ts_ms": e.timestamp_ms or e.observed_ms or now_ms, "rule": e.rule,
                      "severity": SEVERITY_NAMES.get(e.severity, "info"), "source": e.source, "line": e.line,
-                     "fields": dict(e.fields), "suppressed_before": e.suppressed_before}
+                     "fields": dict(e.fields), "suppressed_before": e.suppressed_before,
+                     "collector_id": self.collector_id}
                     for b in accepted if b.events is not None for e in b.events.events
                 ]
                 if ev_rows:
@@ -290,13 +302,10 @@ class Ingestor:
         except Exception:
             metrics.store_errors.labels("commit").inc()
             log.exception("event=commit_failed batches=%d", len(batches))
-            for key in new_hwm:
-                self._hwm.pop(key, None)
             for item in group:
                 if item.done is not None:
                     item.done(Outcome.FAILED)
             return
-        self._hwm.update(new_hwm)
         metrics.commit_seconds.observe(time.perf_counter() - t0)
         now_s = self.clock()
         n_samples = 0
@@ -327,32 +336,22 @@ class Ingestor:
             values["facts"] = hu.facts
         if hu.agent_version is not None:
             values["agent_version"] = hu.agent_version
-        if hu.connected is not None:
-            values["connected"] = hu.connected
-            values["connected_to"] = hu.connected_to if hu.connected else None
         if hu.spool is not None:
             values["spool"] = hu.spool
-        exists = conn.execute(select(hosts.c.id).where(hosts.c.id == hu.host_id)).first()
-        if exists:
-            conn.execute(update(hosts).where(hosts.c.id == hu.host_id).values(**values))
-        else:
-            values.setdefault("facts", {})
-            values.setdefault("agent_version", "")
-            values.setdefault("connected", False)
-            conn.execute(hosts.insert().values(id=hu.host_id, first_seen_ms=seen, last_data_ms=0, **values))
-
-    @property
-    def _watermark_key(self) -> str:
-        return f"rollup_watermark:{self.collector_id}"
-
-    def _watermark(self, conn: Any | None = None) -> int:
-        """The last ingest-log id folded into the stored rollups by this collector."""
-        if conn is None:
-            with self.engine.connect() as own:
-                return self._watermark(own)
-        v = conn.execute(select(store_meta.c.value).where(store_meta.c.key == self._watermark_key)
-                         ).scalar_one_or_none()
-        return int(v) if v else 0
+        if hu.connected:
+            values["connected"] = True
+            values["connected_to"] = hu.connected_to
+        # An upsert: the same host may appear at two collectors of a group at the same moment.
+        ins = _insert(conn, hosts).values(
+            id=hu.host_id, first_seen_ms=seen, last_data_ms=0,
+            **{"facts": {}, "agent_version": "", "connected": False, **values})
+        conn.execute(ins.on_conflict_do_update(index_elements=[hosts.c.id],
+                                               set_={k: ins.excluded[k] for k in values}))
+        if hu.connected is False:
+            # Only the collector holding the stream may mark it gone: after a move, the old
+            # collector's late disconnect must not hide the new connection.
+            conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
+                         .values(connected=False, connected_to=None))
 
     def _flush(self, serves: int = 0) -> None:
         """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers."""
@@ -364,22 +363,21 @@ class Ingestor:
         try:
             with self.engine.begin() as conn:
                 written = self.aggregator.flush(conn)
-                if self._pending_ids:
-                    ins = _insert(conn, store_meta)
-                    conn.execute(
-                        ins.on_conflict_do_update(index_elements=[store_meta.c.key],
-                                                  set_={"value": ins.excluded.value}),
-                        [{"key": self._watermark_key, "value": str(max(self._pending_ids))}],
-                    )
+                new_wm = max(self._pending_ids) if self._pending_ids else self._wm
+                if new_wm != self._wm:
+                    watermark.advance(conn, self.collector_id, self._wm, new_wm)
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
                     raise_column(conn, "hosts", column, "id", values)
                 if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
                     self._retention(conn)
-        except Exception:
+        except Exception as e:
             # The raw batches are durable; dropping the accumulators would lose them from the rollups,
             # so forget them and refold from the ingest log past the watermark.
             metrics.store_errors.labels("flush").inc()
-            log.exception("event=flush_failed; refolding from the ingest log")
+            if isinstance(e, watermark.WatermarkMoved):
+                log.warning("event=watermark_moved (another collector folded our batches); refolding")
+            else:
+                log.exception("event=flush_failed; refolding from the ingest log")
             self.aggregator = RollupAggregator(self.retention_s)
             self._pending_ids.clear()
             self._seen.update(seen)
@@ -388,6 +386,7 @@ class Ingestor:
             except Exception:
                 log.exception("event=refold_failed")
             return
+        self._wm = new_wm
         self._pending_ids.clear()
         self.aggregator.last_data_ms.clear()
         metrics.rollup_rows_written.inc(written)
@@ -399,13 +398,8 @@ class Ingestor:
     def _retention(self, conn: Any) -> None:
         self._last_retention = time.monotonic()
         now = self.clock()
-        wm = max(self._pending_ids) if self._pending_ids else self._watermark(conn)
-        raw = [ingest_log.c.collector_id == self.collector_id, ingest_log.c.id <= wm,
-               ingest_log.c.received_ms < int((now - self.retention_s["raw"]) * 1000)]
-        keep = raw_keep_from(conn, self.collector_id)  # the InfluxDB export has not delivered these yet
-        if keep is not None:
-            raw.append(ingest_log.c.id < keep)
-        conn.execute(delete(ingest_log).where(*raw))
+        wm = max(self._pending_ids) if self._pending_ids else self._wm
+        expire_raw(conn, self.collector_id, wm, int((now - self.retention_s["raw"]) * 1000))
         for tier in TIERS:
             floor = int(now - self.retention_s[tier.name])
             conn.execute(delete(tier.table).where(tier.table.c.bucket < floor))
@@ -415,3 +409,12 @@ class Ingestor:
             old_events.append(events.c.id < keep_events)
         conn.execute(delete(events).where(*old_events))
 
+
+def expire_raw(conn: Any, collector_id: str, folded_upto: int, older_than_ms: int) -> int:
+    """Delete a collector's raw batches that are in the rollups, exported, and past retention."""
+    raw = [ingest_log.c.collector_id == collector_id, ingest_log.c.id <= folded_upto,
+           ingest_log.c.received_ms < older_than_ms]
+    keep = raw_keep_from(conn, collector_id)  # the InfluxDB export has not delivered these yet
+    if keep is not None:
+        raw.append(ingest_log.c.id < keep)
+    return int(conn.execute(delete(ingest_log).where(*raw)).rowcount or 0)

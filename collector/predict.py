@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, select
 
+from collector.cluster.membership import leads
 from collector.store.queries import series_points
 from collector.store.schema import hosts, series
 from inspections.anomaly import score_series
@@ -159,6 +160,8 @@ class PredictService:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
+            if not leads(self.app):
+                continue
             try:
                 await asyncio.to_thread(self.run_once)
             except Exception:

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from collector import events_api
+    from collector.cluster import api as cluster_api
     from collector.diagnostics import api as diagnostics_api
     from collector.inspection import api as inspection_api
     from collector.pki import api as pki_api
@@ -25,4 +26,5 @@ def routers() -> list[APIRouter]:
         diagnostics_api.router,
         pki_api.router,
         reporting_api.router,
+        cluster_api.router,
     ]

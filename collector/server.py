@@ -217,7 +217,6 @@ class AgentService:
             old.outbound.put_nowait(pb.CollectorMessage(goodbye=pb.Goodbye(reason="replaced by a newer stream")))
             old.outbound.put_nowait(None)
         self.sessions[ident.host_id] = session
-        self.ingestor.forget_stream(ident.host_id)
         loop = asyncio.get_running_loop()
         fut, done = self._future_callback(loop)
         await self._submit(HostUpdate(

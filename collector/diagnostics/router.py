@@ -1,10 +1,12 @@
 """Routing diagnostic requests to hosts and their results back to engineers.
 
 A request for a host with a live agent stream on this collector is signed and sent down that
-stream; a host polled over SSH runs the same allow-listed actions through the SSH service; any
-other known host is answered at once as offline. Results arrive as chunks (``on_result`` is the
-gRPC service's ``on_diagnostic_result``) and are kept, bounded, until read. Everything lives on
-the collector's event loop; SSH actions run on worker threads and post back to it.
+stream; a host whose stream is on another live collector of the group is reached through the store
+(:mod:`collector.diagnostics.relay`); a host polled over SSH runs the same allow-listed actions
+through the SSH service; any other known host is answered at once as offline. Results arrive as
+chunks (``on_result`` is the gRPC service's ``on_diagnostic_result``) and are kept, bounded, until
+read. Everything lives on the collector's event loop; SSH actions and store access run on worker
+threads and post back to it.
 
 Every request is audited before it leaves, its end is audited with its outcome and bytes, and so
 is every cancel and every result an agent sends for a request this collector is not waiting for
@@ -26,6 +28,7 @@ from typing import Any
 
 from collector.diagnostics.audit import AuditStore
 from collector.diagnostics.config import DiagnosticsSettings
+from collector.diagnostics.relay import Relay
 from collector.diagnostics.signing import Signer
 from collector.server import AgentService
 from protos.patrol.v1 import agent_pb2 as pb
@@ -76,7 +79,7 @@ class Pending:
     action: str
     args: dict[str, str]
     requested_by: str
-    via: str  # agent | ssh
+    via: str  # agent | relay | ssh
     timeout_s: int
     max_output: int
     created_ms: int
@@ -92,6 +95,7 @@ class Pending:
     cancel_at: float | None = None
     disconnected_since: float | None = None
     ssh_stream: Any = None
+    relay_after: int = 0  # the last relayed chunk row read from the store
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -116,13 +120,16 @@ class HostLookup:
     last_seen_ms: int
     connected: bool
     connected_to: str | None
+    relay_to: str | None = None  # the live collector of the group that holds its stream
+    stale_member: bool = False  # connected to a collector that stopped beating
 
 
 class DiagnosticsRouter:
     def __init__(self, service: AgentService, signer: Signer, audit: AuditStore, settings: DiagnosticsSettings, *,
                  collector_id: str, find_host: Callable[[str], HostLookup | None],
                  ssh: Callable[[], Any] = lambda: None, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, relay: Relay | None = None,
+                 relay_poll: float = 0.5) -> None:
         self.service = service
         self.signer = signer
         self.audit = audit
@@ -133,6 +140,10 @@ class DiagnosticsRouter:
         self.clock = clock
         self.monotonic = monotonic
         self.requests: dict[str, Pending] = {}
+        self.relay = relay
+        self.relay_poll = relay_poll
+        self._relay_out: asyncio.Queue[tuple[str, pb.DiagnosticResult]] = asyncio.Queue()
+        self._last_sweep = 0.0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -140,13 +151,21 @@ class DiagnosticsRouter:
 
     def start(self) -> None:
         self._watchdog = asyncio.create_task(self._watch(), name="diagnostics-watchdog")
+        if self.relay is not None:
+            self._relay_tasks = [asyncio.create_task(self._relay_loop(), name="diagnostics-relay"),
+                                 asyncio.create_task(self._relay_writer(), name="diagnostics-relay-writer")]
 
     async def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
+        for task in getattr(self, "_relay_tasks", []):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         for p in self.running():
-            if p.via == "agent":
+            if p.via == "relay" and self.relay is not None:
+                await asyncio.to_thread(self.relay.cancel, p.request_id, "collector-stop")
+            elif p.via == "agent":
                 await self.service.send(p.host_id, pb.CollectorMessage(
                     diagnostic_cancel=pb.DiagnosticCancel(request_id=p.request_id)))
             elif p.ssh_stream is not None:
@@ -187,7 +206,7 @@ class DiagnosticsRouter:
         ttl = self.settings.request_ttl if ttl_s is None else ttl_s
         if not 1 <= ttl <= self.settings.request_ttl:
             raise DiagError(f"ttl must be from 1 to {self.settings.request_ttl:g} seconds")
-        host_id, via = await self._route(host_ref, action, args, requested_by)
+        host_id, via, target = await self._route(host_ref, action, args, requested_by)
         if len(self.running(host_id)) >= self.settings.per_host:
             raise TooBusy(f"{host_id} already runs {self.settings.per_host} diagnostics; wait for one to finish or "
                           "cancel it")
@@ -216,26 +235,42 @@ class DiagnosticsRouter:
                                    expires_ms=now_ms + int(ttl * 1000), nonce=secrets.token_urlsafe(24),
                                    timeout_s=timeout, max_output_bytes=cap)
         self.signer.sign(req, host_id)
+        if via == "relay":
+            assert self.relay is not None and target is not None
+            try:
+                await asyncio.to_thread(self.relay.post, req, host_id, target, now_ms)
+            except Exception as e:
+                log.error("event=diag_relay_failed request=%s error=%r", rid, e)
+                self._finish(p, "error", f"could not relay the request to collector {target} through the store")
+            return p
         if not await self.service.send(host_id, pb.CollectorMessage(diagnostic_request=req)):
             self._finish(p, "error", "the agent disconnected before the request could be sent")
         return p
 
-    async def _route(self, ref: str, action: str, args: Mapping[str, str], actor: str) -> tuple[str, str]:
-        if ref in self.service.sessions:
-            return ref, "agent"
+    async def _route(self, ref: str, action: str, args: Mapping[str, str],
+                     actor: str) -> tuple[str, str, str | None]:
+        """``(host_id, via, target collector of a relay)``; raises for unknown and offline hosts."""
         poller = self.ssh()
         if poller is not None and ref in poller.targets:
-            return ref, "ssh"
+            return ref, "ssh", None
         found = await asyncio.to_thread(self.find_host, ref)
         if found is None:
+            if ref in self.service.sessions:  # connected a moment ago, not in the store yet
+                return ref, "agent", None
             raise UnknownHost(f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
         host_id = found.host_id
+        # The store has the newest connection of the group: a stream still open here may be the
+        # half-dead one the agent left when it reconnected to another collector.
+        if found.relay_to and self.relay is not None:
+            return host_id, "relay", found.relay_to
         if host_id in self.service.sessions:
-            return host_id, "agent"
+            return host_id, "agent", None
         if poller is not None and host_id in poller.targets:
-            return host_id, "ssh"
+            return host_id, "ssh", None
         if found.connected and found.connected_to and found.connected_to != self.collector_id:
-            where = f"its agent is connected to collector {found.connected_to}; send the request there"
+            where = (f"its agent was connected to collector {found.connected_to}, which stopped answering"
+                     if found.stale_member else
+                     f"its agent is connected to collector {found.connected_to}; send the request there")
         else:
             seen = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(found.last_seen_ms / 1000))
             where = f"its agent is not connected (last seen {seen})"
@@ -251,10 +286,17 @@ class DiagnosticsRouter:
     def on_result(self, host_id: str, result: pb.DiagnosticResult) -> None:
         """The gRPC service's ``on_diagnostic_result`` (runs on the event loop)."""
         p = self.requests.get(result.request_id)
+        if p is None and self.relay is not None:
+            # Perhaps relayed through the store by another collector: the writer looks it up there.
+            self._relay_out.put_nowait((host_id, result))
+            return
         if p is None or p.host_id != host_id or p.via != "agent" or p.status is not None:
             if result.final:
                 self._unsolicited(host_id, result, p)
             return
+        self._apply(p, result)
+
+    def _apply(self, p: Pending, result: pb.DiagnosticResult) -> None:
         if result.chunk != p.next_chunk:
             p.problems.append(f"chunk {result.chunk} arrived where {p.next_chunk} was expected (lost chunks)")
         p.next_chunk = result.chunk + 1
@@ -305,6 +347,10 @@ class DiagnosticsRouter:
         detail = "; ".join([x for x in [error, *p.problems] if x])
         log.info("event=diag_finished request=%s host=%s action=%s status=%s bytes=%d", p.request_id, p.host_id,
                  p.action, status, p.total_bytes)
+        if p.via == "relay" and self.relay is not None:
+            task = asyncio.ensure_future(asyncio.to_thread(self.relay.forget, p.request_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
         self._record("diag.result", actor=p.requested_by, request_id=p.request_id, host_id=p.host_id,
                      action=p.action, args=p.args, outcome=status, nbytes=p.total_bytes, via=p.via, detail=detail)
         p.notify()
@@ -335,6 +381,8 @@ class DiagnosticsRouter:
         if p.via == "ssh":
             if p.ssh_stream is not None:
                 p.ssh_stream.cancel()
+        elif p.via == "relay" and self.relay is not None:
+            await asyncio.to_thread(self.relay.cancel, request_id, actor)
         elif not await self.service.send(p.host_id, pb.CollectorMessage(
                 diagnostic_cancel=pb.DiagnosticCancel(request_id=request_id))):
             self._finish(p, "cancelled", f"cancelled by {actor}; the agent is not connected, so it stops only at "
@@ -439,3 +487,54 @@ class DiagnosticsRouter:
         for rid, p in list(self.requests.items()):
             if p.finished_at is not None and now - p.finished_at > s.keep_finished:
                 del self.requests[rid]
+
+    # ------------------------------------------------------------------ relaying through the store
+
+    async def _relay_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.relay_poll)
+            try:
+                await self.relay_round()
+            except Exception:
+                log.exception("event=diag_relay_round_failed")
+
+    async def relay_round(self) -> None:
+        """Send requests other collectors posted for agents here; read results of requests relayed from here."""
+        relay = self.relay
+        assert relay is not None
+        for posted in await asyncio.to_thread(relay.take):
+            sent = posted.host_id in self.service.sessions and await self.service.send(
+                posted.host_id, pb.CollectorMessage(diagnostic_request=posted.request))
+            log.info("event=diag_relayed request=%s host=%s origin=%s sent=%s", posted.request_id, posted.host_id,
+                     posted.origin, sent)
+            if not sent:
+                self._relay_out.put_nowait((posted.host_id, pb.DiagnosticResult(
+                    request_id=posted.request_id, final=True, status="error",
+                    error=f"the agent is no longer connected to collector {self.collector_id}")))
+        for rid, host_id, actor in await asyncio.to_thread(relay.cancels):
+            await self.service.send(host_id, pb.CollectorMessage(diagnostic_cancel=pb.DiagnosticCancel(request_id=rid)))
+            log.info("event=diag_relayed_cancel request=%s host=%s by=%s", rid, host_id, actor)
+        waiting = {p.request_id: p.relay_after for p in self.running() if p.via == "relay"}
+        for item in await asyncio.to_thread(relay.results, waiting):
+            p = self.requests.get(item.request_id)
+            if p is None or p.status is not None or item.row_id <= p.relay_after:
+                continue
+            p.relay_after = item.row_id
+            self._apply(p, item.result)
+        if self.monotonic() - self._last_sweep > 3600:
+            self._last_sweep = self.monotonic()
+            await asyncio.to_thread(relay.sweep, int(self.clock() * 1000))
+
+    async def _relay_writer(self) -> None:
+        """Write results for relayed requests in the order they arrived (one writer keeps chunks in order)."""
+        relay = self.relay
+        assert relay is not None
+        while True:
+            host_id, result = await self._relay_out.get()
+            try:
+                stored = await asyncio.to_thread(relay.put, host_id, result)
+            except Exception:
+                log.exception("event=diag_relay_write_failed request=%s", result.request_id)
+                continue
+            if not stored and result.final:
+                self._unsolicited(host_id, result, None)

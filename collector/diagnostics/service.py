@@ -6,8 +6,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from collector.cluster.membership import members
 from collector.diagnostics.audit import AuditStore
 from collector.diagnostics.config import DiagnosticsSettings
+from collector.diagnostics.relay import Relay
 from collector.diagnostics.router import DiagnosticsRouter, HostLookup
 from collector.diagnostics.signing import Signer, key_dir
 from collector.store import queries
@@ -42,7 +44,8 @@ class DiagnosticsService:
         self.signer = await asyncio.to_thread(Signer.load_or_create, directory)
         self.router = DiagnosticsRouter(
             self.app.service, self.signer, self.audit, self.settings, collector_id=self.app.collector_id,
-            find_host=self._find_host, ssh=self._ssh_poller, clock=self.app.clock)
+            find_host=self._find_host, ssh=self._ssh_poller, clock=self.app.clock,
+            relay=Relay(self.app.engine, self.app.collector_id), relay_poll=self.app.cfg.cluster.relay_poll)
         self.router.start()
         self.app.service.on_diagnostic_result = self.router.on_result
         log.info("event=diagnostics_ready key=%s public_key=%s", self.signer.fingerprint,
@@ -56,9 +59,14 @@ class DiagnosticsService:
     def _find_host(self, ref: str) -> HostLookup | None:
         with self.app.engine.connect() as conn:
             row = queries.find_host(conn, ref)
-        if row is None:
-            return None
-        return HostLookup(row["id"], int(row["last_seen_ms"]), bool(row["connected"]), row["connected_to"])
+            if row is None:
+                return None
+            holder = row["connected_to"] if row["connected"] else None
+            alive = None
+            if holder and holder != self.app.collector_id:
+                alive = next((m.alive for m in members(conn, self.app.cluster.ttl_ms) if m.id == holder), False)
+        return HostLookup(row["id"], int(row["last_seen_ms"]), bool(row["connected"]), row["connected_to"],
+                          relay_to=holder if alive else None, stale_member=alive is False)
 
     def _ssh_poller(self) -> Any:
         from collector.ssh import find_poller

@@ -94,7 +94,7 @@ class Exporter:
         hosts = HostDirectory()
         sources: list[Source] = [SampleSource(collector_id, hosts)]
         if cfg.events:
-            sources.append(EventSource(hosts))
+            sources.append(EventSource(collector_id, hosts))
         self._sources = sources
         self.streams: list[StreamState] = []
         self._stopping = threading.Event()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from collector.export import cursors, metrics
 from collector.export.lineprotocol import HostTags, SampleEncoder, event_line
@@ -93,19 +93,21 @@ class SampleSource:
 
 
 class EventSource:
-    """Log events in ``events`` (one table for every collector of a store)."""
+    """The log events this collector received, in ``events``."""
 
     stream = cursors.EVENTS
     precision: Precision = "ns"
 
-    def __init__(self, hosts_: HostDirectory) -> None:
+    def __init__(self, collector_id: str, hosts_: HostDirectory) -> None:
+        self.collector_id = collector_id
         self.hosts = hosts_
 
     def chunks(self, conn: Connection, after_id: int, rows: int) -> Iterator[Chunk]:
         page = conn.execute(
             select(events.c.id, events.c.host_id, events.c.ts_ms, events.c.rule, events.c.severity, events.c.source,
                    events.c.line, events.c.suppressed_before)
-            .where(events.c.id > after_id).order_by(events.c.id).limit(rows)
+            .where(events.c.collector_id == self.collector_id, events.c.id > after_id)
+            .order_by(events.c.id).limit(rows)
         ).all()
         if page:
             lines = [event_line(self.hosts.get(conn, r.host_id), r.id, r.ts_ms, r.rule, r.severity, r.source, r.line,
@@ -113,4 +115,6 @@ class EventSource:
             yield Chunk(page[-1].id, lines, len(lines))
 
     def newest_id(self, conn: Connection) -> int:
-        return int(conn.execute(select(func.max(events.c.id))).scalar_one_or_none() or 0)
+        newest = conn.execute(select(events.c.id).where(events.c.collector_id == self.collector_id)
+                              .order_by(events.c.id.desc()).limit(1)).scalar_one_or_none()
+        return int(newest or 0)

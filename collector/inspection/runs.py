@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -138,6 +138,37 @@ def interrupt_abandoned(engine: Engine, collector_id: str, now_ms: int) -> list[
                       "interrupted: the collector stopped while this run was in progress; start it again "
                       "with 'patrol inspect'")
     return ids
+
+
+def take_over_runs(engine: Engine, dead_collector: str, now_ms: int) -> list[RunRequest]:
+    """Fail the active runs of a collector that died; the scheduled ones come back as requests to run again.
+
+    Each run is moved out of its active state with a conditional update, so of two collectors that
+    both believe they lead for a moment, only one re-runs it.
+    """
+    t = inspection_runs.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(inspection_runs).where(t.collector_id == dead_collector,
+                                                          t.status.in_(ACTIVE))).mappings().all()
+    again: list[RunRequest] = []
+    for row in rows:
+        with engine.begin() as conn:
+            res = conn.execute(update(inspection_runs).where(t.id == row["id"], t.status.in_(ACTIVE)).values(
+                status="failed", finished_ms=now_ms,
+                error=f"interrupted: collector {dead_collector} died during this run"
+                      + ("; the group's leader runs it again" if row["trigger"] == "schedule" else
+                         "; start it again with 'patrol inspect'")))
+            if res.rowcount == 1:
+                conn.execute(delete(inspection_findings).where(inspection_findings.c.run_id == row["id"]))
+                conn.execute(delete(inspection_hosts).where(inspection_hosts.c.run_id == row["id"]))
+        if res.rowcount == 1 and row["trigger"] == "schedule":
+            when = row["scheduled_for_ms"]
+            again.append(RunRequest(
+                customer_id=row["customer_id"], profile_ref=row["profile_ref"], trigger="schedule",
+                requested_by=row["requested_by"], hosts=row["requested_hosts"], schedule_id=row["schedule_id"],
+                scheduled_for=datetime.fromtimestamp(when / 1000, tz=UTC) if when is not None else None,
+                coalesced=row["coalesced"]))
+    return again
 
 
 def previous_run_at(engine: Engine, customer_id: str, profile_id: str, before_run_id: int) -> datetime | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.configfile import ConfigError
+from collector.cluster.membership import leads
 from collector.inspection import runs
 from collector.inspection.config import InspectionsConfig, section, validate_customers
 from collector.inspection.data import StoreData, UnknownHosts, load_hosts
@@ -79,10 +80,35 @@ class InspectionService:
         if abandoned:
             log.warning("event=runs_interrupted runs=%s", ",".join(map(str, abandoned)))
         self.scheduler.start()
+        cluster = getattr(self.app, "cluster", None)
+        if cluster is not None:
+            cluster.on_leader_beat.append(self.take_over_runs)
+
+    def take_over_runs(self) -> list[int]:
+        """On the group's leader: fail the runs of dead collectors and run their scheduled ones again."""
+        from collector.cluster.membership import dead_members, store_now_ms
+
+        cluster = self.app.cluster
+        with self.engine.connect() as conn:
+            dead = [m for m in dead_members(conn, cluster.ttl_ms, store_now_ms(conn)) if m != self.app.collector_id]
+        started: list[int] = []
+        for member in dead:
+            for request in runs.take_over_runs(self.engine, member, self._now_ms()):
+                try:
+                    started.append(self.start_run(request))
+                except InspectionRequestError as exc:
+                    self._record_failure(request, "failed", str(exc))
+                log.warning("event=run_taken_over from=%s customer=%s profile=%s", member, request.customer_id,
+                            request.profile_ref)
+        return started
 
     async def _schedule_loop(self) -> None:
         # The first round runs at start: that is when runs missed during downtime fire (once each).
         while True:
+            if not leads(self.app):
+                # Another collector of the group runs the schedules; take over when it stops beating.
+                await asyncio.sleep(self.app.cluster.heartbeat_s)
+                continue
             try:
                 await asyncio.to_thread(self.scheduler.run_pending)
                 wait = await asyncio.to_thread(self.scheduler.seconds_until_due)

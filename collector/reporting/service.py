@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from agent.configfile import ConfigError
+from collector.cluster.membership import leads
 from collector.reporting import archive
 from collector.reporting.builder import CustomerInfo, ReportBuilder, ReportRequestError, load_customer
 from collector.reporting.config import Format, ReportsConfig, section, validate_customers
@@ -98,7 +99,8 @@ class ReportService:
     async def _loop(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.run_pending)
+                if leads(self.app):
+                    await asyncio.to_thread(self.run_pending)
             except Exception:
                 log.exception("event=report_round_failed; retrying next period")
             await asyncio.sleep(self.config.check_every)

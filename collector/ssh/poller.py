@@ -82,8 +82,13 @@ class SshPoller:
     name = "ssh"
 
     def __init__(self, cfg: SshConfig, *, engine: Engine, ingestor: Ingestor, collector_id: str,
-                 clock: Callable[[], float] = time.time, pool: SshPool | None = None) -> None:
+                 clock: Callable[[], float] = time.time, pool: SshPool | None = None,
+                 leads: Callable[[], bool] = lambda: True) -> None:
         self.cfg = cfg
+        # In a collector group only the lease holder polls; a new holder first reloads the
+        # sequence numbers its predecessor advanced.
+        self.leads = leads
+        self._leading = True
         self.engine = engine
         self.ingestor = ingestor
         self.collector_id = collector_id
@@ -149,6 +154,13 @@ class SshPoller:
         next_due = time.monotonic() + spread * (zlib.crc32(target.host_id.encode()) % 1000) / 1000
         while not self._stopping:
             await asyncio.sleep(max(0.0, next_due - time.monotonic()))
+            if not self.leads():
+                self._leading = False
+                next_due = time.monotonic() + target.interval
+                continue
+            if not self._leading:
+                await loop.run_in_executor(self._executor, self.load)
+                self._leading = True
             fut = loop.run_in_executor(self._executor, self.poll, target)
             self._inflight.add(fut)
             fut.add_done_callback(self._inflight.discard)
@@ -365,7 +377,10 @@ def ssh_service(app: CollectorApp) -> SshPoller | None:
     if unknown:
         known = sorted(c.id for c in app.cfg.customers)
         raise ConfigError(f"ssh.targets: unknown customer(s) {', '.join(unknown)}; the configuration defines {known}")
-    return SshPoller(cfg, engine=app.engine, ingestor=app.ingestor, collector_id=app.collector_id, clock=app.clock)
+    from collector.cluster.membership import leads
+
+    return SshPoller(cfg, engine=app.engine, ingestor=app.ingestor, collector_id=app.collector_id, clock=app.clock,
+                     leads=lambda: leads(app))
 
 
 def find_poller(app: Any) -> SshPoller | None:

@@ -5,6 +5,7 @@ the shared ``metadata``); each is imported here so that schema creation and migr
 """
 
 # ruff: noqa: F401
+import collector.cluster.tables
 import collector.diagnostics.tables
 import collector.export.tables
 import collector.inspection.tables

@@ -121,8 +121,12 @@ events = Table(
     Column("line", Text, nullable=False),
     Column("fields", JsonDoc, nullable=False),
     Column("suppressed_before", Integer, nullable=False, default=0),
+    # The collector that received it: each collector of a group exports its own events, in the
+    # order it committed them (ids of concurrent writers interleave).
+    Column("collector_id", String(128), nullable=False, server_default=""),
     sqlite_autoincrement=True,
 )
+Index("ix_events_collector_id", events.c.collector_id, events.c.id)
 Index("ix_events_host_ts", events.c.host_id, events.c.ts_ms)
 Index("ix_events_host_rule_ts", events.c.host_id, events.c.rule, events.c.ts_ms)
 

@@ -14,6 +14,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING
 
+from collector.cluster.membership import leads
 from collector.notify.outbox import Outbox
 from collector.tickets.config import TicketsConfig
 from collector.tickets.evaluate import EvaluationReport, SlaEvaluator
@@ -53,6 +54,7 @@ class TicketsRunner:
         from collector.notify.service import create_service as notify_service
 
         cfg: TicketsConfig = app.cfg.section("tickets")
+        self.app = app
         self.enabled = cfg.enabled
         self.notify = notify_service(app)
         self.every = cfg.evaluate_every
@@ -83,7 +85,8 @@ class TicketsRunner:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             try:
-                await loop.run_in_executor(None, self.tick)
+                if leads(self.app):  # SLA clocks run on one collector of a group
+                    await loop.run_in_executor(None, self.tick)
             except Exception:
                 log.exception("event=tickets_pass_failed (retrying next period)")
             with contextlib.suppress(TimeoutError):

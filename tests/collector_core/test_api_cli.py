@@ -108,3 +108,13 @@ def test_cli_analyze_logs_on_real_sample(collector: CollectorProcess) -> None:
                           str(log)], capture_output=True, text=True, env=child_env(), timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "rule_id,count"
+
+
+def test_cluster_lists_this_collector_as_the_leader(collector: CollectorProcess) -> None:
+    out = patrol(collector, "cluster", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    (member,) = json.loads(out.stdout)
+    assert member["leader"] and member["alive"] and member["listen"] == f"127.0.0.1:{collector.grpc_port}"
+    table = patrol(collector, "cluster")
+    assert "leader" in table.stdout and "1 of 1 collectors alive" in table.stdout
+    assert patrol(collector, "cluster", token="wrong").returncode != 0

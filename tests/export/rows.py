@@ -44,9 +44,11 @@ def add_batches(engine: Engine, count: int, points: int = 10, host_id: str = "h1
 
 
 def add_event(engine: Engine, ts_ms: int, rule: str = "sshd.failed_password", line: str = "Failed password",
-              host_id: str = "h1", suppressed_before: int = 0, severity: str = "warning") -> int:
+              host_id: str = "h1", suppressed_before: int = 0, severity: str = "warning",
+              collector_id: str = COLLECTOR) -> int:
     with engine.begin() as conn:
         res = conn.execute(insert(events).values(host_id=host_id, ts_ms=ts_ms, rule=rule, severity=severity,
+                                                 collector_id=collector_id,
                                                  source="/var/log/auth.log", line=line, fields={},
                                                  suppressed_before=suppressed_before))
         return int(res.inserted_primary_key[0])  # type: ignore[index]

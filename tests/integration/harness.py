@@ -167,7 +167,8 @@ def rollup_totals(db: sqlite3.Connection, host_id: str, table: str = "rollup_1m"
 
 
 class TcpProxy:
-    """A loopback TCP proxy that can black-hole traffic (a network cut) and heal."""
+    """A loopback TCP proxy that can black-hole traffic (a network cut) and heal, or, like a load
+    balancer in front of a collector group, send new connections elsewhere (:meth:`retarget`)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -211,6 +212,16 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.close()
+
+    def retarget(self, port: int) -> None:
+        """Send new connections to ``port`` and reset the current ones, as when a backend goes away."""
+        self.target_port = port
+        conns, self._conns = self._conns, []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                c.close()
 
     def close(self) -> None:
         self._stop.set()

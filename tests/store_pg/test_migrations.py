@@ -156,8 +156,13 @@ def test_a_database_from_a_newer_version_is_refused(store_url: str) -> None:
 
 
 def test_a_pre_migration_database_is_adopted_by_migrate(store_url: str) -> None:
+    # What Patrol did before it had migrations: the first revision's tables, without alembic_version.
+    base = script_directory().get_base()
+    assert base is not None
+    migrate(store_url, base)
     engine = open_engine(store_url, create=False)
-    full_metadata().create_all(engine)  # what Patrol did before it had migrations
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
     add_host(engine)
     with pytest.raises(StoreError, match=r"no schema revision.*migrate"):
         open_engine(store_url)

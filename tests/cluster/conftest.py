@@ -1,0 +1,3 @@
+"""Collector-group tests run on SQLite and on PostgreSQL (the ``store_url`` fixture)."""
+
+from tests.store_pg.fixtures import postgres_server, postgres_url, store_url  # noqa: F401
