@@ -88,6 +88,11 @@ class CollectorApp:
             # Streams this collector held before it stopped are gone.
             conn.execute(update(hosts).where(hosts.c.connected_to == self.collector_id)
                          .values(connected=False, connected_to=None))
+        if self.engine.dialect.name == "sqlite":
+            others = [m.id for m in self.cluster.members() if m.alive and m.id != self.collector_id]
+            if others:
+                raise OSError(f"collector {others[0]} is running on the same SQLite store; several collectors "
+                              "need a PostgreSQL store (see docs/scale-out.md)")
         self.ingestor.start()
         server = grpc.aio.server(options=server_options(self.cfg))
         server.add_generic_rpc_handlers((self.service.handler(),))

@@ -6,11 +6,11 @@ high-water mark), and only then reports each batch as durable so the stream can 
 batches are folded into the in-memory rollup aggregator, which a periodic flush merges into the
 tier tables together with this collector's watermark over the ingest log.
 
-Several collectors may share one store, and an agent may reconnect to any of them. Deduplication
-therefore trusts only the store: every commit reads the sequence high-water marks of its streams
-with a row lock (``FOR UPDATE`` on PostgreSQL), so two collectors receiving the same batch (an agent
-that moved while its old connection was still draining) serialise on that row, and the second sees
-the batch as a duplicate.
+Several collectors may share a PostgreSQL store, and an agent may reconnect to any of them.
+Deduplication there trusts only the store: every commit reads the sequence high-water marks of its
+streams with a row lock (``FOR UPDATE``), so two collectors receiving the same batch (an agent that
+moved while its old connection was still draining) serialise on that row, and the second sees the
+batch as a duplicate. A SQLite store has one collector, which caches the marks it has read.
 """
 
 from __future__ import annotations
@@ -125,6 +125,10 @@ class Ingestor:
         self._last_retention = 0.0
         self._pending_ids: list[int] = []
         self._wm = 0  # this collector's rollup watermark as last read or written
+        # On SQLite this process is the only writer, so stream marks it has read stay true and are
+        # cached; a shared store (PostgreSQL) is read under row locks on every commit instead.
+        self._shared = engine.dialect.name != "sqlite"
+        self._hwm: dict[tuple[str, str], int] = {}
         self._stopping = threading.Event()
         self._flushed = threading.Condition()
         self._flush_requests = 0  # flush_now calls so far
@@ -229,6 +233,20 @@ class Ingestor:
             if stopping:
                 return
 
+    def _stream_marks(self, conn: Any, batches: list[Batch], now_ms: int) -> dict[tuple[str, str], int]:
+        if self._shared:
+            return self._lock_hwm(conn, batches, now_ms)
+        missing = {(b.host_id, b.epoch) for b in batches} - self._hwm.keys()
+        if missing:
+            rows = conn.execute(
+                select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
+                .where(agent_streams.c.host_id.in_(sorted({k[0] for k in missing})))
+            )
+            found = {(h, e): int(seq) for h, e, seq in rows}
+            for key in missing:
+                self._hwm[key] = found.get(key, 0)
+        return self._hwm
+
     @staticmethod
     def _lock_hwm(conn: Any, batches: list[Batch], now_ms: int) -> dict[tuple[str, str], int]:
         """The stored high-water marks of the streams in ``batches``, locked until the commit."""
@@ -260,7 +278,7 @@ class Ingestor:
             with self.engine.begin() as conn:
                 for hu in host_updates:
                     self._apply_host(conn, hu, now_ms)
-                stored = self._lock_hwm(conn, batches, now_ms)
+                stored = self._stream_marks(conn, batches, now_ms)
                 for b in batches:
                     key = (b.host_id, b.epoch)
                     hwm = new_hwm.get(key) or stored.get(key, 0)
@@ -302,10 +320,14 @@ class Ingestor:
         except Exception:
             metrics.store_errors.labels("commit").inc()
             log.exception("event=commit_failed batches=%d", len(batches))
+            for key in new_hwm:
+                self._hwm.pop(key, None)
             for item in group:
                 if item.done is not None:
                     item.done(Outcome.FAILED)
             return
+        if not self._shared:
+            self._hwm.update(new_hwm)
         metrics.commit_seconds.observe(time.perf_counter() - t0)
         now_s = self.clock()
         n_samples = 0

@@ -185,3 +185,17 @@ def test_agents_moving_between_two_collectors_and_the_leader_killed(
     done = sorted(ms for _, ms in fire_times)
     assert all(later - earlier == 60_000 for earlier, later in itertools.pairwise(done)), \
         f"a fire time was skipped or repeated: {runs}"
+
+
+def test_a_second_collector_on_the_same_sqlite_store_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first = CollectorProcess(tmp_path / "a", collector_id="col-a", store={"url": url}).start()
+    second = CollectorProcess(tmp_path / "b", collector_id="col-b", store={"url": url})
+    try:
+        second.start(wait=False)
+        proc = second.proc
+        assert proc is not None
+        assert proc.wait(60) != 0
+        assert "several collectors need a PostgreSQL store" in second.log_path.read_text()
+    finally:
+        first.kill(signal.SIGTERM)
