@@ -264,12 +264,12 @@ def _host_port(host: str, port: int) -> str:
 
 
 def default_agent_id(config: Path | None) -> str:
-    from agent.config import AgentConfig, load_agent_config
+    from agent.config import load_agent_config, machine_agent_id
 
     if config is not None:
         return load_agent_config(config).resolved_agent_id()
     # The same default the agent itself uses when agent.yaml sets no agent_id.
-    return AgentConfig.model_construct(agent_id=None, hostname=None).resolved_agent_id()
+    return machine_agent_id()
 
 
 def enroll(args: argparse.Namespace) -> int:

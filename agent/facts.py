@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import logging
 import platform
 import shlex
@@ -16,7 +15,6 @@ import socket
 from collections.abc import Iterable
 
 import psutil
-from google.protobuf.json_format import MessageToDict
 
 from agent.collectors.disk import device_label, real_mounts, usage
 from protos.patrol.v1 import agent_pb2
@@ -55,11 +53,13 @@ def collect_facts(agent_version: str) -> agent_pb2.Facts:
 
 
 def facts_fingerprint(facts: agent_pb2.Facts) -> str:
-    """Stable hex digest of the facts' content, independent of protobuf's byte encoding."""
-    canonical = json.dumps(
-        MessageToDict(facts, preserving_proto_field_name=True), sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """Stable hex digest of the facts' content, for noticing a change within this process.
+
+    Deterministic serialisation orders map entries by key, so insertion order does not matter;
+    it is not a canonical form across protobuf versions, which a fingerprint kept in memory does
+    not need. (Not json_format: it would load protobuf's descriptor module into the agent.)
+    """
+    return hashlib.sha256(facts.SerializeToString(deterministic=True)).hexdigest()
 
 
 def read_os_release(paths: Iterable[str] = _OS_RELEASE_FILES) -> dict[str, str]:

@@ -30,7 +30,6 @@ import re
 import struct
 import sys
 import threading
-import uuid
 import zlib
 from array import array
 from bisect import bisect_right
@@ -51,6 +50,11 @@ log = logging.getLogger("patrol.agent.spool")
 DEFAULT_MAX_BYTES = 256 * 2**20
 DEFAULT_MAX_AGE = timedelta(days=7)
 DEFAULT_SEGMENT_BYTES = 4 * 2**20
+
+
+def _new_epoch() -> str:
+    # What uuid.uuid4().hex gives (32 random hex digits), without importing uuid into the agent.
+    return os.urandom(16).hex()
 
 
 class RecordKind(IntEnum):
@@ -320,7 +324,7 @@ class Spool:
         self._pending_bytes = 0
         self._disk_bytes = 0
         self._closed = False
-        self._state = _State(epoch=uuid.uuid4().hex)
+        self._state = _State(epoch=_new_epoch())
         try:
             self._open()
         except BaseException:
@@ -586,9 +590,9 @@ class Spool:
     def _rebuild_state(self, scans: list[_Scan]) -> _State:
         epochs = [scan.epoch for scan in scans if scan.epoch is not None]
         if not scans:
-            return _State(epoch=uuid.uuid4().hex)
+            return _State(epoch=_new_epoch())
         # The newest segment's epoch is the one the agent was writing; older foreign ones are set aside.
-        state = _State(epoch=epochs[-1] if epochs else uuid.uuid4().hex)
+        state = _State(epoch=epochs[-1] if epochs else _new_epoch())
         seqs = [scan.segment.seqs[0] for scan in scans if scan.epoch in (None, state.epoch) and scan.segment.seqs]
         first_names = [scan.segment.first_seq for scan in scans]
         state.next_seq = max([*first_names, *(scan.segment.last_seq + 1 for scan in scans)])

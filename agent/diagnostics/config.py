@@ -35,37 +35,59 @@ Relative paths are resolved against the directory of agent.yaml.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from annotated_types import Ge, Gt, Le, MinLen
 
 from agent.configfile import parse_duration, parse_size
-
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+from agent.configtypes import After, AfterWithContext, Before, Bytes, Seconds, Section, relative_to_config
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ARG_VALUE = 256
+DEFAULT_DU_ROOTS = ("/var", "/srv", "/opt", "/home", "/tmp")
 
 
-def _absolute(path: Path, info: ValidationInfo) -> Path:
-    if path.is_absolute():
-        return Path(os.path.normpath(path))
-    base = (info.context or {}).get("config_dir")
-    if base is None:
-        raise ValueError(f"expected an absolute path, got {str(path)!r}")
-    return Path(os.path.normpath(Path(base) / path))
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise ValueError(f"{value!r} is not a valid regular expression: {e}") from None
+    return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _roots(value: list[Path]) -> list[Path]:
+    for p in value:
+        if not p.is_absolute():
+            raise ValueError(f"du_roots must be absolute paths, got {str(p)!r}")
+    return [Path(os.path.normpath(p)) for p in value]
 
 
-class ActionSwitches(_Strict):
+def _log_paths(value: list[str]) -> list[str]:
+    for p in value:
+        if not p.startswith("/") or ".." in PurePosixPath(p).parts:
+            raise ValueError(f"log_paths entries must be absolute paths or globs without '..', got {p!r}")
+    return [os.path.normpath(p) for p in value]
+
+
+def _command_names(value: dict[str, OperatorCommand]) -> dict[str, OperatorCommand]:
+    for name in value:
+        if not _NAME.match(name):
+            raise ValueError(f"command name {name!r} must be lower-case letters, digits and '_' "
+                             "(starting with a letter, at most 64)")
+    return value
+
+
+ConfigPath = Annotated[Path, AfterWithContext(relative_to_config)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionSwitches(Section):
     """Which built-in actions may run. Operator commands are allowed by being declared."""
 
     system_snapshot: bool = True
@@ -80,37 +102,30 @@ class ActionSwitches(_Strict):
     # Off by default: it makes connections from inside the customer's network, not just reads.
     network_probe: bool = False
 
+    @classmethod
+    def names(cls) -> list[str]:
+        """The actions that have a switch."""
+        return [f.name for f in dataclasses.fields(cls)]
+
     def enabled(self, action: str) -> bool:
         return bool(getattr(self, action, False))
 
 
-class CommandArg(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class CommandArg(Section):
     """A value the server may fill into a placeholder: it must match ``pattern`` or be one of ``choices``."""
 
-    pattern: str | None = Field(default=None, description="regular expression the whole value must match")
+    pattern: Annotated[str, After(_regex)] | None = None  # regular expression the whole value must match
     choices: list[str] | None = None
     default: str | None = None
 
-    @field_validator("pattern")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            re.compile(v)
-        except re.error as e:
-            raise ValueError(f"{v!r} is not a valid regular expression: {e}") from None
-        return v
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> CommandArg:
+    def __post_init__(self) -> None:
         if (self.pattern is None) == (self.choices is None):
             raise ValueError("give exactly one of pattern or choices")
         if self.choices is not None and not self.choices:
             raise ValueError("choices must not be empty")
         if self.default is not None and self.problem(self.default):
             raise ValueError(f"default {self.default!r} does not satisfy the rule itself")
-        return self
 
     def problem(self, value: str) -> str | None:
         """Why ``value`` is not acceptable, or None."""
@@ -122,17 +137,17 @@ class CommandArg(_Strict):
         return None if re.fullmatch(self.pattern, value) else f"a value matching {self.pattern!r}"
 
 
-class OperatorCommand(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class OperatorCommand(Section):
     """A command the customer allows by name. The argv is fixed; the server may only fill placeholders."""
 
-    argv: list[str] = Field(..., min_length=1)
+    argv: Annotated[list[str], MinLen(1)]
     description: str = ""
-    args: dict[str, CommandArg] = Field(default_factory=dict)
-    timeout: Seconds | None = Field(default=None, description="at most this long, whatever the request says")
+    args: dict[str, CommandArg] = field(default_factory=dict)
+    timeout: Seconds | None = None  # at most this long, whatever the request says
     max_output: Bytes | None = None
 
-    @model_validator(mode="after")
-    def _placeholders(self) -> OperatorCommand:
+    def __post_init__(self) -> None:
         if PLACEHOLDER.search(self.argv[0]):
             raise ValueError("the program (argv[0]) is fixed: it cannot contain a placeholder")
         used = {m.group(1) for part in self.argv for m in PLACEHOLDER.finditer(part)}
@@ -144,66 +159,35 @@ class OperatorCommand(_Strict):
             raise ValueError(f"args {', '.join(unused)} declared but not used in argv")
         if "name" in self.args:
             raise ValueError("'name' is reserved (it selects the command); call the placeholder something else")
-        return self
 
 
-class DiagnosticsConfig(_Strict):
-    enabled: bool = Field(default=True, description="false refuses every request (each is still audited)")
-    collector_key: Path | None = Field(
-        default=None, description="the collector's Ed25519 public key (PEM); without it every request is refused")
-    actions: ActionSwitches = Field(default_factory=ActionSwitches)
-    log_paths: list[str] = Field(default_factory=list, description="absolute paths or globs of readable logs")
-    du_roots: list[Path] = Field(default_factory=lambda: [Path(p) for p in ("/var", "/srv", "/opt", "/home", "/tmp")])
-    journal_units: list[str] = Field(default_factory=list, description="unit name patterns whose journal is shown")
-    commands: dict[str, OperatorCommand] = Field(default_factory=dict)
+@dataclass(frozen=True, kw_only=True)
+class DiagnosticsConfig(Section):
+    enabled: bool = True  # false refuses every request (each is still audited)
+    # the collector's Ed25519 public key (PEM); without it every request is refused
+    collector_key: ConfigPath | None = None
+    actions: ActionSwitches = field(default_factory=ActionSwitches)
+    # absolute paths or globs of readable logs
+    log_paths: Annotated[list[str], After(_log_paths)] = field(default_factory=list)
+    du_roots: Annotated[list[Path], After(_roots)] = field(default_factory=lambda: [Path(p) for p in DEFAULT_DU_ROOTS])
+    journal_units: list[str] = field(default_factory=list)  # unit name patterns whose journal is shown
+    commands: Annotated[dict[str, OperatorCommand], After(_command_names)] = field(default_factory=dict)
     default_timeout: Seconds = 30.0
     max_timeout: Seconds = 300.0
     default_max_output: Bytes = 2**20
     max_output: Bytes = 16 * 2**20
-    chunk_bytes: Annotated[int, BeforeValidator(parse_size), Field(gt=0, le=2**20)] = 32 * 1024
-    clock_skew: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 30.0
+    chunk_bytes: Annotated[int, Before(parse_size), Gt(0), Le(2**20)] = 32 * 1024
+    clock_skew: Annotated[float, Before(parse_duration), Ge(0)] = 30.0
     max_request_age: Seconds = 900.0
-    max_concurrent: int = Field(default=2, ge=1, le=32)
-    state_dir: Path | None = Field(default=None, description="default: 'diagnostics' next to the spool directory")
-    audit_log: Path | None = Field(default=None, description="default: audit.jsonl in state_dir")
+    max_concurrent: Annotated[int, Ge(1), Le(32)] = 2
+    state_dir: ConfigPath | None = None  # default: 'diagnostics' next to the spool directory
+    audit_log: ConfigPath | None = None  # default: audit.jsonl in state_dir
 
-    @field_validator("collector_key", "state_dir", "audit_log")
-    @classmethod
-    def _paths(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        return None if v is None else _absolute(v, info)
-
-    @field_validator("du_roots")
-    @classmethod
-    def _roots(cls, v: list[Path]) -> list[Path]:
-        for p in v:
-            if not p.is_absolute():
-                raise ValueError(f"du_roots must be absolute paths, got {str(p)!r}")
-        return [Path(os.path.normpath(p)) for p in v]
-
-    @field_validator("log_paths")
-    @classmethod
-    def _logs(cls, v: list[str]) -> list[str]:
-        for p in v:
-            if not p.startswith("/") or ".." in PurePosixPath(p).parts:
-                raise ValueError(f"log_paths entries must be absolute paths or globs without '..', got {p!r}")
-        return [os.path.normpath(p) for p in v]
-
-    @field_validator("commands")
-    @classmethod
-    def _command_names(cls, v: dict[str, OperatorCommand]) -> dict[str, OperatorCommand]:
-        for name in v:
-            if not _NAME.match(name):
-                raise ValueError(f"command name {name!r} must be lower-case letters, digits and '_' "
-                                 "(starting with a letter, at most 64)")
-        return v
-
-    @model_validator(mode="after")
-    def _limits(self) -> DiagnosticsConfig:
+    def __post_init__(self) -> None:
         if self.default_timeout > self.max_timeout:
             raise ValueError("default_timeout is longer than max_timeout")
         if self.default_max_output > self.max_output:
             raise ValueError("default_max_output is larger than max_output")
-        return self
 
     def resolved_state_dir(self, spool_dir: Path) -> Path:
         return self.state_dir or spool_dir.parent / "diagnostics"

@@ -16,10 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agent.diagnostics.actions import Prepared
 from agent.diagnostics.context import Aborted, ActionContext, ActionError, AgentRuntime, Denied
 from protos.patrol.v1 import agent_pb2 as pb
+
+if TYPE_CHECKING:
+    from agent.diagnostics.actions import Prepared
 
 log = logging.getLogger("patrol.agent.diagnostics")
 

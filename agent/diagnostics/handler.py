@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.diagnostics import actions
 from agent.diagnostics.audit import AuditLog
 from agent.diagnostics.config import DiagnosticsConfig
 from agent.diagnostics.context import AgentRuntime, Denied
@@ -28,6 +27,7 @@ from agent.diagnostics.verify import NonceCache, PinnedKey, Refusal, RequestVeri
 from protos.patrol.v1 import agent_pb2 as pb
 
 if TYPE_CHECKING:
+    from agent.diagnostics.actions import Prepared
     from agent.runner import Agent
 
 log = logging.getLogger("patrol.agent.diagnostics")
@@ -155,10 +155,14 @@ class DiagnosticsHandler:
             self._audit("finished", **claims, outcome="error", bytes=0, error="could not start (duplicate id)")
             self.executor.reply(req.request_id, "error", "a request with this id is already running")
 
-    def _authorise(self, req: pb.DiagnosticRequest) -> actions.Prepared:
+    def _authorise(self, req: pb.DiagnosticRequest) -> Prepared:
         if self.disabled_reason is not None or self.verifier is None:
             raise Refusal("disabled", self.disabled_reason or "diagnostics are not set up on this host")
         self.verifier.verify(req)
+        # The actions (and what they import) load with the first verified request, not with every
+        # agent: most agents never run one.
+        from agent.diagnostics import actions
+
         try:
             return actions.prepare(req.action, dict(req.args), self.cfg)
         except Denied as e:

@@ -5,10 +5,10 @@
 - :func:`load_rules` compiles YAML rule packs (the default pack plus the site's);
 - :class:`Pipeline` turns lines into rate-limited :class:`LogEvent` and ``logs.*`` counters;
 - :class:`LogWatcher` wires the three together for the agent's loop;
-- :func:`analyze_file` runs the same tailer and rules over one file offline.
+- :func:`agent.logs.analyze.analyze_file` runs the same tailer and rules over one file offline
+  (not imported here: the agent does not need it).
 """
 
-from agent.logs.analyze import analyze_file
 from agent.logs.config import LogsConfig
 from agent.logs.journal import JournalReader
 from agent.logs.model import FilePosition, FileRef, LogLine
@@ -33,7 +33,6 @@ __all__ = [
     "RulePackError",
     "RuleSet",
     "Tailer",
-    "analyze_file",
     "load_pack",
     "load_rules",
     "local_timezone",

@@ -26,51 +26,69 @@ and that file sends every message twice: pick one.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Gt, Le
 
+from agent.configtypes import Section
 from agent.logs.ratelimit import RateLimit
+from agent.logs.rules import RuleSpec
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FilesConfig(_Section):
-    globs: list[str] = Field(default_factory=list, description="files to follow (glob patterns)")
-    exclude: list[str] = Field(default_factory=list, description="fnmatch patterns of paths to skip")
+@dataclass(frozen=True, kw_only=True)
+class FilesConfig(Section):
+    globs: list[str] = field(default_factory=list)  # files to follow (glob patterns)
+    exclude: list[str] = field(default_factory=list)  # fnmatch patterns of paths to skip
     from_beginning: bool = False
 
 
-class JournalConfig(_Section):
+@dataclass(frozen=True, kw_only=True)
+class JournalConfig(Section):
     enabled: bool = True
-    units: list[str] = Field(default_factory=list)
-    directory: Path | None = Field(default=None, description="read this journal directory instead of the host's")
+    units: list[str] = field(default_factory=list)
+    directory: Path | None = None  # read this journal directory instead of the host's
 
 
-class RulesConfig(_Section):
+@dataclass(frozen=True, kw_only=True)
+class RulesConfig(Section):
     default: bool = True
-    packs: list[Path] = Field(default_factory=list)
+    packs: list[Path] = field(default_factory=list)
+    # Not a setting: the rules of the default pack and `packs`, merged, once the config check has
+    # validated them (agent.config.load_agent_config_in_process). The agent compiles these instead
+    # of reading the packs, which would need PyYAML and pydantic. None: read the packs when needed.
+    loaded: tuple[RuleSpec, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def with_loaded(self, specs: Sequence[RuleSpec]) -> RulesConfig:
+        """A copy carrying the already validated, merged rules of these packs."""
+        copy = dataclasses.replace(self)
+        # `loaded` is not an __init__ argument (so no config file can set it); set it on the new,
+        # not yet shared copy the way dataclasses itself does for frozen instances.
+        object.__setattr__(copy, "loaded", tuple(specs))
+        return copy
 
 
-class RateLimitConfig(_Section):
-    burst: int = Field(default=100, ge=1, le=1_000_000)
-    per_second: float = Field(default=10.0, gt=0, le=1_000_000)
+@dataclass(frozen=True, kw_only=True)
+class RateLimitConfig(Section):
+    burst: Annotated[int, Ge(1), Le(1_000_000)] = 100
+    per_second: Annotated[float, Gt(0), Le(1_000_000)] = 10.0
 
     def to_limit(self) -> RateLimit:
         return RateLimit(self.burst, self.per_second)
 
 
-class LogsConfig(_Section):
+@dataclass(frozen=True, kw_only=True)
+class LogsConfig(Section):
     enabled: bool = True
-    files: FilesConfig = Field(default_factory=FilesConfig)
-    journal: JournalConfig = Field(default_factory=JournalConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    max_line_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
-    multiline_timeout_s: float = Field(default=2.0, gt=0, le=60)
-    rotate_wait_s: float = Field(default=30.0, ge=0, le=3600)
-    state_dir: Path | None = Field(
-        default=None, description="where positions and the journal cursor are kept; default: <agent data dir>/logs"
-    )
+    files: FilesConfig = field(default_factory=FilesConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    max_line_bytes: Annotated[int, Ge(256), Le(1024 * 1024)] = 16 * 1024
+    multiline_timeout_s: Annotated[float, Gt(0), Le(60)] = 2.0
+    rotate_wait_s: Annotated[float, Ge(0), Le(3600)] = 30.0
+    # where positions and the journal cursor are kept; default: <spool dir>-log-state next to the spool
+    state_dir: Path | None = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -136,7 +135,7 @@ class JournalReader:
     # ------------------------------------------------------------------ child process
 
     def _check_available(self) -> bool:
-        if shutil.which(self._journalctl) is None:
+        if _find_program(self._journalctl) is None:
             log.warning(
                 "journal_unavailable reason=%r: journal collection is off on this host "
                 "(set logs.journal.enabled: false to silence this)",
@@ -357,3 +356,16 @@ def _timestamp(entry: dict[str, Any]) -> datetime | None:
         return datetime.fromtimestamp(int(raw) / 1_000_000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+def _find_program(name: str) -> str | None:
+    """Where ``name`` would be run from: ``shutil.which`` for POSIX, which the agent does not import
+    (shutil brings the bz2 and lzma modules and libraries along)."""
+    if os.sep in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in os.environ.get("PATH", os.defpath).split(os.pathsep)]
+    for path in candidates:
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None

@@ -18,19 +18,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from annotated_types import Ge, Le, MaxLen, MinLen
 
+from agent.configfile import error_message, validate
+from agent.configtypes import After, Before, Pattern, Section
 from agent.logs import prefilter
 from agent.logs.model import Severity
 from agent.logs.prefilter import Prefilter
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 DEFAULT_PACK = Path(__file__).with_name("default_rules.yaml")
 DEFAULT_PACK_NAME = "default"
 
-RuleId = Annotated[str, Field(pattern=r"^[a-z0-9_]+(?:\.[a-z0-9_-]+)*$", max_length=128)]
+RuleId = Annotated[str, MaxLen(128), Pattern(r"^[a-z0-9_]+(?:\.[a-z0-9_-]+)*$")]
 
 
 class RulePackError(ValueError):
@@ -38,94 +42,87 @@ class RulePackError(ValueError):
 
 
 # ---------------------------------------------------------------------------- schema
+# Frozen dataclasses, validated with pydantic where packs are read (load_pack); the agent itself
+# receives them already validated from its config check and only compiles them.
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex: {exc}") from None
+    return pattern
 
 
-class LocalizedName(_Strict):
-    zh: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
 
 
-class MatchSpec(_Strict):
+Regex = Annotated[str, After(_check_regex)]
+NonEmpty = Annotated[str, MinLen(1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalizedName(Section):
+    zh: NonEmpty
+    en: NonEmpty
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchSpec(Section):
     """Exactly one of ``regex`` (Python syntax, ``re.search``) or ``contains`` (plain substring)."""
 
-    regex: str | None = None
-    contains: str | None = Field(default=None, min_length=1)
+    regex: Regex | None = None
+    contains: NonEmpty | None = None
     ignore_case: bool = False
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> MatchSpec:
+    def __post_init__(self) -> None:
         if (self.regex is None) == (self.contains is None):
             raise ValueError("give exactly one of 'regex' or 'contains'")
-        return self
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            _check_regex(value)
-        return value
 
 
-class MultilineSpec(_Strict):
-    continuation: str
-    max_lines: int = Field(default=200, ge=2, le=10_000)
-
-    @field_validator("continuation")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        _check_regex(value)
-        return value
+@dataclass(frozen=True, kw_only=True)
+class MultilineSpec(Section):
+    continuation: Regex
+    max_lines: Annotated[int, Ge(2), Le(10_000)] = 200
 
 
-class RuleSpec(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class RuleSpec(Section):
     id: RuleId
     name: LocalizedName
     severity: Severity
-    priority: int = Field(default=100, ge=0, le=100_000)
+    priority: Annotated[int, Ge(0), Le(100_000)] = 100
     match: MatchSpec
-    exclude: list[MatchSpec] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
-    prefilter: list[Annotated[str, Field(min_length=1)]] | None = None
+    exclude: Annotated[list[MatchSpec], Before(_one_or_many)] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    prefilter: list[NonEmpty] | None = None
     multiline: MultilineSpec | None = None
     description: str | None = None
 
-    @field_validator("exclude", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, dict) else value
 
-
-class RulePackSpec(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class RulePackSpec(Section):
     version: Literal[1] = 1
-    rules: list[RuleSpec] = Field(default_factory=list)
-    disable: list[RuleId] = Field(default_factory=list)
+    rules: list[RuleSpec] = field(default_factory=list)
+    disable: list[RuleId] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> RulePackSpec:
+    def __post_init__(self) -> None:
         seen: set[str] = set()
         for rule in self.rules:
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is defined twice in this pack")
             seen.add(rule.id)
-        return self
-
-
-def _check_regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regex: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- loading
 
 
 def load_pack(path: Path | str) -> RulePackSpec:
-    """Read and validate one pack; ``"default"`` names the built-in pack."""
+    """Read and validate one pack (this imports PyYAML and pydantic); ``"default"`` names the built-in pack."""
+    import yaml
+    from pydantic import ValidationError
+
     file = DEFAULT_PACK if str(path) == DEFAULT_PACK_NAME else Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -144,7 +141,7 @@ def load_pack(path: Path | str) -> RulePackSpec:
     if not isinstance(raw, dict):
         raise RulePackError(f"rule pack {file}: expected a mapping with a 'rules' list at the top level")
     try:
-        return RulePackSpec.model_validate(raw)
+        return validate(RulePackSpec, raw)
     except ValidationError as exc:
         raise RulePackError(_describe(file, raw, exc)) from None
 
@@ -163,14 +160,18 @@ def _describe(file: Path, raw: dict[str, Any], exc: ValidationError) -> str:
             loc = loc[2:]
         # pydantic puts union/validator names into the location; they mean nothing to a reader
         fields = ".".join(str(part) for part in loc if not str(part).startswith("function-"))
-        message = err["msg"].removeprefix("Value error, ")
+        message = error_message(err).removeprefix("Value error, ")
         parts = [p for p in (where, f"field {fields!r}" if fields else "") if p]
         problems.append(f"{', '.join(parts) or 'pack'}: {message}")
     return f"rule pack {file}: " + "; ".join(problems)
 
 
-def load_rules(packs: Iterable[Path | str] = (), *, include_default: bool = True) -> RuleSet:
-    """Compile the default pack (unless switched off) followed by ``packs``, in that order."""
+def load_rule_specs(packs: Iterable[Path | str] = (), *, include_default: bool = True) -> list[RuleSpec]:
+    """The rules of the default pack (unless switched off) and ``packs``, merged in that order.
+
+    A later pack's rule replaces an earlier one with the same id in its place; ``disable`` drops
+    earlier rules. Reading the packs imports PyYAML and pydantic.
+    """
     sources: list[Path | str] = [DEFAULT_PACK_NAME] if include_default else []
     sources.extend(packs)
     merged: dict[str, RuleSpec] = {}
@@ -180,7 +181,12 @@ def load_rules(packs: Iterable[Path | str] = (), *, include_default: bool = True
             merged.pop(rule_id, None)
         for rule in pack.rules:
             merged[rule.id] = rule  # redefining keeps the slot of the original (dict order)
-    return RuleSet.compile(list(merged.values()))
+    return list(merged.values())
+
+
+def load_rules(packs: Iterable[Path | str] = (), *, include_default: bool = True) -> RuleSet:
+    """Compile the default pack (unless switched off) followed by ``packs``, in that order."""
+    return RuleSet.compile(load_rule_specs(packs, include_default=include_default))
 
 
 # ---------------------------------------------------------------------------- compiled rules

@@ -58,9 +58,17 @@ class LogWatcher:
     ) -> LogWatcher:
         """Build from the ``logs:`` section (``enabled: false`` gives a watcher that reads
         nothing). Raises :class:`agent.logs.rules.RulePackError` for a bad rule pack, before
-        anything is read."""
+        anything is read.
+
+        The rules are ``rules`` if given, else those the config check already validated
+        (``config.rules.loaded``), else the packs are read now (which imports PyYAML and pydantic)."""
         state_dir = config.state_dir or state_dir
-        ruleset = rules or load_rules(config.rules.packs, include_default=config.rules.default)
+        if rules is not None:
+            ruleset = rules
+        elif config.rules.loaded is not None:
+            ruleset = RuleSet.compile(config.rules.loaded)
+        else:
+            ruleset = load_rules(config.rules.packs, include_default=config.rules.default)
         pipeline = Pipeline(
             ruleset,
             host=host,

@@ -7,7 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.config import AgentConfig, load_agent_config
-from agent.configfile import ConfigError
+from agent.configfile import ConfigError, format_validation_error
 from agent.probes.config import ProbesConfig
 
 
@@ -16,9 +16,10 @@ def probes(**raw: object) -> ProbesConfig:
 
 
 def error_of(**raw: object) -> str:
+    """What the operator is told about ``raw`` as the probes section."""
     with pytest.raises(ValidationError) as err:
         ProbesConfig.model_validate(raw)
-    return str(err.value)
+    return format_validation_error("agent.yaml", err.value)
 
 
 def test_defaults_configure_nothing_and_the_documented_intervals() -> None:
@@ -52,7 +53,7 @@ def test_shorthands_and_labels() -> None:
     [
         ({"processes": [{}]}, "give a process name, a name pattern or a cmdline pattern"),
         ({"processes": [{"name": "x", "cmdline": "java ("}]}, "not a valid regular expression"),
-        ({"processes": [{"name": "x", "user": "root"}]}, "Extra inputs are not permitted"),
+        ({"processes": [{"name": "x", "user": "root"}]}, "field processes.0.user: unknown field"),
         ({"ports": [0]}, "greater than or equal to 1"),
         ({"ports": [70000]}, "less than or equal to 65535"),
         ({"ports": [True]}, "expected a number, got True"),
@@ -76,7 +77,7 @@ def test_shorthands_and_labels() -> None:
         ({"intervals": {"tls": "26h"}}, "at most 90000 s"),
         ({"intervals": {"backups": "4h"}}, "at most 10800 s"),
         ({"intervals": {"http": "31m"}}, "at most 1800 s"),
-        ({"intervals": {"htp": 60}}, "Extra inputs are not permitted"),
+        ({"intervals": {"htp": 60}}, "field intervals.htp: unknown field"),
         ({"timeout": 0}, "greater than 0"),
     ],
 )

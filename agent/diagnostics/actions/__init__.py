@@ -26,7 +26,7 @@ ACTIONS: dict[str, ActionSpec] = {
                  NETWORK_PROBE, AGENT_STATE, PACKAGES, COMMAND)
 }
 # Every built-in action except `command` has its switch in the config; keep the two lists in step.
-assert set(ACTIONS) - {"command"} == set(ActionSwitches.model_fields), "ActionSwitches and ACTIONS disagree"
+assert set(ACTIONS) - {"command"} == set(ActionSwitches.names()), "ActionSwitches and ACTIONS disagree"
 
 
 def allowed_actions(cfg: DiagnosticsConfig) -> list[str]:

@@ -13,9 +13,9 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-import yaml
-
 from agent import __version__
+from agent.configtypes import plain
+from agent.diagnostics import yamltext
 from agent.diagnostics.actions.base import ActionSpec, Params, Prepared
 from agent.diagnostics.actions.text import human_bytes
 from agent.diagnostics.config import DiagnosticsConfig
@@ -43,10 +43,9 @@ def prepare(params: Params, _cfg: DiagnosticsConfig) -> Prepared:
         spool = asdict(stats) if is_dataclass(stats) and not isinstance(stats, type) else dict(vars(stats))
         yield (f"# spool: {spool.get('depth_batches')} batches ({human_bytes(spool.get('depth_bytes'))}) waiting "
                f"for an ack, {spool.get('dropped_batches')} dropped since it was created\n").encode()
-        yield yaml.safe_dump({"spool": _plain(spool)}, sort_keys=False, allow_unicode=True).encode()
-        config = rt.config.model_dump(mode="json")
+        yield yamltext.dump({"spool": _plain(spool)}).encode()
         yield b"\n# effective configuration (credential-like values redacted)\n"
-        yield yaml.safe_dump(redact_value("", config), sort_keys=False, allow_unicode=True).encode()
+        yield yamltext.dump(redact_value("", plain(rt.config))).encode()
 
     return Prepared(run)
 

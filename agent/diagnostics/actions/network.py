@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import psutil
@@ -23,9 +23,11 @@ from agent.diagnostics.actions.base import ActionSpec, Params, Prepared
 from agent.diagnostics.actions.text import columns
 from agent.diagnostics.config import DiagnosticsConfig
 from agent.diagnostics.context import ActionContext, ActionError, Denied
-from agent.probes.http_endpoint import HttpTarget, fetch, tls_context
 from agent.probes.targets import parse_host_port
 from agent.probes.tcp_connect import connect
+
+if TYPE_CHECKING:
+    from agent.probes.http_endpoint import HttpTarget
 
 T = TypeVar("T")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
@@ -139,6 +141,9 @@ def prepare_probe(params: Params, _cfg: DiagnosticsConfig) -> Prepared:
         raise Denied(f"dns: {dns!r} is not a host name")
     target: HttpTarget | None = None
     if url:
+        # Imported here: http.client and the email package would otherwise sit in every agent's memory.
+        from agent.probes.http_endpoint import HttpTarget, fetch, tls_context
+
         parts = urlsplit(url)
         try:
             port = parts.port
