@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
+
 class Before:
     """Annotation marker: ``func(value)`` runs on the raw input, before the type's own validation."""
 

@@ -74,8 +74,7 @@ class CollectorApp:
         self.cluster = Cluster(self.engine, self.collector_id, listen=cfg.listen, api=cfg.api.listen,
                                heartbeat_s=cl.heartbeat, lease_ttl_s=cl.lease_ttl,
                                sessions=lambda: len(self.service.sessions))
-        self.cluster.on_leader_beat.append(Takeover(self.engine, self.collector_id, self.cluster.ttl_ms,
-                                                    self.ingestor.retention_s, clock))
+        self.cluster.on_leader_beat.append(Takeover(self.engine, self.ingestor.retention_s, clock))
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port = 0
         self._api_server: Any = None

@@ -234,37 +234,31 @@ class Ingestor:
                 return
 
     def _stream_marks(self, conn: Any, batches: list[Batch], now_ms: int) -> dict[tuple[str, str], int]:
-        if self._shared:
-            return self._lock_hwm(conn, batches, now_ms)
-        missing = {(b.host_id, b.epoch) for b in batches} - self._hwm.keys()
-        if missing:
-            rows = conn.execute(
-                select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
-                .where(agent_streams.c.host_id.in_(sorted({k[0] for k in missing})))
-            )
-            found = {(h, e): int(seq) for h, e, seq in rows}
-            for key in missing:
-                self._hwm[key] = found.get(key, 0)
-        return self._hwm
+        """The stored high-water marks of the streams in ``batches`` (0 for a new stream).
 
-    @staticmethod
-    def _lock_hwm(conn: Any, batches: list[Batch], now_ms: int) -> dict[tuple[str, str], int]:
-        """The stored high-water marks of the streams in ``batches``, locked until the commit."""
+        Shared store: read on every commit, locked until it ends. A stream's row must exist to be
+        locked, so a new one is created first (a concurrent creator makes this wait for its commit)
+        and the locking read always sees the other collector's mark. SQLite: read once, then cached.
+        """
         keys = {(b.host_id, b.epoch) for b in batches}
+        if not self._shared:
+            keys -= self._hwm.keys()
         if not keys:
-            return {}
-        # A row to lock must exist: a new stream's row is created first (a concurrent creator makes
-        # this wait for its commit), so the locking read below always sees the other's mark.
-        conn.execute(_insert(conn, agent_streams).on_conflict_do_nothing(
-            index_elements=[agent_streams.c.host_id, agent_streams.c.epoch]),
-            [{"host_id": h, "epoch": e, "last_seq": 0, "updated_ms": now_ms} for h, e in sorted(keys)])
-        rows = conn.execute(
-            select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
-            .where(agent_streams.c.host_id.in_(sorted({k[0] for k in keys})))
-            .order_by(agent_streams.c.host_id, agent_streams.c.epoch)  # one lock order: no deadlocks
-            .with_for_update()
-        )
-        return {(h, e): int(seq) for h, e, seq in rows if (h, e) in keys}
+            return self._hwm
+        query = (select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
+                 .where(agent_streams.c.host_id.in_(sorted({k[0] for k in keys}))))
+        if self._shared:
+            conn.execute(_insert(conn, agent_streams).on_conflict_do_nothing(
+                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch]),
+                [{"host_id": h, "epoch": e, "last_seq": 0, "updated_ms": now_ms} for h, e in sorted(keys)])
+            # One lock order for every collector: no deadlocks.
+            query = query.order_by(agent_streams.c.host_id, agent_streams.c.epoch).with_for_update()
+        found = {(h, e): int(seq) for h, e, seq in conn.execute(query)}
+        marks = {key: found.get(key, 0) for key in keys}
+        if self._shared:
+            return marks
+        self._hwm.update(marks)
+        return self._hwm
 
     def _commit(self, group: list[Batch | HostUpdate]) -> None:
         t0 = time.perf_counter()

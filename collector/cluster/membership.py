@@ -16,10 +16,12 @@ A single collector is a group of one: it takes the lease at start and keeps it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -41,6 +43,7 @@ def store_now_ms(conn: Connection) -> int:
     return int(time.time() * 1000)
 
 
+@functools.cache
 def _version() -> str:
     try:
         return importlib_metadata.version("patrol")
@@ -125,7 +128,9 @@ class Cluster:
         self.token: int | None = None  # fencing token of the scheduler lease while held
         self._held_until = 0.0  # monotonic: the lease is not trusted past this without a new beat
         self.started_ms = 0
-        self.on_leader_beat: list[Any] = []  # called (in a worker thread) after each beat that holds the lease
+        # Called in a worker thread after each beat that holds the lease, with the ids of the other
+        # members whose heartbeat is older than the TTL.
+        self.on_leader_beat: list[Callable[[list[str]], None]] = []
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -148,6 +153,8 @@ class Cluster:
             conn.execute(ins.on_conflict_do_update(index_elements=[collectors.c.id],
                                                    set_={k: ins.excluded[k] for k in row if k != "id"}))
             token = try_lease(conn, SCHEDULER_LEASE, self.collector_id, now, self.ttl_ms)
+            dead = [] if token is None else \
+                [m for m in dead_members(conn, self.ttl_ms, now) if m != self.collector_id]
         if token != self.token:
             if token is None:
                 log.warning("event=lease_lost lease=%s collector=%s", SCHEDULER_LEASE, self.collector_id)
@@ -159,7 +166,7 @@ class Cluster:
         if token is not None:
             for callback in self.on_leader_beat:
                 try:
-                    callback()
+                    callback(dead)
                 except Exception:
                     log.exception("event=leader_task_failed task=%s", getattr(callback, "__name__", callback))
         return token is not None

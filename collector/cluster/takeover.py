@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, select, update
 
-from collector.cluster.membership import dead_members, store_now_ms
 from collector.ingest import RETENTION_EVERY_S, expire_raw
 from collector.store import watermark
 from collector.store.bulk import raise_column
@@ -55,20 +54,16 @@ def fold_leftovers(engine: Engine, collector_id: str, retention_s: dict[str, flo
 class Takeover:
     """Run on the leader at every heartbeat (see :attr:`Cluster.on_leader_beat`)."""
 
-    def __init__(self, engine: Engine, collector_id: str, ttl_ms: int, retention_s: dict[str, float],
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, retention_s: dict[str, float], clock: Callable[[], float]) -> None:
         self.engine = engine
-        self.collector_id = collector_id
-        self.ttl_ms = ttl_ms
         self.retention_s = retention_s
         self.clock = clock
         self._last_retention = float("-inf")
 
-    def __call__(self) -> None:
+    def __call__(self, dead: list[str]) -> None:
+        if not dead:
+            return
         with self.engine.begin() as conn:
-            dead = [m for m in dead_members(conn, self.ttl_ms, store_now_ms(conn)) if m != self.collector_id]
-            if not dead:
-                return
             res = conn.execute(update(hosts).where(hosts.c.connected.is_(True), hosts.c.connected_to.in_(dead))
                                .values(connected=False, connected_to=None))
             if res.rowcount:

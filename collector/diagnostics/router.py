@@ -143,6 +143,7 @@ class DiagnosticsRouter:
         self.relay = relay
         self.relay_poll = relay_poll
         self._relay_out: asyncio.Queue[tuple[str, pb.DiagnosticResult]] = asyncio.Queue()
+        self._relay_tasks: list[asyncio.Task[None]] = []
         self._last_sweep = 0.0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -159,7 +160,7 @@ class DiagnosticsRouter:
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
-        for task in getattr(self, "_relay_tasks", []):
+        for task in self._relay_tasks:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         for p in self.running():

@@ -84,13 +84,8 @@ class InspectionService:
         if cluster is not None:
             cluster.on_leader_beat.append(self.take_over_runs)
 
-    def take_over_runs(self) -> list[int]:
+    def take_over_runs(self, dead: list[str]) -> list[int]:
         """On the group's leader: fail the runs of dead collectors and run their scheduled ones again."""
-        from collector.cluster.membership import dead_members, store_now_ms
-
-        cluster = self.app.cluster
-        with self.engine.connect() as conn:
-            dead = [m for m in dead_members(conn, cluster.ttl_ms, store_now_ms(conn)) if m != self.app.collector_id]
         started: list[int] = []
         for member in dead:
             for request in runs.take_over_runs(self.engine, member, self._now_ms()):

@@ -4,12 +4,15 @@ the batches a dead collector never folded are folded once by the group's leader.
 from __future__ import annotations
 
 import threading
+import time
 
+from collector.cluster.membership import Cluster
 from collector.cluster.takeover import Takeover, fold_leftovers
 from collector.ingest import Outcome
 from collector.store import watermark
 from collector.store.engine import open_engine
 from collector.store.schema import hosts
+from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.test_ingest_store import NOW, RET, batch, commit, host, make, samples
 
 
@@ -20,8 +23,6 @@ def rollup_totals(ing: object) -> tuple[int, float]:
 
 
 def stored_seqs(ing: object) -> list[int]:
-    from protos.patrol.v1 import agent_pb2 as pb
-
     with ing.engine.connect() as conn:  # type: ignore[attr-defined]
         rows = conn.exec_driver_sql("SELECT payload FROM ingest_log").all()
     return sorted(pb.AgentMessage.FromString(r[0]).samples.seq for r in rows)
@@ -96,8 +97,6 @@ def test_a_collector_that_comes_back_during_the_takeover_folds_nothing_twice(sto
     back = make(store_url, "col-a")
     with back.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT id, host_id, payload FROM ingest_log ORDER BY id").all()
-    from protos.patrol.v1 import agent_pb2 as pb
-
     for row in rows:
         back.aggregator.fold(row[1], pb.AgentMessage.FromString(row[2]).samples, NOW)
         back._pending_ids.append(row[0])
@@ -110,8 +109,6 @@ def test_a_collector_that_comes_back_during_the_takeover_folds_nothing_twice(sto
 
 
 def test_takeover_marks_the_dead_collectors_streams_disconnected(store_url: str) -> None:
-    from collector.cluster.membership import Cluster
-
     engine = open_engine(store_url)
     dead = Cluster(engine, "col-a", listen="x:1", api="x:2", heartbeat_s=0.1, lease_ttl_s=0.3)
     dead.beat()
@@ -119,11 +116,9 @@ def test_takeover_marks_the_dead_collectors_streams_disconnected(store_url: str)
     hu = host()
     hu.connected_to = "col-a"
     commit(a, hu)
-    import time
-
     time.sleep(0.35)
     leader = Cluster(engine, "col-b", listen="x:3", api="x:4", heartbeat_s=0.1, lease_ttl_s=0.3)
-    leader.on_leader_beat.append(Takeover(engine, "col-b", leader.ttl_ms, RET, lambda: NOW))
+    leader.on_leader_beat.append(Takeover(engine, RET, lambda: NOW))
     assert leader.beat()
     with engine.connect() as conn:
         row = conn.execute(hosts.select().where(hosts.c.id == "h1")).mappings().one()
@@ -145,20 +140,16 @@ def test_a_late_disconnect_from_the_old_collector_keeps_the_new_connection(store
 
 
 def test_the_leader_applies_raw_retention_to_a_dead_collectors_batches(store_url: str) -> None:
-    from collector.cluster.membership import Cluster
-
     engine = open_engine(store_url)
     Cluster(engine, "col-a", listen="x:1", api="x:2", heartbeat_s=0.1, lease_ttl_s=0.3).beat()
     a = make(store_url, "col-a")
     commit(a, host())
     t = NOW // 60 * 60 - 120
     commit(a, batch(1, samples(1, [(t, 1.0)])), batch(2, samples(2, [(t + 1, 2.0)])))
-    import time
-
     time.sleep(0.35)
     later = NOW + RET["raw"] + 3600  # a's batches are past raw retention by now
     leader = Cluster(engine, "col-b", listen="x:3", api="x:4", heartbeat_s=0.1, lease_ttl_s=0.3)
-    leader.on_leader_beat.append(Takeover(engine, "col-b", leader.ttl_ms, RET, lambda: later))
+    leader.on_leader_beat.append(Takeover(engine, RET, lambda: later))
     assert leader.beat()
     assert stored_seqs(a) == [], "folded first, then expired"
     assert rollup_totals(a) == (2, 3.0)
