@@ -31,7 +31,7 @@ from agent.logs.pipeline import Pipeline
 from agent.logs.rules import load_rules
 from agent.logs.tailer import Tailer
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "logs"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "logs"
 SAMPLE_SHARE = 0.05
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PATHS = ("/", "/api/v1/items", "/api/v1/items/{n}", "/static/app.{n}.js", "/login", "/health", "/search?q=x{n}")

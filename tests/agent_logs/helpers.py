@@ -9,7 +9,7 @@ from pathlib import Path
 from agent.logs.model import LogLine
 from agent.logs.tailer import Tailer
 
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "logs"
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "logs"
 OPENSSH_LOG = SAMPLE_DIR / "OpenSSH_2k.log"
 LINUX_LOG = SAMPLE_DIR / "Linux_2k.log"
 
