@@ -1,427 +1,268 @@
-"""Anomaly scores in [0, 1] against an adaptive, robust daily/weekly seasonal baseline.
+"""Anomaly likelihood in [0, 1]: high at the onset of sustained unusual behaviour, low otherwise.
 
-Plain data in (unix-second timestamps and values), scores out. The baseline for a point at time t is
+Plain data in (unix-second timestamps and values), scores out. Three stages, each streaming (a score
+at t uses only points up to t) and each keeping a fixed amount of state per series:
 
-    level(t) + daily(time of day) + weekly(time of week)
+1. **Baseline** (:class:`_Baseline`). Additive Holt–Winters in error-correction form: the expected
+   value is ``level + daily(time of day) + weekly(time of week)``; every point's error moves the
+   level and the two seasonal profiles a little. The error is clipped to ``clip_sigmas`` spreads
+   before anything learns from it, so a spike or a burst cannot drag the baseline after it. The
+   spread is an exponentially weighted mean absolute error (scaled to a Gaussian sigma). When
+   ``shift_points`` consecutive points all sit more than ``shift_sigmas`` spreads to the same side,
+   the series has moved: the level jumps to where the points are, so the baseline re-learns within
+   minutes instead of alarming for days.
+2. **Raw score**: how surprising the point is under the baseline, the two-sided Gaussian tail
+   probability of its error as ``-log10(p)`` scaled to [0, 1] (``surprise_cap`` decades = 1).
+3. **Likelihood** (HTM's anomaly likelihood): the mean raw score of the last ``short_window``
+   points is compared with the long-run distribution of that mean (exponentially weighted mean and
+   variance over about ``long_window`` points, from points before the current one). The Gaussian
+   tail probability of the short mean is log-scaled so that 1 − 10⁻¹⁰ maps to 1 and 0.5 to 0 (as
+   HTM does); a noisy series, whose raw scores are often high, has a wide long-run distribution, so
+   its routine spikes stay low, while a single clear spike in a quiet series stands out. After a
+   score reaches ``alarm``, the next ``quiet_points`` points are capped at ``quiet_cap``: an
+   anomaly gives one high-score run, not hundreds of points.
 
-and everything in it is learnt from data strictly before the point's 15-minute bin:
-
-- Points are grouped into bins of ``bin_s`` (15 min). When a bin closes, the scorer remembers its
-  median, and for the level a copy **clipped** to the baseline ± ``clip_sigmas`` × scale, so an
-  outlier burst cannot drag the level after it; a genuine level change still gets through, at most
-  ``clip_sigmas`` scales per bin.
-- ``daily`` is the median, over the last ``daily_days`` (7) days, of the same bin's deviation from
-  the 20 %-trimmed mean of the day centred on it, so trends and level changes do not leak into the
-  profile. ``weekly`` is the median, over the last ``weekly_weeks`` (4) weeks, of what the daily
-  profile missed at the same time of week, shrunk toward zero unless clearly larger than noise.
-  Medians across days and weeks make one bad day or week irrelevant; sparse or irregular sampling
-  borrows from neighbouring bins.
-- ``level`` is the median of the last ``level_window_s`` (12 h) of de-seasonalised bins, moved along
-  the trend of the last day (medians of its two halves), so it adapts within hours.
-- The scale is robust: max(1.4826 × median, q80 / 1.2816) of the last three days' absolute
-  residuals, the second term keeping discrete or heavy-tailed series from looking anomalous all the
-  time while still ignoring up to a fifth of outliers.
-
-The score maps z = |value − baseline| / scale through a logistic centred at ``z_mid`` (3.5): below
-0.05 up to z = 2 (95 % of normal noise), 0.5 at z = 3.5, above 0.9 from z = 4.6.
-
-**Warm-up.** With less than ``warmup_s`` (one day) of history there is no daily profile yet and a
-daily cycle would look anomalous; scores are multiplied by the fraction of the warm-up elapsed, so
-the first day never cries wolf. After a gap longer than ``level_window_s`` the level is stale, and
-scores ramp up again over ``gap_ramp_s``.
-
-Streaming-safe by construction: :class:`AnomalyScorer` scores a point before it learns from it, and
-:func:`score_series` is the same scorer run over a whole array.
+The first ``warmup_points`` points score 0: nothing is learnt yet.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import log_ndtr, ndtri
 
 HOUR = 3600.0
 DAY = 86400.0
-_MAD_TO_SIGMA = 1.4826
-_Q80_TO_SIGMA = 1.0 / 1.2816
-# Fixed quantiles of |residual| each closed bin keeps: enough to pool a distribution across bins
-# whether a bin holds one point or a thousand.
-_RESID_QUANTILES = np.array([0.125, 0.375, 0.625, 0.875])
-_WEEKLY_NEEDS_DAYS = 3
-_SCALE_MIN_BINS = 16
+WEEK = 7 * DAY
+_MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2)
+_LOG_TINY = math.log(1e-10)  # the likelihood's log scale: a tail probability of 1e-10 is a score of 1
 
 
 @dataclass(frozen=True)
 class AnomalyConfig:
-    bin_s: float = 900.0
-    daily_days: int = 7
-    weekly_weeks: int = 4
-    level_window_s: float = 12 * HOUR
-    min_level_bins: int = 12
-    trend_window_s: float = DAY
-    scale_window_s: float = 3 * DAY
-    clip_sigmas: float = 4.0
-    warmup_s: float = DAY
-    gap_ramp_s: float = 2 * HOUR
-    z_mid: float = 3.5
-    z_width: float = 0.5
+    # Baseline (stage 1)
+    level_points: float = 12.0  # the level's memory, in points (the exponential filter's time constant)
+    spread_points: float = 144.0  # the spread's memory, in points
+    daily_bins: int = 48  # time-of-day profile resolution (30 min)
+    weekly_bins: int = 168  # time-of-week profile resolution (1 h)
+    season_days: float = 3.0  # how many days (weeks, for the weekly profile) each profile remembers
+    clip_sigmas: float = 3.0
+    shift_sigmas: float = 4.0
+    shift_points: int = 6
+    # Raw score (stage 2)
+    surprise_cap: float = 8.0  # decades of tail probability that make a raw score of 1
+    # Likelihood (stage 3)
+    short_window: int = 8
+    long_window: float = 1000.0
+    min_spread: float = 0.02  # floor of the long-run spread of the short mean (raw score units)
+    warmup_points: int = 300
+    alarm: float = 0.5
+    quiet_points: int = 200
+    quiet_cap: float = 0.1
 
     def __post_init__(self) -> None:
-        per_day = DAY / self.bin_s
-        if self.bin_s <= 0 or abs(per_day - round(per_day)) > 1e-9:
-            raise ValueError(f"bin_s must divide a day evenly, got {self.bin_s}")
+        if self.short_window < 1 or self.shift_points < 2 or self.daily_bins < 1 or self.weekly_bins < 1:
+            raise ValueError("short_window, daily_bins and weekly_bins must be ≥ 1 and shift_points ≥ 2")
+        if not 0 < self.alarm < 1 or not 0 <= self.quiet_cap < self.alarm:
+            raise ValueError("need 0 < alarm < 1 and 0 ≤ quiet_cap < alarm")
 
 
 @dataclass
-class _Bin:
-    """What the scorer remembers about one closed bin."""
+class AnomalyTrace:
+    """Per-point detail behind the scores: what was expected, how far off the point was."""
 
-    time: float
-    median: float
-    clipped: float  # median, clipped to the baseline it was scored against (what the level learns)
-    daily: float  # seasonal offsets that baseline used
-    daily_n: int  # how many days the daily offset was the median of
-    weekly: float
-    abs_resid_q: np.ndarray
-    # Median minus the (trimmed) mean of the day centred on it, once that day is over. Unclipped: a new
-    # weekly pattern looks like an outlier the first time, and medians across days and weeks are
-    # what keeps a one-off burst out of the profile.
-    seasonal: float | None = None
-    seasonal_done: bool = False
-
-    @property
-    def deseasonalised(self) -> float:
-        return self.clipped - self.daily - self.weekly
+    score: np.ndarray  # likelihood in [0, 1]; NaN where the value is missing
+    expected: np.ndarray  # the baseline the point was compared with
+    spread: np.ndarray  # the baseline's sigma at that point
+    z: np.ndarray  # (value − expected) / spread
 
 
 @dataclass
 class _Baseline:
-    """Everything needed to score the points of one bin, computed when the bin opens."""
+    """Stage 1 state: level, seasonal profiles, spread and the run of same-side outliers."""
 
-    level: float
-    level_time: float
-    slope: float
-    daily: float
-    daily_n: int
-    weekly: float
-    scale: float | None  # None while there is nothing to compare against
+    daily: np.ndarray
+    weekly: np.ndarray
+    level: float = math.nan
+    spread: float = math.nan  # mean absolute error, not yet scaled to a sigma
+    seen: int = 0
+    step: float = math.nan  # typical seconds between points, for the seasonal learning rates
+    last_t: float = math.nan
+    run_n: int = 0
+    run_sum: float = 0.0
 
-    def at(self, t: np.ndarray) -> np.ndarray:
-        return self.level + self.slope * (t - self.level_time) + self.daily + self.weekly
+
+@dataclass
+class _Likelihood:
+    """Stage 3 state: the last raw scores, the long-run moments of their mean, the quiet period."""
+
+    recent: list[float]
+    pos: int = 0
+    total: float = 0.0
+    mean: float = 0.0
+    sq: float = 0.0
+    weight: float = 0.0  # of the exponential averages (their bias correction)
+    seen: int = 0
+    quiet_left: int = 0
 
 
+@dataclass
 class AnomalyScorer:
-    """Streaming anomaly scorer for one series: ``update(ts, value)`` returns the point's score.
+    """Streaming anomaly likelihood of one series; ``update`` or ``score_many`` in time order."""
 
-    Points must arrive in time order (within the current 15-minute bin any order is fine).
-    """
+    config: AnomalyConfig = field(default_factory=AnomalyConfig)
 
-    def __init__(self, config: AnomalyConfig | None = None):
-        self.config = config or AnomalyConfig()
+    def __post_init__(self) -> None:
         cfg = self.config
-        self._per_day = round(DAY / cfg.bin_s)
-        self._per_week = 7 * self._per_day
-        self._bins: dict[int, _Bin] = {}
-        self._order: deque[int] = deque()
-        self._open: int | None = None
-        self._open_t: list[float] = []
-        self._open_v: list[float] = []
-        self._open_r: list[float] = []
-        self._base: _Baseline | None = None
-        self._first_ts: float | None = None
-        self._last_ts: float | None = None
-        self._resume_ts: float | None = None
-
-    # ---------------------------------------------------------------------------------------------
-    # Public API
+        self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins))
+        self._like = _Likelihood([0.0] * cfg.short_window)
+        self._z_alarm = float(ndtri(1 - math.exp(cfg.alarm * _LOG_TINY)))
 
     def update(self, ts: float, value: float) -> float:
         """Score one point (NaN for a missing value), then learn from it."""
-        return float(self._score_group(np.array([float(ts)]), np.array([float(value)]))[0])
+        return float(self.score_many(np.array([ts], dtype=float), np.array([value], dtype=float))[0])
 
     def score_many(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Score points given in time order; identical to calling :meth:`update` on each."""
+        return self.trace(ts, values).score
+
+    def trace(self, ts: np.ndarray, values: np.ndarray) -> AnomalyTrace:
+        """Scores and baseline of points in time order; the same as feeding them one at a time."""
         t = np.asarray(ts, dtype=float)
         v = np.asarray(values, dtype=float)
         if t.shape != v.shape or t.ndim != 1:
             raise ValueError(f"ts and values must be 1-D arrays of equal length, got {t.shape} and {v.shape}")
-        out = np.empty(t.size)
-        if t.size == 0:
-            return out
-        bins = np.floor(t / self.config.bin_s).astype(np.int64)
-        if np.any(np.diff(bins) < 0):
+        if not np.all(np.isfinite(t)):
+            raise ValueError("timestamps must be finite unix seconds")
+        if t.size and (np.any(np.diff(t) < 0) or (t[0] < self._base.last_t)):
             raise ValueError("points must be in time order; use score_series() for unsorted input")
-        cuts = np.concatenate(([0], np.nonzero(np.diff(bins))[0] + 1, [t.size]))
-        for a, b in itertools.pairwise(cuts):
-            out[a:b] = self._score_group(t[a:b], v[a:b])
-        return out
+        expected, spread, z = self._baseline(t, v)
+        surprise = _surprise(z, self.config.surprise_cap)
+        z_like = self._likelihood(surprise)
+        score = np.where(np.isnan(z), np.nan, np.clip(log_ndtr(-z_like) / _LOG_TINY, 0.0, 1.0))
+        return AnomalyTrace(score, expected, spread, z)
 
-    # ---------------------------------------------------------------------------------------------
-    # Scoring
+    def state_size(self) -> int:
+        """Numbers the scorer keeps, whatever the length of the series so far."""
+        return self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 16
 
-    def _score_group(self, t: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Score points that all fall in one bin, then add them to it."""
-        cfg = self.config
-        if not math.isfinite(t[0]):
-            raise ValueError(f"timestamp must be a finite number of unix seconds, got {t[0]}")
-        b = math.floor(t[0] / cfg.bin_s)
-        if self._open is not None and b < self._open:
-            raise ValueError(
-                f"point at {t[0]} is older than the current {cfg.bin_s:g} s bin; feed points in time order"
-            )
-        finite = np.isfinite(v) & np.isfinite(t)
-        scores = np.full(t.size, np.nan)
-        if not finite.any():
-            return scores
-        t, v = t[finite], v[finite]
-        if self._open is None or b > self._open:
-            if self._open is not None:
-                self._close()
-            self._open = b
-            self._base = self._baseline(b)
-        if self._last_ts is not None and t[0] - self._last_ts > cfg.level_window_s:
-            self._resume_ts = float(t[0])
-        if self._first_ts is None:
-            self._first_ts = float(t[0])
-        base = self._base
-        assert base is not None
-        resid = v - base.at(t)
-        if base.scale is not None:
-            z = np.abs(resid) / base.scale
-            scores[finite] = _squash(z, cfg.z_mid, cfg.z_width) * self._confidence(t)
-        else:
-            scores[finite] = 0.0
-        self._open_t.extend(t.tolist())
-        self._open_v.extend(v.tolist())
-        self._open_r.extend(resid.tolist())
-        self._last_ts = float(t.max()) if self._last_ts is None else max(self._last_ts, float(t.max()))
-        return scores
-
-    def _confidence(self, t: np.ndarray) -> np.ndarray:
-        """Warm-up and after-gap ramps in [0, 1]."""
-        cfg = self.config
-        assert self._first_ts is not None
-        conf = np.clip((t - self._first_ts) / cfg.warmup_s, 0.0, 1.0)
-        if self._resume_ts is not None:
-            conf = np.minimum(conf, np.clip((t - self._resume_ts) / cfg.gap_ramp_s, 0.0, 1.0))
-        return conf
-
-    # ---------------------------------------------------------------------------------------------
-    # Learning
-
-    def _close(self) -> None:
-        """Turn the open bin's points into a remembered, clipped summary."""
-        assert self._open is not None and self._base is not None
-        cfg = self.config
-        t = np.array(self._open_t)
-        v = np.array(self._open_v)
-        r = np.abs(np.array(self._open_r))
-        base = self._base
-        mid = float(t.min() + t.max()) / 2
-        med = _median(v)
-        clipped = med
-        warmed = self._first_ts is not None and mid - self._first_ts >= cfg.warmup_s
-        if base.scale is not None and warmed:
-            expected = float(base.at(np.array([mid]))[0])
-            width = cfg.clip_sigmas * base.scale
-            clipped = min(max(med, expected - width), expected + width)
-        self._bins[self._open] = _Bin(
-            time=mid,
-            median=med,
-            clipped=clipped,
-            daily=base.daily,
-            daily_n=base.daily_n,
-            weekly=base.weekly,
-            abs_resid_q=np.quantile(r, _RESID_QUANTILES),
-        )
-        self._order.append(self._open)
-        self._open_t.clear()
-        self._open_v.clear()
-        self._open_r.clear()
-        horizon = self._open - cfg.weekly_weeks * self._per_week - self._per_day
-        while self._order and self._order[0] < horizon:
-            del self._bins[self._order.popleft()]
-
-    def _baseline(self, b: int) -> _Baseline:
-        cfg = self.config
-        start = b * cfg.bin_s
-        if not self._order:
-            return _Baseline(0.0, start, 0.0, 0.0, 0, 0.0, None)
-        scale = self._scale(start)
-        daily, daily_n = self._daily(b)
-        weekly = self._weekly(b, scale)
-        level, level_time = self._level(start)
-        slope = self._slope(start)
-        return _Baseline(level, level_time, slope, daily, daily_n, weekly, scale)
-
-    def _recent(self, since: float, at_least: int) -> list[_Bin]:
-        """Closed bins newer than ``since`` (newest last), or the last ``at_least`` if that is more."""
-        out: list[_Bin] = []
-        for idx in reversed(self._order):
-            rec = self._bins[idx]
-            if rec.time < since and len(out) >= at_least:
-                break
-            out.append(rec)
-        out.reverse()
-        return out
-
-    def _level(self, start: float) -> tuple[float, float]:
-        recs = self._recent(start - self.config.level_window_s, self.config.min_level_bins)
-        # Bins from before the daily profile existed still carry the cycle in their de-seasonalised
-        # value; drop them as soon as enough bins without that flaw are at hand.
-        seasoned = [r for r in recs if r.daily_n > 0]
-        if len(seasoned) >= self.config.min_level_bins:
-            recs = seasoned
-        values = np.array([r.deseasonalised for r in recs])
-        times = np.array([r.time for r in recs])
-        return _median(values), _median(times)
-
-    def _slope(self, start: float) -> float:
-        cfg = self.config
-        recs = self._recent(start - cfg.trend_window_s, 0)
-        if len(recs) < 8 or recs[-1].time - recs[0].time < cfg.trend_window_s / 2:
-            return 0.0
-        times = np.array([r.time for r in recs])
-        values = np.array([r.deseasonalised for r in recs])
-        split = (times[0] + times[-1]) / 2
-        early, late = times < split, times >= split
-        if early.sum() < 4 or late.sum() < 4:
-            return 0.0
-        dt = _median(times[late]) - _median(times[early])
-        if dt <= 0:
-            return 0.0
-        rise = _median(values[late]) - _median(values[early])
-        # Shrink toward zero by twice the difference's standard error: a stationary series then gets
-        # no slope at all instead of a noisy one extrapolated into every baseline.
-        spread = _MAD_TO_SIGMA * _median(np.abs(np.diff(values))) / math.sqrt(2)
-        se = 1.2533 * spread * math.sqrt(1 / early.sum() + 1 / late.sum())
-        return math.copysign(max(0.0, abs(rise) - 2 * se), rise) / dt
-
-    def _scale(self, start: float) -> float | None:
-        recs = self._recent(start - self.config.scale_window_s, 2)
-        # Residuals from before there was a (settled) daily profile contain much of the cycle; once
-        # enough bins were scored with one, leave the others out or the first days would inflate
-        # the scale for days.
-        for days in (_WEEKLY_NEEDS_DAYS, 1):
-            seasoned = [r for r in recs if r.daily_n >= days]
-            if len(seasoned) >= _SCALE_MIN_BINS:
-                recs = seasoned
-                break
-        pooled = np.concatenate([r.abs_resid_q for r in recs])
-        if pooled.size < 8:
-            return None
-        sigma = max(_MAD_TO_SIGMA * _median(pooled), float(np.quantile(pooled, 0.8)) * _Q80_TO_SIGMA)
-        # A perfectly constant series has no spread at all; any change from it is anomalous.
-        floor = 1e-9 * max(1.0, abs(self._bins[self._order[-1]].clipped))
-        return max(sigma, floor)
-
-    def _daily(self, b: int) -> tuple[float, int]:
-        samples = self._near(b, lambda c: self._daily_samples(c))
-        return (_median(np.array(samples)) if samples else 0.0), len(samples)
-
-    def _weekly(self, b: int, scale: float | None) -> float:
-        if scale is None:
-            return 0.0
-        samples = self._near(b, lambda c: self._weekly_samples(c))
-        if len(samples) < 2:
-            return 0.0
-        w = _median(np.array(samples))
-        # Without a weekly pattern these samples are noise; shrink them to zero unless clearly larger.
-        threshold = scale / math.sqrt(len(samples))
-        return math.copysign(max(0.0, abs(w) - threshold), w)
-
-    @staticmethod
-    def _near(b: int, samples_at: Callable[[int], list[float]]) -> list[float]:
-        """Samples for bin b; irregular sampling can leave it empty, then its neighbours stand in."""
-        out = samples_at(b)
-        if len(out) < 2:
-            out = out + samples_at(b - 1) + samples_at(b + 1)
-        return out
-
-    def _daily_samples(self, b: int) -> list[float]:
-        out: list[float] = []
-        for k in range(1, self.config.daily_days + 1):
-            q = self._seasonal(b - k * self._per_day)
-            if q is not None:
-                out.append(q)
-        return out
-
-    def _weekly_samples(self, b: int) -> list[float]:
-        out: list[float] = []
-        for k in range(1, self.config.weekly_weeks + 1):
-            c = b - k * self._per_week
-            rec = self._bins.get(c)
-            # What the daily profile missed is only meaningful once there was a daily profile.
-            if rec is None or rec.daily_n < _WEEKLY_NEEDS_DAYS:
+    def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stage 1 over a batch: expected value, sigma and z of every point, learning as it goes."""
+        cfg, b = self.config, self._base
+        n = t.size
+        expected, spread, z = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        daily, weekly = b.daily, b.weekly
+        a_level, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.spread_points
+        clip, shift, need = cfg.clip_sigmas, cfg.shift_sigmas, cfg.shift_points
+        d_width, w_width = DAY / cfg.daily_bins, WEEK / cfg.weekly_bins
+        level, mad, seen, step, last_t = b.level, b.spread, b.seen, b.step, b.last_t
+        run_n, run_sum = b.run_n, b.run_sum
+        for i in range(n):
+            x = float(v[i])
+            if x != x:
                 continue
-            q = self._seasonal(c)
-            if q is not None:
-                out.append(q - rec.daily)
+            ti = float(t[i])
+            if seen == 0:
+                level, mad, seen, last_t = x, 0.0, 1, ti
+                expected[i], spread[i], z[i] = x, 0.0, 0.0
+                continue
+            dt = ti - last_t
+            step = dt if step != step else step + 0.05 * (dt - step) if dt > 0 else step
+            last_t = ti
+            di, wi = int(ti // d_width) % cfg.daily_bins, int(ti // w_width) % cfg.weekly_bins
+            pred = level + daily[di] + weekly[wi]
+            err = x - pred
+            # Bias-corrected while young; a floor so a constant series does not divide by zero.
+            sigma = _MEAN_ABS_TO_SIGMA * mad / (1.0 - (1.0 - a_spread) ** seen)
+            sigma = max(sigma, 1e-6 * max(1.0, abs(level)))
+            zi = err / sigma
+            expected[i], spread[i], z[i] = pred, sigma, zi
+            seen += 1
+            if zi > shift or zi < -shift:
+                same_side = run_n > 0 and (run_sum > 0) == (err > 0)
+                run_n, run_sum = (run_n + 1, run_sum + err) if same_side else (1, err)
+                if run_n >= need:
+                    level += run_sum / run_n
+                    run_n, run_sum = 0, 0.0
+                    continue
+            else:
+                run_n, run_sum = 0, 0.0
+            limit = clip * sigma
+            e = limit if err > limit else -limit if err < -limit else err
+            level += a_level * e
+            if step == step and step > 0:
+                daily[di] += min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days)) * e
+                weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e
+            mad += a_spread * (abs(e) - mad)
+        b.level, b.spread, b.seen, b.step, b.last_t = level, mad, seen, step, last_t
+        b.run_n, b.run_sum = run_n, run_sum
+        return expected, spread, z
+
+    def _likelihood(self, surprise: np.ndarray) -> np.ndarray:
+        """Stage 3 over a batch: z of the short-window mean of raw scores against its long-run spread."""
+        cfg, s = self.config, self._like
+        out = np.full(surprise.size, -np.inf)
+        recent, width = s.recent, cfg.short_window
+        pos, total, mean, sq, weight, seen, quiet_left = s.pos, s.total, s.mean, s.sq, s.weight, s.seen, s.quiet_left
+        alpha, floor, z_alarm, quiet_z = 1.0 / cfg.long_window, cfg.min_spread**2, self._z_alarm, self._quiet_z()
+        # The first points' raw scores mostly say that the baseline is still young; learn from later ones.
+        learn_from = max(width, cfg.warmup_points // 2)
+        for i, r in enumerate(surprise.tolist()):
+            if r != r:
+                out[i] = math.nan
+                continue
+            total += r - recent[pos]
+            recent[pos] = r
+            pos = (pos + 1) % width
+            seen += 1
+            short = total / width
+            if seen > cfg.warmup_points:
+                m = mean / weight
+                var = max(sq / weight - m * m, floor)
+                zl = (short - m) / math.sqrt(var)
+                if quiet_left > 0:
+                    quiet_left -= 1
+                    zl = min(zl, quiet_z)
+                elif zl >= z_alarm:
+                    quiet_left = cfg.quiet_points
+                out[i] = zl
+            if seen >= learn_from:
+                if weight > 0.1:
+                    # An anomaly is not normal: keep it from widening the distribution it is judged by.
+                    m = mean / weight
+                    short = min(short, m + 3.0 * math.sqrt(max(sq / weight - m * m, floor)))
+                mean += alpha * (short - mean)
+                sq += alpha * (short * short - sq)
+                weight += alpha * (1.0 - weight)
+        s.pos, s.total, s.mean, s.sq, s.weight, s.seen, s.quiet_left = pos, total, mean, sq, weight, seen, quiet_left
         return out
 
-    def _seasonal(self, c: int) -> float | None:
-        """Bin c's deviation from the level of the day centred on it (memoised once computable)."""
-        rec = self._bins.get(c)
-        if rec is None:
-            return None
-        if rec.seasonal_done:
-            return rec.seasonal
-        half = self._per_day // 2
-        if self._open is None or c + half >= self._open:
-            return None  # the centred day is not over yet
-        window = [self._bins[i] for i in range(c - half, c + half + 1) if i in self._bins]
-        rec.seasonal_done = True
-        # Sparse sampling leaves most bins empty; what matters is that the day around c is covered
-        # on both sides, or the window's centre would not be the level of that day.
-        before = sum(1 for w in window if w.time < rec.time)
-        after = len(window) - 1 - before
-        if before < 3 or after < 3 or min(rec.time - window[0].time, window[-1].time - rec.time) < 0.45 * DAY:
-            rec.seasonal = None
-        else:
-            rec.seasonal = rec.median - _trimmed_mean(np.array([w.median for w in window]), 0.2)
-        return rec.seasonal
+    def _quiet_z(self) -> float:
+        cap = self.config.quiet_cap
+        return -math.inf if cap <= 0 else float(ndtri(1 - math.exp(cap * _LOG_TINY)))
 
 
-def score_series(ts: np.ndarray, values: np.ndarray, config: AnomalyConfig | None = None) -> np.ndarray:
-    """Anomaly score of every point (NaN where the value is missing), in the input's order.
+def _surprise(z: np.ndarray, cap: float) -> np.ndarray:
+    """−log10 of the two-sided Gaussian tail probability of z, as a fraction of ``cap`` decades."""
+    with np.errstate(invalid="ignore"):
+        decades = -(math.log(2.0) + log_ndtr(-np.abs(z))) / math.log(10.0)
+    return np.clip(decades / cap, 0.0, 1.0)
 
-    Points are processed in time order (stable for equal timestamps), so each score uses only the
-    points at or before its own timestamp.
-    """
+
+def analyse_series(ts: np.ndarray, values: np.ndarray, config: AnomalyConfig | None = None) -> AnomalyTrace:
+    """:class:`AnomalyTrace` of every point, in the input's order (processed in time order)."""
     t = np.asarray(ts, dtype=float)
     v = np.asarray(values, dtype=float)
     if t.shape != v.shape or t.ndim != 1:
         raise ValueError(f"ts and values must be 1-D arrays of equal length, got {t.shape} and {v.shape}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("timestamps must be finite")
     order = np.argsort(t, kind="stable")
-    scores = np.empty(t.size)
-    scores[order] = AnomalyScorer(config).score_many(t[order], v[order])
-    return scores
+    tr = AnomalyScorer(config or AnomalyConfig()).trace(t[order], v[order])
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    return AnomalyTrace(tr.score[back], tr.expected[back], tr.spread[back], tr.z[back])
 
 
-def _squash(z: np.ndarray, mid: float, width: float) -> np.ndarray:
-    """Logistic in z, rescaled so that z = 0 maps to exactly 0."""
-    at_zero = 1.0 / (1.0 + math.exp(mid / width))
-    s = 1.0 / (1.0 + np.exp(-(z - mid) / width))
-    return np.clip((s - at_zero) / (1.0 - at_zero), 0.0, 1.0)
-
-
-def _trimmed_mean(x: np.ndarray, cut: float) -> float:
-    """Mean of the middle of the data. Over a day of a cycle, a median is unstable (the values sit
-    near the cycle's extremes, few near the middle) while a mean is not robust; this is both."""
-    s = np.sort(x)
-    k = int(cut * s.size)
-    return float(s[k : s.size - k].mean())
-
-
-def _median(x: np.ndarray) -> float:
-    n = x.size
-    if n == 0:
-        return math.nan
-    s = np.sort(x)
-    return float(s[(n - 1) // 2] + s[n // 2]) / 2
+def score_series(ts: np.ndarray, values: np.ndarray, config: AnomalyConfig | None = None) -> np.ndarray:
+    """Anomaly likelihood of every point (NaN where the value is missing), in the input's order."""
+    return analyse_series(ts, values, config).score
