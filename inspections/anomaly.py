@@ -3,16 +3,20 @@
 Plain data in (unix-second timestamps and values), scores out. Three stages, each streaming (a score
 at t uses only points up to t) and each keeping a fixed amount of state per series:
 
-1. **Baseline** (:class:`_Baseline`). Additive Holt–Winters in error-correction form: the expected
-   value is ``level + daily(time of day) + weekly(time of week)``; every point's error moves the
-   level and the two seasonal profiles a little. The error is clipped to ``clip_sigmas`` spreads
-   before anything learns from it, so a spike or a burst cannot drag the baseline after it. The
-   spread is an exponentially weighted mean absolute error (scaled to a Gaussian sigma). When
-   ``shift_points`` consecutive points all sit more than ``shift_sigmas`` spreads to the same side,
-   the series has moved: the level jumps to where the points are, so the baseline re-learns within
-   minutes instead of alarming for days.
+1. **Baseline** (:class:`_Baseline`). Additive Holt–Winters in error-correction form with two
+   levels. The *reference* (a slow level, memory ``reference_points``) plus a daily
+   (time-of-day) and a weekly (time-of-week) profile is what the series normally does; the profiles
+   learn against it. The *fast* level (memory ``level_points``) follows the de-seasonalised series
+   closely, so a spike, a step or a change of spread stands out against it at once, while a slow
+   drift or a cycle that stops stands out against the reference. Errors are clipped to
+   ``clip_sigmas`` spreads before anything learns from them, so a spike or a burst cannot drag the
+   baseline after it; each spread is an exponentially weighted mean absolute error scaled to a
+   Gaussian sigma. When ``shift_points`` consecutive points sit more than ``shift_sigmas`` spreads
+   to one side, the series has moved: the levels jump to where the points are, so the baseline
+   re-learns within minutes instead of alarming for days.
 2. **Raw score**: how surprising the point is under the baseline, the two-sided Gaussian tail
-   probability of its error as ``-log10(p)`` scaled to [0, 1] (``surprise_cap`` decades = 1).
+   probability of the larger of its two errors as ``-log10(p)`` scaled to [0, 1]
+   (``surprise_cap`` decades = 1).
 3. **Likelihood** (HTM's anomaly likelihood): the mean raw score of the last ``short_window``
    points is compared with the long-run distribution of that mean (exponentially weighted mean and
    variance over about ``long_window`` points, from points before the current one). The Gaussian
@@ -44,6 +48,7 @@ _LOG_TINY = math.log(1e-10)  # the likelihood's log scale: a tail probability of
 class AnomalyConfig:
     # Baseline (stage 1)
     level_points: float = 12.0  # the level's memory, in points (the exponential filter's time constant)
+    reference_points: float = 288.0  # the slow reference level's memory, in points
     spread_points: float = 144.0  # the spread's memory, in points
     daily_bins: int = 48  # time-of-day profile resolution (30 min)
     weekly_bins: int = 168  # time-of-week profile resolution (1 h)
@@ -54,11 +59,11 @@ class AnomalyConfig:
     # Raw score (stage 2)
     surprise_cap: float = 8.0  # decades of tail probability that make a raw score of 1
     # Likelihood (stage 3)
-    short_window: int = 8
+    short_window: int = 5
     long_window: float = 1000.0
-    min_spread: float = 0.02  # floor of the long-run spread of the short mean (raw score units)
+    min_spread: float = 0.03  # floor of the long-run spread of the short mean (raw score units)
     warmup_points: int = 300
-    alarm: float = 0.5
+    alarm: float = 0.35
     quiet_points: int = 200
     quiet_cap: float = 0.1
 
@@ -86,12 +91,15 @@ class _Baseline:
     daily: np.ndarray
     weekly: np.ndarray
     level: float = math.nan
+    ref: float = math.nan  # the slow reference level
     spread: float = math.nan  # mean absolute error, not yet scaled to a sigma
+    ref_spread: float = math.nan
     seen: int = 0
     step: float = math.nan  # typical seconds between points, for the seasonal learning rates
     last_t: float = math.nan
     run_n: int = 0
     run_sum: float = 0.0
+    ref_run: int = 0
 
 
 @dataclass
@@ -137,8 +145,8 @@ class AnomalyScorer:
             raise ValueError("timestamps must be finite unix seconds")
         if t.size and (np.any(np.diff(t) < 0) or (t[0] < self._base.last_t)):
             raise ValueError("points must be in time order; use score_series() for unsorted input")
-        expected, spread, z = self._baseline(t, v)
-        surprise = _surprise(z, self.config.surprise_cap)
+        expected, spread, z, z_fast = self._baseline(t, v)
+        surprise = _surprise(np.fmax(np.abs(z), np.abs(z_fast)), self.config.surprise_cap)
         z_like = self._likelihood(surprise)
         score = np.where(np.isnan(z), np.nan, np.clip(log_ndtr(-z_like) / _LOG_TINY, 0.0, 1.0))
         return AnomalyTrace(score, expected, spread, z)
@@ -147,57 +155,72 @@ class AnomalyScorer:
         """Numbers the scorer keeps, whatever the length of the series so far."""
         return self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 16
 
-    def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Stage 1 over a batch: expected value, sigma and z of every point, learning as it goes."""
+    def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Stage 1 over a batch, learning as it goes: the reference's expected value, sigma and z of
+        every point, and the z of the fast level."""
         cfg, b = self.config, self._base
         n = t.size
-        expected, spread, z = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        expected, spread, z_ref, z_fast = (np.full(n, np.nan) for _ in range(4))
         daily, weekly = b.daily, b.weekly
-        a_level, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.spread_points
+        a_level, a_ref, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.reference_points, 1.0 / cfg.spread_points
         clip, shift, need = cfg.clip_sigmas, cfg.shift_sigmas, cfg.shift_points
         d_width, w_width = DAY / cfg.daily_bins, WEEK / cfg.weekly_bins
-        level, mad, seen, step, last_t = b.level, b.spread, b.seen, b.step, b.last_t
-        run_n, run_sum = b.run_n, b.run_sum
+        level, ref, mad, ref_mad, seen, step, last_t = b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t
+        run_n, run_sum, ref_run = b.run_n, b.run_sum, b.ref_run
         for i in range(n):
             x = float(v[i])
             if x != x:
                 continue
             ti = float(t[i])
             if seen == 0:
-                level, mad, seen, last_t = x, 0.0, 1, ti
-                expected[i], spread[i], z[i] = x, 0.0, 0.0
+                level, ref, mad, ref_mad, seen, last_t = x, x, 0.0, 0.0, 1, ti
+                expected[i], spread[i], z_ref[i], z_fast[i] = x, 0.0, 0.0, 0.0
                 continue
             dt = ti - last_t
             step = dt if step != step else step + 0.05 * (dt - step) if dt > 0 else step
             last_t = ti
             di, wi = int(ti // d_width) % cfg.daily_bins, int(ti // w_width) % cfg.weekly_bins
-            pred = level + daily[di] + weekly[wi]
-            err = x - pred
+            season = daily[di] + weekly[wi]
+            err, err_ref = x - level - season, x - ref - season
             # Bias-corrected while young; a floor so a constant series does not divide by zero.
-            sigma = _MEAN_ABS_TO_SIGMA * mad / (1.0 - (1.0 - a_spread) ** seen)
-            sigma = max(sigma, 1e-6 * max(1.0, abs(level)))
-            zi = err / sigma
-            expected[i], spread[i], z[i] = pred, sigma, zi
+            young = 1.0 - (1.0 - a_spread) ** seen
+            floor = 1e-6 * max(1.0, abs(level))
+            sigma = max(_MEAN_ABS_TO_SIGMA * mad / young, floor)
+            sigma_ref = max(_MEAN_ABS_TO_SIGMA * ref_mad / young, floor)
+            zi, zr = err / sigma, err_ref / sigma_ref
+            expected[i], spread[i], z_ref[i], z_fast[i] = ref + season, sigma_ref, zr, zi
             seen += 1
+            # The reference has been off to one side for a while: the series has moved (or drifted)
+            # for good, so the reference catches up with the fast level instead of alarming on.
+            ref_run = ref_run + 1 if (zr > shift or zr < -shift) else 0
+            if ref_run >= need:
+                ref, ref_run = level, 0
             if zi > shift or zi < -shift:
                 same_side = run_n > 0 and (run_sum > 0) == (err > 0)
                 run_n, run_sum = (run_n + 1, run_sum + err) if same_side else (1, err)
                 if run_n >= need:
                     level += run_sum / run_n
+                    ref, ref_run = level, 0
                     run_n, run_sum = 0, 0.0
                     continue
             else:
                 run_n, run_sum = 0, 0.0
             limit = clip * sigma
             e = limit if err > limit else -limit if err < -limit else err
+            limit_ref = clip * sigma_ref
+            e_ref = limit_ref if err_ref > limit_ref else -limit_ref if err_ref < -limit_ref else err_ref
             level += a_level * e
+            ref += a_ref * e_ref
             if step == step and step > 0:
-                daily[di] += min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days)) * e
-                weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e
+                # The profiles learn against the slow reference: the fast level follows much of a
+                # cycle itself, so what it leaves over is not the cycle.
+                daily[di] += min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days)) * e_ref
+                weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e_ref
             mad += a_spread * (abs(e) - mad)
-        b.level, b.spread, b.seen, b.step, b.last_t = level, mad, seen, step, last_t
-        b.run_n, b.run_sum = run_n, run_sum
-        return expected, spread, z
+            ref_mad += a_spread * (abs(e_ref) - ref_mad)
+        b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t = level, ref, mad, ref_mad, seen, step, last_t
+        b.run_n, b.run_sum, b.ref_run = run_n, run_sum, ref_run
+        return expected, spread, z_ref, z_fast
 
     def _likelihood(self, surprise: np.ndarray) -> np.ndarray:
         """Stage 3 over a batch: z of the short-window mean of raw scores against its long-run spread."""
