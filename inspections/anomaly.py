@@ -14,9 +14,11 @@ at t uses only points up to t) and each keeping a fixed amount of state per seri
    Gaussian sigma. When ``shift_points`` consecutive points sit more than ``shift_sigmas`` spreads
    to one side, the series has moved: the levels jump to where the points are, so the baseline
    re-learns within minutes instead of alarming for days.
-2. **Raw score**: how surprising the point is under the baseline, the two-sided Gaussian tail
-   probability of the larger of its two errors as ``-log10(p)`` scaled to [0, 1]
-   (``surprise_cap`` decades = 1).
+2. **Raw score**: how surprising the point is, ``-log10(p)`` scaled to [0, 1] (``surprise_cap``
+   decades = 1), where ``p`` is the two-sided Gaussian tail probability of the larger of its two
+   errors — or, if higher, the rate at which this series has lately gone that far (exponentially
+   weighted counts of |z| past a few ``tail_levels``), so a heavy-tailed or bursty series' routine
+   excursions are no surprise while a quiet series' first spike is.
 3. **Likelihood** (HTM's anomaly likelihood): the mean raw score of the last ``short_window``
    points is compared with the long-run distribution of that mean (exponentially weighted mean and
    variance over about ``long_window`` points, from points before the current one). The Gaussian
@@ -58,6 +60,8 @@ class AnomalyConfig:
     shift_points: int = 6
     # Raw score (stage 2)
     surprise_cap: float = 8.0  # decades of tail probability that make a raw score of 1
+    tail_levels: tuple[float, ...] = (3.0, 4.0, 5.0, 6.0, 8.0, 12.0)  # |z| whose exceedance rates are learnt
+    tail_points: float = 5000.0  # memory of those rates, in points
     # Likelihood (stage 3)
     short_window: int = 5
     long_window: float = 1000.0
@@ -103,6 +107,16 @@ class _Baseline:
 
 
 @dataclass
+class _TailRates:
+    """Stage 2 state: how often |z| has recently gone past each of the tail levels."""
+
+    levels: np.ndarray
+    rates: np.ndarray
+    age: int = 0  # points since the rates were last brought up to date
+    seen: int = 0
+
+
+@dataclass
 class _Likelihood:
     """Stage 3 state: the last raw scores, the long-run moments of their mean, the quiet period."""
 
@@ -125,6 +139,9 @@ class AnomalyScorer:
     def __post_init__(self) -> None:
         cfg = self.config
         self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins))
+        levels = np.array(sorted(cfg.tail_levels), dtype=float)
+        # Until the series shows otherwise its tails are Gaussian.
+        self._tails = _TailRates(levels, 2.0 * np.exp(log_ndtr(-levels)))
         self._like = _Likelihood([0.0] * cfg.short_window)
         self._z_alarm = float(ndtri(1 - math.exp(cfg.alarm * _LOG_TINY)))
 
@@ -146,14 +163,15 @@ class AnomalyScorer:
         if t.size and (np.any(np.diff(t) < 0) or (t[0] < self._base.last_t)):
             raise ValueError("points must be in time order; use score_series() for unsorted input")
         expected, spread, z, z_fast = self._baseline(t, v)
-        surprise = _surprise(np.fmax(np.abs(z), np.abs(z_fast)), self.config.surprise_cap)
+        surprise = self._surprise(np.fmax(np.abs(z), np.abs(z_fast)))
         z_like = self._likelihood(surprise)
         score = np.where(np.isnan(z), np.nan, np.clip(log_ndtr(-z_like) / _LOG_TINY, 0.0, 1.0))
         return AnomalyTrace(score, expected, spread, z)
 
     def state_size(self) -> int:
         """Numbers the scorer keeps, whatever the length of the series so far."""
-        return self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 16
+        return (self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 2 * self._tails.rates.size
+                + 16)
 
     def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Stage 1 over a batch, learning as it goes: the reference's expected value, sigma and z of
@@ -222,6 +240,31 @@ class AnomalyScorer:
         b.run_n, b.run_sum, b.ref_run = run_n, run_sum, ref_run
         return expected, spread, z_ref, z_fast
 
+    def _surprise(self, z: np.ndarray) -> np.ndarray:
+        """Stage 2 over a batch: −log10 of how unlikely each |z| is, as a fraction of ``surprise_cap``
+        decades. The probability is the Gaussian tail, or the rate at which this series has lately
+        gone past the tail level below |z| if that is higher: a heavy-tailed series' routine
+        excursions are no surprise."""
+        cfg, tails = self.config, self._tails
+        with np.errstate(invalid="ignore"):
+            decades = -(math.log(2.0) + log_ndtr(-z)) / math.log(10.0)
+        levels, rates = tails.levels, tails.rates
+        keep, gain = 1.0 - 1.0 / cfg.tail_points, 1.0 / cfg.tail_points
+        age, prev = tails.age, -1
+        # While the baseline is young its errors say little about the series' tails.
+        young = max(0, min(z.size, cfg.warmup_points // 2 - tails.seen))
+        tails.seen += z.size
+        exceeding = young + np.nonzero(np.nan_to_num(z[young:], nan=0.0) >= levels[0])[0]
+        past = np.searchsorted(levels, z[exceeding], side="right")  # levels each exceedance went past
+        for i, k in zip(exceeding.tolist(), past.tolist(), strict=True):
+            rates *= keep ** (age + i - prev - 1)
+            decades[i] = min(decades[i], -math.log10(rates[k - 1]))
+            rates *= keep
+            rates[:k] += gain
+            age, prev = 0, i
+        tails.age = age + z.size - 1 - prev
+        return np.clip(decades / cfg.surprise_cap, 0.0, 1.0)
+
     def _likelihood(self, surprise: np.ndarray) -> np.ndarray:
         """Stage 3 over a batch: z of the short-window mean of raw scores against its long-run spread."""
         cfg, s = self.config, self._like
@@ -264,13 +307,6 @@ class AnomalyScorer:
     def _quiet_z(self) -> float:
         cap = self.config.quiet_cap
         return -math.inf if cap <= 0 else float(ndtri(1 - math.exp(cap * _LOG_TINY)))
-
-
-def _surprise(z: np.ndarray, cap: float) -> np.ndarray:
-    """−log10 of the two-sided Gaussian tail probability of z, as a fraction of ``cap`` decades."""
-    with np.errstate(invalid="ignore"):
-        decades = -(math.log(2.0) + log_ndtr(-np.abs(z))) / math.log(10.0)
-    return np.clip(decades / cap, 0.0, 1.0)
 
 
 def analyse_series(ts: np.ndarray, values: np.ndarray, config: AnomalyConfig | None = None) -> AnomalyTrace:
