@@ -93,6 +93,7 @@ class _Baseline:
     """Stage 1 state: level, seasonal profiles, spread and the run of same-side outliers."""
 
     daily: np.ndarray
+    daily_visits: np.ndarray  # points each time-of-day bin has learnt from
     weekly: np.ndarray
     level: float = math.nan
     ref: float = math.nan  # the slow reference level
@@ -101,6 +102,7 @@ class _Baseline:
     seen: int = 0
     step: float = math.nan  # typical seconds between points, for the seasonal learning rates
     last_t: float = math.nan
+    born: float = math.nan  # time of the first point
     run_n: int = 0
     run_sum: float = 0.0
     ref_run: int = 0
@@ -138,7 +140,7 @@ class AnomalyScorer:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins))
+        self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins))
         levels = np.array(sorted(cfg.tail_levels), dtype=float)
         # Until the series shows otherwise its tails are Gaussian.
         self._tails = _TailRates(levels, 2.0 * np.exp(log_ndtr(-levels)))
@@ -170,7 +172,7 @@ class AnomalyScorer:
 
     def state_size(self) -> int:
         """Numbers the scorer keeps, whatever the length of the series so far."""
-        return (self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 2 * self._tails.rates.size
+        return (2 * self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 2 * self._tails.rates.size
                 + 16)
 
     def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -179,11 +181,12 @@ class AnomalyScorer:
         cfg, b = self.config, self._base
         n = t.size
         expected, spread, z_ref, z_fast = (np.full(n, np.nan) for _ in range(4))
-        daily, weekly = b.daily, b.weekly
+        daily, visits, weekly = b.daily, b.daily_visits, b.weekly
         a_level, a_ref, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.reference_points, 1.0 / cfg.spread_points
         clip, shift, need = cfg.clip_sigmas, cfg.shift_sigmas, cfg.shift_points
         d_width, w_width = DAY / cfg.daily_bins, WEEK / cfg.weekly_bins
         level, ref, mad, ref_mad, seen, step, last_t = b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t
+        born = b.born
         run_n, run_sum, ref_run = b.run_n, b.run_sum, b.ref_run
         for i in range(n):
             x = float(v[i])
@@ -191,7 +194,7 @@ class AnomalyScorer:
                 continue
             ti = float(t[i])
             if seen == 0:
-                level, ref, mad, ref_mad, seen, last_t = x, x, 0.0, 0.0, 1, ti
+                level, ref, mad, ref_mad, seen, last_t, born = x, x, 0.0, 0.0, 1, ti, ti
                 expected[i], spread[i], z_ref[i], z_fast[i] = x, 0.0, 0.0, 0.0
                 continue
             dt = ti - last_t
@@ -228,16 +231,24 @@ class AnomalyScorer:
             limit_ref = clip * sigma_ref
             e_ref = limit_ref if err_ref > limit_ref else -limit_ref if err_ref < -limit_ref else err_ref
             level += a_level * e
-            ref += a_ref * e_ref
+            ref += max(a_ref, 1.0 / seen) * e_ref  # a running mean while young
             if step == step and step > 0:
                 # The profiles learn against the slow reference: the fast level follows much of a
                 # cycle itself, so what it leaves over is not the cycle.
-                daily[di] += min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days)) * e_ref
-                weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e_ref
+                gain = min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days))
+                age = ti - born
+                if age >= DAY:
+                    # From the second day on (the reference is a day's mean by then), a young bin
+                    # averages everything it has seen: the cycle is learnt within days, not weeks.
+                    visits[di] += 1.0
+                    gain = max(gain, 1.0 / visits[di])
+                daily[di] += gain * e_ref
+                if age >= 2 * DAY:  # what the daily profile cannot explain, once there is one
+                    weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e_ref
             mad += a_spread * (abs(e) - mad)
             ref_mad += a_spread * (abs(e_ref) - ref_mad)
         b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t = level, ref, mad, ref_mad, seen, step, last_t
-        b.run_n, b.run_sum, b.ref_run = run_n, run_sum, ref_run
+        b.run_n, b.run_sum, b.ref_run, b.born = run_n, run_sum, ref_run, born
         return expected, spread, z_ref, z_fast
 
     def _surprise(self, z: np.ndarray) -> np.ndarray:
