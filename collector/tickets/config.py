@@ -192,7 +192,7 @@ class AnomalyPolicy(_Strict):
     """When an unusual stretch of a metric becomes a ticket: likely enough, long enough, not too often."""
 
     enabled: bool = True
-    min_likelihood: float = Field(0.3, gt=0, le=1, description="anomaly likelihood that starts an episode")
+    min_likelihood: float = Field(0.35, gt=0, le=1, description="anomaly likelihood that starts an episode")
     min_duration: Seconds = Field(20 * 60.0, description="the value stays outside the expected band this long")
     band_sigmas: float = Field(3.0, gt=0, description="half-width of the expected band, in the series' sigmas")
     per_series_every: Seconds = Field(7 * 86400.0, description="at most one ticket per series this often")

@@ -55,6 +55,7 @@ class AnomalyConfig:
     daily_bins: int = 48  # time-of-day profile resolution (30 min)
     weekly_bins: int = 168  # time-of-week profile resolution (1 h)
     season_days: float = 3.0  # how many days (weeks, for the weekly profile) each profile remembers
+    weekly_average: float = 0.5  # a young weekly bin averages its points with this weight
     clip_sigmas: float = 3.0
     shift_sigmas: float = 4.0
     shift_points: int = 6
@@ -94,6 +95,7 @@ class _Baseline:
 
     daily: np.ndarray
     daily_visits: np.ndarray  # points each time-of-day bin has learnt from
+    weekly_visits: np.ndarray
     weekly: np.ndarray
     level: float = math.nan
     ref: float = math.nan  # the slow reference level
@@ -140,7 +142,8 @@ class AnomalyScorer:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins))
+        self._base = _Baseline(np.zeros(cfg.daily_bins), np.zeros(cfg.daily_bins), np.zeros(cfg.weekly_bins),
+                               np.zeros(cfg.weekly_bins))
         levels = np.array(sorted(cfg.tail_levels), dtype=float)
         # Until the series shows otherwise its tails are Gaussian.
         self._tails = _TailRates(levels, 2.0 * np.exp(log_ndtr(-levels)))
@@ -172,8 +175,8 @@ class AnomalyScorer:
 
     def state_size(self) -> int:
         """Numbers the scorer keeps, whatever the length of the series so far."""
-        return (2 * self._base.daily.size + self._base.weekly.size + len(self._like.recent) + 2 * self._tails.rates.size
-                + 16)
+        b = self._base
+        return 2 * (b.daily.size + b.weekly.size + self._tails.rates.size) + len(self._like.recent) + 16
 
     def _baseline(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Stage 1 over a batch, learning as it goes: the reference's expected value, sigma and z of
@@ -181,7 +184,7 @@ class AnomalyScorer:
         cfg, b = self.config, self._base
         n = t.size
         expected, spread, z_ref, z_fast = (np.full(n, np.nan) for _ in range(4))
-        daily, visits, weekly = b.daily, b.daily_visits, b.weekly
+        daily, visits, weekly, weekly_visits = b.daily, b.daily_visits, b.weekly, b.weekly_visits
         a_level, a_ref, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.reference_points, 1.0 / cfg.spread_points
         clip, shift, need = cfg.clip_sigmas, cfg.shift_sigmas, cfg.shift_points
         d_width, w_width = DAY / cfg.daily_bins, WEEK / cfg.weekly_bins
@@ -201,13 +204,17 @@ class AnomalyScorer:
             step = dt if step != step else step + 0.05 * (dt - step) if dt > 0 else step
             last_t = ti
             di, wi = int(ti // d_width) % cfg.daily_bins, int(ti // w_width) % cfg.weekly_bins
-            season = daily[di] + weekly[wi]
-            err, err_ref = x - level - season, x - ref - season
             # Bias-corrected while young; a floor so a constant series does not divide by zero.
             young = 1.0 - (1.0 - a_spread) ** seen
             floor = 1e-6 * max(1.0, abs(level))
             sigma = max(_MEAN_ABS_TO_SIGMA * mad / young, floor)
             sigma_ref = max(_MEAN_ABS_TO_SIGMA * ref_mad / young, floor)
+            # A weekly bin is the mean of few points; without a weekly pattern it is noise, so it
+            # counts only by what it clearly exceeds that noise by.
+            w, wn = weekly[wi], weekly_visits[wi]
+            noise = 2.0 * sigma_ref / math.sqrt(wn) if wn > 0 else math.inf
+            season = daily[di] + (w - noise if w > noise else w + noise if w < -noise else 0.0)
+            err, err_ref = x - level - season, x - ref - season
             zi, zr = err / sigma, err_ref / sigma_ref
             expected[i], spread[i], z_ref[i], z_fast[i] = ref + season, sigma_ref, zr, zi
             seen += 1
@@ -244,7 +251,9 @@ class AnomalyScorer:
                     gain = max(gain, 1.0 / visits[di])
                 daily[di] += gain * e_ref
                 if age >= 2 * DAY:  # what the daily profile cannot explain, once there is one
-                    weekly[wi] += min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days)) * e_ref
+                    weekly_visits[wi] += 1.0
+                    slow = min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days))
+                    weekly[wi] += max(slow, cfg.weekly_average / weekly_visits[wi]) * e_ref
             mad += a_spread * (abs(e) - mad)
             ref_mad += a_spread * (abs(e_ref) - ref_mad)
         b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t = level, ref, mad, ref_mad, seen, step, last_t
