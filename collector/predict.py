@@ -79,6 +79,10 @@ class AnomalyResult:
                                "display": display, "unit": unit}
         if self.episode is not None:
             out.update(self.episode.to_dict())
+            # These series cannot leave [0, 100 %]; a band reaching past that would read as nonsense.
+            out["band_low"] = max(0.0, out["band_low"])
+            if unit == "%":
+                out["band_high"] = min(100.0, out["band_high"])
         return out
 
 
