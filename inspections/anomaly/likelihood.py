@@ -183,19 +183,23 @@ class AnomalyScorer:
         every point, and the z of the fast level."""
         cfg, b = self.config, self._base
         n = t.size
-        expected, spread, z_ref, z_fast = (np.full(n, np.nan) for _ in range(4))
-        daily, visits, weekly, weekly_visits = b.daily, b.daily_visits, b.weekly, b.weekly_visits
+        # Python lists and floats: element access on numpy arrays would cost more than the arithmetic.
+        expected, spread, z_ref, z_fast = ([math.nan] * n for _ in range(4))
+        daily, visits = b.daily.tolist(), b.daily_visits.tolist()
+        weekly, weekly_visits = b.weekly.tolist(), b.weekly_visits.tolist()
+        n_daily, n_weekly = cfg.daily_bins, cfg.weekly_bins
         a_level, a_ref, a_spread = 1.0 / cfg.level_points, 1.0 / cfg.reference_points, 1.0 / cfg.spread_points
         clip, shift, need = cfg.clip_sigmas, cfg.shift_sigmas, cfg.shift_points
-        d_width, w_width = DAY / cfg.daily_bins, WEEK / cfg.weekly_bins
+        d_width, w_width = DAY / n_daily, WEEK / n_weekly
+        # Seasonal learning rates per second between points, so any sampling step learns as fast.
+        d_rate, w_rate = n_daily / (DAY * cfg.season_days), n_weekly / (WEEK * cfg.season_days)
+        w_average = cfg.weekly_average
         level, ref, mad, ref_mad, seen, step, last_t = b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t
         born = b.born
         run_n, run_sum, ref_run = b.run_n, b.run_sum, b.ref_run
-        for i in range(n):
-            x = float(v[i])
+        for i, (ti, x) in enumerate(zip(t.tolist(), v.tolist(), strict=True)):
             if x != x:
                 continue
-            ti = float(t[i])
             if seen == 0:
                 level, ref, mad, ref_mad, seen, last_t, born = x, x, 0.0, 0.0, 1, ti, ti
                 expected[i], spread[i], z_ref[i], z_fast[i] = x, 0.0, 0.0, 0.0
@@ -203,7 +207,7 @@ class AnomalyScorer:
             dt = ti - last_t
             step = dt if step != step else step + 0.05 * (dt - step) if dt > 0 else step
             last_t = ti
-            di, wi = int(ti // d_width) % cfg.daily_bins, int(ti // w_width) % cfg.weekly_bins
+            di, wi = int(ti // d_width) % n_daily, int(ti // w_width) % n_weekly
             # Bias-corrected while young; a floor so a constant series does not divide by zero.
             young = 1.0 - (1.0 - a_spread) ** seen
             floor = 1e-6 * max(1.0, abs(level))
@@ -242,7 +246,7 @@ class AnomalyScorer:
             if step == step and step > 0:
                 # The profiles learn against the slow reference: the fast level follows much of a
                 # cycle itself, so what it leaves over is not the cycle.
-                gain = min(0.5, step * cfg.daily_bins / (DAY * cfg.season_days))
+                gain = min(0.5, step * d_rate)
                 age = ti - born
                 if age >= DAY:
                     # From the second day on (the reference is a day's mean by then), a young bin
@@ -252,13 +256,14 @@ class AnomalyScorer:
                 daily[di] += gain * e_ref
                 if age >= 2 * DAY:  # what the daily profile cannot explain, once there is one
                     weekly_visits[wi] += 1.0
-                    slow = min(0.5, step * cfg.weekly_bins / (WEEK * cfg.season_days))
-                    weekly[wi] += max(slow, cfg.weekly_average / weekly_visits[wi]) * e_ref
+                    slow = min(0.5, step * w_rate)
+                    weekly[wi] += max(slow, w_average / weekly_visits[wi]) * e_ref
             mad += a_spread * (abs(e) - mad)
             ref_mad += a_spread * (abs(e_ref) - ref_mad)
         b.level, b.ref, b.spread, b.ref_spread, b.seen, b.step, b.last_t = level, ref, mad, ref_mad, seen, step, last_t
         b.run_n, b.run_sum, b.ref_run, b.born = run_n, run_sum, ref_run, born
-        return expected, spread, z_ref, z_fast
+        b.daily[:], b.daily_visits[:], b.weekly[:], b.weekly_visits[:] = daily, visits, weekly, weekly_visits
+        return np.array(expected), np.array(spread), np.array(z_ref), np.array(z_fast)
 
     def _surprise(self, z: np.ndarray) -> np.ndarray:
         """Stage 2 over a batch: −log10 of how unlikely each |z| is, as a fraction of ``surprise_cap``
@@ -288,7 +293,7 @@ class AnomalyScorer:
     def _likelihood(self, surprise: np.ndarray) -> np.ndarray:
         """Stage 3 over a batch: z of the short-window mean of raw scores against its long-run spread."""
         cfg, s = self.config, self._like
-        out = np.full(surprise.size, -np.inf)
+        out = [-math.inf] * surprise.size
         recent, width = s.recent, cfg.short_window
         pos, total, mean, sq, weight, seen, quiet_left = s.pos, s.total, s.mean, s.sq, s.weight, s.seen, s.quiet_left
         alpha, floor, z_alarm, quiet_z = 1.0 / cfg.long_window, cfg.min_spread**2, self._z_alarm, self._quiet_z()
@@ -322,7 +327,7 @@ class AnomalyScorer:
                 sq += alpha * (short * short - sq)
                 weight += alpha * (1.0 - weight)
         s.pos, s.total, s.mean, s.sq, s.weight, s.seen, s.quiet_left = pos, total, mean, sq, weight, seen, quiet_left
-        return out
+        return np.array(out)
 
     def _quiet_z(self) -> float:
         cap = self.config.quiet_cap
