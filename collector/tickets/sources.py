@@ -208,7 +208,7 @@ def _left(eta: Any, at: float) -> float | None:
 def anomaly_signals(items: Iterable[Any], policy: AnomalyPolicy, now: datetime) -> list[Signal]:
     """One signal per series. An item carrying ``firing`` (what :mod:`collector.predict` sends, with
     duration and rate limit already applied) says so itself; otherwise it fires when its ``score``
-    reaches ``min_likelihood`` and its ``duration_s`` ``min_duration``, and clears below both."""
+    reaches ``min_likelihood`` and its ``duration_s`` ``min_duration``, and clears when either falls short."""
     out: list[Signal] = []
     for raw in items:
         item = as_dict(raw)

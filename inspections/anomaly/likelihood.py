@@ -13,7 +13,9 @@ at t uses only points up to t) and each keeping a fixed amount of state per seri
    baseline after it; each spread is an exponentially weighted mean absolute error scaled to a
    Gaussian sigma. When ``shift_points`` consecutive points sit more than ``shift_sigmas`` spreads
    to one side, the series has moved: the levels jump to where the points are, so the baseline
-   re-learns within minutes instead of alarming for days.
+   re-learns within minutes instead of alarming for days. From the second day on, a young
+   time-of-day bin averages everything it has seen, so a cycle is learnt within days; a weekly bin
+   (learnt from the third day) counts only by what it clearly exceeds its own noise by.
 2. **Raw score**: how surprising the point is, ``-log10(p)`` scaled to [0, 1] (``surprise_cap``
    decades = 1), where ``p`` is the two-sided Gaussian tail probability of the larger of its two
    errors — or, if higher, the rate at which this series has lately gone that far (exponentially
@@ -22,13 +24,16 @@ at t uses only points up to t) and each keeping a fixed amount of state per seri
 3. **Likelihood** (HTM's anomaly likelihood): the mean raw score of the last ``short_window``
    points is compared with the long-run distribution of that mean (exponentially weighted mean and
    variance over about ``long_window`` points, from points before the current one). The Gaussian
-   tail probability of the short mean is log-scaled so that 1 − 10⁻¹⁰ maps to 1 and 0.5 to 0 (as
-   HTM does); a noisy series, whose raw scores are often high, has a wide long-run distribution, so
-   its routine spikes stay low, while a single clear spike in a quiet series stands out. After a
-   score reaches ``alarm``, the next ``quiet_points`` points are capped at ``quiet_cap``: an
-   anomaly gives one high-score run, not hundreds of points.
+   tail probability of the short mean is log-scaled as HTM does, so that a likelihood of
+   1 − 10⁻¹⁰ maps to 1 and one of 0.5 (a short mean at its long-run average) to 0.03. A noisy
+   series, whose raw scores are often high, has a wide long-run distribution, so its routine spikes
+   stay low, while a single clear spike in a quiet series stands out. After a score reaches
+   ``alarm``, the next ``quiet_points`` points are capped at ``quiet_cap``: an anomaly gives one
+   high-score run, not hundreds of points.
 
-The first ``warmup_points`` points score 0: nothing is learnt yet.
+**Warm-up.** The first ``warmup_points`` points score 0. The baseline's early errors say more about
+its youth than about the series, so the likelihood's distribution learns only from the second half
+of the warm-up on, and the tail rates likewise.
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_ndtr, ndtri
 
-HOUR = 3600.0
 DAY = 86400.0
 WEEK = 7 * DAY
 _MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2)
