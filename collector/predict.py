@@ -142,7 +142,7 @@ def score_anomalies(engine: Engine, now: float, retention_s: dict[str, float], c
     ``per_series_every``) is still going on or qualified within the last ``recent_s`` (the run
     interval), so a finished episode is not raised again by later runs; otherwise it is clear.
     """
-    rules = policy or AnomalyPolicy()
+    rules = policy or AnomalyPolicy.model_validate({})
     out: list[AnomalyResult] = []
     for h, name, labels, ts, vs in _stored_series(engine, now, retention_s, customer, ANOMALY_SERIES,
                                                   lookback_s, step_s):

@@ -25,7 +25,7 @@ def fleet_store(tmp: Path, agents: int, days: int, end: datetime, seed: int = 1)
     ing = Ingestor(engine, "c1", RETENTION, clock=lambda: now)
     schedule = HistorySchedule(history=timedelta(days=days), step=timedelta(minutes=10),
                                coarse_step=timedelta(minutes=10))
-    batches: list[Batch] = []
+    batches: list[Batch | HostUpdate] = []
     for agent_id, data in encoded_batches(agents=agents, customers=2, seed=seed, schedule=schedule, end=end,
                                           trouble=TroubleSpec()):
         msg = pb.AgentMessage.FromString(data)
