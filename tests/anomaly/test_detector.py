@@ -138,3 +138,48 @@ def test_memory_does_not_grow_with_the_series() -> None:
     late = (scorer.state_size(), len(pickle.dumps(scorer)))
     assert late[0] == early[0]
     assert late[1] <= early[1] + 64  # the same numbers; only their encoding may differ
+
+
+def test_the_weekly_pattern_is_learnt_and_a_busy_saturday_stands_out() -> None:
+    rng = np.random.default_rng(15)
+    t = T0 + 300.0 * np.arange(35 * PER_DAY)
+    day_of_week = ((t - T0) // DAY + 2) % 7  # 0 = Monday; T0 is a Wednesday
+    hour = (t % DAY) / 3600
+    busy = (day_of_week < 5) & (hour >= 9) & (hour < 18)
+    y = 30 + 20 * busy + rng.normal(0, 1.5, t.size)
+    last_week = t >= T0 + 28 * DAY
+    s = score_series(t, y)
+    # Around 9:00 and 18:00 the daily profile alone would expect a step every day; the weekly profile
+    # knows that weekends have none.
+    edges = last_week & ((np.abs(hour - 9) <= 1) | (np.abs(hour - 18) <= 1))
+    assert s[edges].max() < ALARM
+    assert len(alarm_runs(np.where(last_week, s, 0.0), ALARM)) <= 2
+    saturday = last_week & (day_of_week == 5) & (hour >= 9) & (hour < 18)
+    y[saturday] += 20
+    runs = alarm_runs(score_series(t, y), ALARM)
+    first = np.argmax(saturday)
+    assert np.any((runs >= first) & (runs <= first + 6))
+
+
+def test_a_constant_series_change_and_poisson_counts() -> None:
+    t = T0 + 300.0 * np.arange(6 * PER_DAY)
+    y = np.full(t.size, 5.0)
+    y[4 * PER_DAY:] = 6.0
+    s = score_series(t, y)
+    assert list(alarm_runs(s, ALARM)) == [4 * PER_DAY]
+    counts = np.random.default_rng(16).poisson(3, t.size).astype(float)
+    assert len(alarm_runs(score_series(t, counts), ALARM)) <= 1
+
+
+def test_irregular_sampling_with_a_two_day_gap() -> None:
+    rng = np.random.default_rng(17)
+    t = np.sort(T0 + rng.uniform(0, 21 * DAY, 6000))
+    t = t[(t < T0 + 12 * DAY) | (t > T0 + 14 * DAY)]
+    y = 50 + 10 * np.cos(2 * np.pi * (t % DAY) / DAY) + rng.normal(0, 1.0, t.size)
+    s = score_series(t, y)
+    assert np.all((s >= 0) & (s <= 1))
+    assert np.percentile(s[t > T0 + 2 * DAY], 99) < 0.25
+    onset = int(np.searchsorted(t, T0 + 17 * DAY))
+    y[onset:] += 15
+    runs = alarm_runs(score_series(t, y), ALARM)
+    assert np.any((runs >= onset) & (runs <= onset + 6))
