@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, select
 from collector.cluster.membership import leads
 from collector.store.queries import series_points
 from collector.store.schema import hosts, series
-from inspections.anomaly import score_series
+from collector.tickets.config import AnomalyPolicy
+from inspections.anomaly import Episode, analyse_series, find_episodes
 from inspections.forecast import Forecast, capacity_limit, forecast
 
 log = logging.getLogger("patrol.predict")
@@ -30,7 +31,13 @@ log = logging.getLogger("patrol.predict")
 DAY = 86400.0
 CAPACITY_SERIES = ("disk.used_percent", "disk.inodes_used_percent", "mem.available_bytes", "swap.used_percent",
                    "fd.used_percent")
-ANOMALY_SERIES = ("cpu.busy_percent", "load.load1_per_core", "mem.used_percent", "diskio.busy_percent")
+# Utilisation series watched for anomalies: display name (en, zh) and unit, for what people read.
+ANOMALY_SERIES: dict[str, tuple[dict[str, str], str]] = {
+    "cpu.busy_percent": ({"en": "CPU busy", "zh": "CPU 使用率"}, "%"),
+    "load.load1_per_core": ({"en": "Load per core", "zh": "每核负载"}, ""),
+    "mem.used_percent": ({"en": "Memory used", "zh": "内存使用率"}, "%"),
+    "diskio.busy_percent": ({"en": "Disk busy", "zh": "磁盘繁忙度"}, "%"),
+}
 
 
 @dataclass
@@ -55,17 +62,28 @@ class CapacityForecast:
 
 @dataclass
 class AnomalyResult:
+    """The anomaly state of one series at ``now``: firing with its episode, or clear (``episode`` None)."""
+
     host_id: str
     hostname: str
     customer_id: str
     series: str
     labels: dict[str, str]
-    ts: float
-    value: float
-    score: float
+    firing: bool
+    episode: Episode | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        display, unit = ANOMALY_SERIES.get(self.series, ({"en": self.series}, ""))
+        out: dict[str, Any] = {"host_id": self.host_id, "hostname": self.hostname, "customer_id": self.customer_id,
+                               "series": self.series, "labels": self.labels, "firing": self.firing,
+                               "display": display, "unit": unit}
+        if self.episode is not None:
+            out.update(self.episode.to_dict())
+            # These series cannot leave [0, 100 %]; a band reaching past that would read as nonsense.
+            out["band_low"] = max(0.0, out["band_low"])
+            if unit == "%":
+                out["band_high"] = min(100.0, out["band_high"])
+        return out
 
 
 def _hosts(conn: Connection, customer: str | None) -> list[Any]:
@@ -116,19 +134,28 @@ def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float],
 
 
 def score_anomalies(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None = None,
-                    lookback_s: float = 14 * DAY, recent_s: float = 3600.0, step_s: float = 600.0,
-                    threshold: float = 0.9) -> list[AnomalyResult]:
-    """The points of the last ``recent_s`` that score at least ``threshold`` against their baseline."""
+                    policy: AnomalyPolicy | None = None, lookback_s: float = 14 * DAY, recent_s: float = 3600.0,
+                    step_s: float = 600.0) -> list[AnomalyResult]:
+    """The anomaly state of every utilisation series of every host (of ``customer``) at ``now``.
+
+    A series fires when an episode that meets ``policy`` (likelihood, duration, one per
+    ``per_series_every``) is still going on or qualified within the last ``recent_s`` (the run
+    interval), so a finished episode is not raised again by later runs; otherwise it is clear.
+    """
+    rules = policy or AnomalyPolicy.model_validate({})
     out: list[AnomalyResult] = []
     for h, name, labels, ts, vs in _stored_series(engine, now, retention_s, customer, ANOMALY_SERIES,
                                                   lookback_s, step_s):
         if len(ts) < 10:
             continue
-        scores = score_series(ts, vs)
-        for t, v, sc in zip(ts, vs, scores, strict=True):
-            if t >= now - recent_s and np.isfinite(sc) and sc >= threshold:
-                out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, float(t), float(v),
-                                         float(sc)))
+        episodes = find_episodes(ts, vs, analyse_series(ts, vs), min_score=rules.min_likelihood,
+                                 band_sigmas=rules.band_sigmas, min_duration_s=rules.min_duration,
+                                 min_gap_s=rules.per_series_every)
+        last = episodes[-1] if episodes else None
+        current = last is not None and (
+            last.ongoing or max(last.detected_at, last.start + rules.min_duration) >= now - recent_s)
+        out.append(AnomalyResult(h.id, h.hostname, h.customer_id, name, labels, current,
+                                 last if current else None))
     return out
 
 
@@ -143,18 +170,20 @@ class PredictService:
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self, customer: str | None = None) -> dict[str, Any]:
-        from collector.tickets import process_anomalies, process_forecasts
+        from collector.tickets import process_anomalies, process_forecasts, ticket_service
 
         app = self.app
         now = app.clock()
         forecasts = forecast_capacity(app.engine, now, app.ingestor.retention_s, customer)
-        anomalies = score_anomalies(app.engine, now, app.ingestor.retention_s, customer)
+        anomalies = score_anomalies(app.engine, now, app.ingestor.retention_s, customer,
+                                    policy=ticket_service(app).cfg.anomalies, recent_s=self.interval_s)
         f_report = process_forecasts(app, [f.to_dict() for f in forecasts])
         a_report = process_anomalies(app, [a.to_dict() for a in anomalies])
-        log.info("event=predictions forecasts=%d with_eta=%d anomalies=%d", len(forecasts),
-                 sum(1 for f in forecasts if f.result.eta is not None), len(anomalies))
+        firing = sum(1 for a in anomalies if a.firing)
+        log.info("event=predictions forecasts=%d with_eta=%d anomalous_series=%d", len(forecasts),
+                 sum(1 for f in forecasts if f.result.eta is not None), firing)
         return {"forecasts": len(forecasts), "crossings": sum(1 for f in forecasts if f.result.eta is not None),
-                "anomalies": len(anomalies), "tickets_from_forecasts": f_report.to_dict(),
+                "anomalies": firing, "tickets_from_forecasts": f_report.to_dict(),
                 "tickets_from_anomalies": a_report.to_dict()}
 
     async def _loop(self) -> None:

@@ -231,8 +231,8 @@ def anomalies_csv(
     scores = score_series(series.ts, series.values, config)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["timestamp", "value", "anomaly_score"])
-    for raw_t, raw_v, score in zip(series.raw_ts, series.raw_values, scores, strict=True):
-        writer.writerow([raw_t, raw_v, "" if math.isnan(score) else f"{score:.4f}"])
+    shown = ["" if s != s else f"{s:.4f}" for s in scores.tolist()]
+    writer.writerows(zip(series.raw_ts, series.raw_values, shown, strict=True))
     return len(scores)
 
 

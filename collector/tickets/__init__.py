@@ -8,8 +8,9 @@ with ``await asyncio.to_thread(process_findings, app, result)``)::
     process_findings(app, inspection_result)   # InspectionResult, HostResults or Findings (objects or dicts)
     process_forecasts(app, [{"host_id": "web-01", "series": "disk.used_percent",
                              "labels": {"mount": "/data"}, "forecast": fc, "ts": ts, "values": values}])
-    process_anomalies(app, [{"host_id": "web-01", "series": "cpu.busy_percent", "score": 0.97,
-                             "value": 93.0, "ts": 1718000000}])
+    process_anomalies(app, [{"host_id": "web-01", "series": "cpu.busy_percent", "score": 0.62,
+                             "observed": 92.0, "band_low": 20.0, "band_high": 35.0, "duration_s": 1500,
+                             "display": {"en": "CPU busy", "zh": "CPU 使用率"}, "unit": "%"}])
 
 Each returns an :class:`IngestReport` (tickets opened, reopened, repeated, cleared, resolved,
 suppressed by maintenance). See docs/tickets.md.
@@ -56,7 +57,7 @@ def process_forecasts(app: CollectorApp, forecasts: Iterable[Any]) -> IngestRepo
 
 
 def process_anomalies(app: CollectorApp, scores: Iterable[Any]) -> IngestReport:
-    """Open tickets for anomaly scores at or above ``open_at``; clear them under ``clear_below``."""
+    """Open tickets for anomaly episodes that meet ``tickets.anomalies``; clear the others."""
     from collector.tickets.sources import anomaly_signals
 
     svc = ticket_service(app)

@@ -189,16 +189,14 @@ class ForecastPolicy(_Strict):
 
 
 class AnomalyPolicy(_Strict):
-    enabled: bool = True
-    open_at: float = Field(0.9, gt=0, le=1)
-    clear_below: float = Field(0.5, ge=0, lt=1)
-    severity: SeverityName = Severity.L3
+    """When an unusual stretch of a metric becomes a ticket: likely enough, long enough, not too often."""
 
-    @model_validator(mode="after")
-    def _band(self) -> AnomalyPolicy:
-        if self.clear_below >= self.open_at:
-            raise ValueError("clear_below must be lower than open_at (the gap is the hysteresis band)")
-        return self
+    enabled: bool = True
+    min_likelihood: float = Field(0.35, gt=0, le=1, description="anomaly likelihood that starts an episode")
+    min_duration: Seconds = Field(20 * 60.0, description="the value stays outside the expected band this long")
+    band_sigmas: float = Field(3.0, gt=0, description="half-width of the expected band, in the series' sigmas")
+    per_series_every: Seconds = Field(7 * 86400.0, description="at most one ticket per series this often")
+    severity: SeverityName = Severity.L3
 
 
 class OfflinePolicy(_Strict):

@@ -10,8 +10,10 @@ engine, the forecaster and the anomaly scorer can evolve without touching the ti
   ``forecast`` (``inspections.forecast.Forecast`` or its ``to_dict()``), and the series behind it as
   ``points`` (``[[unix_s, value], …]``) or ``ts``/``values`` arrays. A crossing expected within the
   horizon fires; no crossing (or a later one) clears;
-- **anomaly scores** — ``host_id``, ``series``, ``labels``, ``score`` in [0, 1], ``value``, ``ts``:
-  fires at ``open_at``, clears under ``clear_below``, in between says nothing (hysteresis band).
+- **anomaly episodes** — ``host_id``, ``series``, ``labels``, ``score`` (likelihood in [0, 1]),
+  ``observed``, ``band_low``/``band_high`` (the expected band), ``duration_s``, ``display`` and
+  ``unit``; ``firing`` when the caller has applied the policy, else ``min_likelihood`` and
+  ``min_duration`` decide.
 """
 
 from __future__ import annotations
@@ -204,33 +206,60 @@ def _left(eta: Any, at: float) -> float | None:
 
 
 def anomaly_signals(items: Iterable[Any], policy: AnomalyPolicy, now: datetime) -> list[Signal]:
+    """One signal per series. An item carrying ``firing`` (what :mod:`collector.predict` sends, with
+    duration and rate limit already applied) says so itself; otherwise it fires when its ``score``
+    reaches ``min_likelihood`` and its ``duration_s`` ``min_duration``, and clears when either falls short."""
     out: list[Signal] = []
     for raw in items:
         item = as_dict(raw)
-        score = float(item["score"])
+        score = float(item.get("score") or 0.0)
         if not math.isfinite(score):
             continue
-        firing: bool | None
-        if score >= policy.open_at:
-            firing = True
-        elif score < policy.clear_below:
-            firing = False
-        else:
-            firing = None
+        lasted = float(item.get("duration_s") or 0.0)
+        firing = item.get("firing")
+        if firing is None:
+            firing = score >= policy.min_likelihood and lasted >= policy.min_duration
         series = str(item.get("series") or item.get("name") or "")
         labels = dict(item.get("labels") or {})
         subject = labels_subject(labels)
         host = item.get("host_id")
-        value = item.get("value")
-        shown = f"{value:g}" if isinstance(value, int | float) else "?"
-        base = item.get("baseline")
-        title = f"unusual {series}{' ' + subject if subject else ''} on {host}: {shown} (score {score:.2f})"
-        description = (f"{series} = {shown} is unusual for this time of day/week (anomaly score {score:.2f}"
-                       + (f", baseline {base:g}" if isinstance(base, int | float) else "") + ").")
+        what = _display(item, series) + (f" {subject}" if subject else "")
+        where = item.get("hostname") or host
+        unit = str(item.get("unit") or "")
+        observed, low, high = item.get("observed", item.get("value")), item.get("band_low"), item.get("band_high")
+        seen = _quantity(observed, unit)
+        expected = (f"expected {_quantity(low, '')}–{_quantity(high, unit)}"
+                    if isinstance(low, int | float) and isinstance(high, int | float) else "")
+        title = f"Unusual {what} on {where}: {seen}" + (f" ({expected})" if expected else "")
+        description = (f"{what} on {where}: " + (f"{expected}, " if expected else "")
+                       + f"observed {seen}" + (f" for {duration(lasted)}" if lasted > 0 else "")
+                       + (", still going on" if item.get("ongoing") else "")
+                       + f" (anomaly likelihood {score:.2f}).")
+        if not firing:
+            title, description = f"{what} on {where} back within its usual range", ""
+        details = {k: item.get(k) for k in ("score", "observed", "peak", "expected", "band_low", "band_high",
+                                            "start", "duration_s", "ongoing", "unit")}
         out.append(Signal(
-            source=Source.ANOMALY, check_id=f"anomaly.{series}", subject=subject, firing=firing,
-            observed_at=_time(item.get("ts"), now), host_id=host, customer_id=item.get("customer_id"),
-            severity=policy.severity, title=title, description=description,
-            details={"observed": value, "score": score, "baseline": base, "series": series, "labels": labels},
+            source=Source.ANOMALY, check_id=f"anomaly.{series}", subject=subject, firing=bool(firing),
+            observed_at=_time(item.get("detected_at", item.get("ts")), now), host_id=host,
+            customer_id=item.get("customer_id"), severity=policy.severity, title=title, description=description,
+            details={**details, "series": series, "labels": labels},
         ))
     return out
+
+
+def _display(item: Mapping[str, Any], series: str) -> str:
+    """The series' display name (English / Chinese where both are known), never its id if it has one."""
+    name = item.get("display")
+    if isinstance(name, Mapping):
+        en, zh = name.get("en"), name.get("zh")
+        return f"{en} / {zh}" if en and zh else str(en or zh or series)
+    return str(name or series)
+
+
+def _quantity(value: Any, unit: str) -> str:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "?"
+    magnitude = abs(float(value))
+    text = f"{value:.0f}" if magnitude >= 10 else f"{value:.1f}" if magnitude >= 1 else f"{value:.2f}"
+    return f"{text} {unit}" if unit else text

@@ -99,17 +99,22 @@ def test_downsample_keeps_shape_and_the_newest_point() -> None:
     assert downsample(pts[:10], 50) == [[a, b] for a, b in pts[:10]]
 
 
-def test_anomaly_scores_have_a_hysteresis_band(h: Harness) -> None:
-    item = {"host_id": "web-01", "customer_id": "acme", "series": "cpu.busy_percent", "value": 97.0,
-            "ts": h.clock.now.timestamp(), "baseline": 20.0}
-    sigs = anomaly_signals([{**item, "score": 0.95}, {**item, "score": 0.7}, {**item, "score": 0.2}],
-                           h.cfg.anomalies, h.clock.now)
-    assert [s.firing for s in sigs] == [True, None, False]
+def test_anomaly_episodes_open_a_ticket_people_can_read_and_clear_it(h: Harness) -> None:
+    item = {"host_id": "web-01", "hostname": "web-01.acme", "customer_id": "acme", "series": "cpu.busy_percent",
+            "display": {"en": "CPU busy", "zh": "CPU 使用率"}, "unit": "%", "detected_at": h.clock.now.timestamp(),
+            "score": 0.62, "observed": 92.0, "band_low": 20.0, "band_high": 35.0, "duration_s": 1500.0}
+    brief = {**item, "duration_s": 300.0}  # shorter than the policy's 20 minutes
+    unlikely = {**item, "score": 0.2}
+    sigs = anomaly_signals([item, brief, unlikely], h.cfg.anomalies, h.clock.now)
+    assert [s.firing for s in sigs] == [True, False, False]
     report = h.svc.ingest(sigs[:1])
     t = h.svc.get(report.opened[0])
-    assert t.source == Source.ANOMALY and t.details["score"] == 0.95 and "baseline 20" in t.registration.description
-    assert h.svc.ingest(sigs[1:2]).cleared == 0
-    assert h.svc.ingest(sigs[2:]).cleared == 1
+    assert t.source == Source.ANOMALY and t.details["score"] == 0.62
+    assert "expected 20–35 %, observed 92 % for 25m" in t.registration.description
+    assert "CPU busy / CPU 使用率" in t.title and "web-01.acme" in t.title and "cpu.busy_percent" not in t.title
+    # What the collector's predictions send says itself whether it fires.
+    clear = {k: v for k, v in item.items() if k not in ("score", "observed", "band_low", "band_high")}
+    assert h.svc.ingest(anomaly_signals([{**clear, "firing": False}], h.cfg.anomalies, h.clock.now)).cleared == 1
 
 
 def test_offline_agents_open_and_clear_tickets(tmp_path: Path, clock: FakeClock) -> None:
