@@ -27,10 +27,10 @@ limit is always approached from below):
 6. **Kinks.** A change of growth rate (a leak that starts, a log that turns verbose) is found with a
    continuous two-piece least-squares fit and a significance test corrected for autocorrelation; the
    fit then starts at the kink.
-7. **Robust slope and band.** Theil–Sen slope on the remaining buckets. The band is Sen's rank-based
-   confidence interval widened by sqrt(n / n_eff) for autocorrelated residuals, plus the uncertainty of
-   the level and of the daily peak; ``eta_low`` uses the steep end of the slope interval, ``eta_high``
-   the shallow end. It is never narrower than one bucket.
+7. **Robust slope and band.** Theil–Sen slope (``scipy.stats.theilslopes``) on the remaining buckets.
+   The band is Sen's rank-based confidence interval widened by sqrt(n / n_eff) for autocorrelated
+   residuals, plus the uncertainty of the level and of the daily peak; ``eta_low`` uses the steep end
+   of the slope interval, ``eta_high`` the shallow end. It is never narrower than one bucket.
 
 A crossing is only claimed when the whole slope interval points toward the limit and the crossing is
 within ``max_extrapolation`` (5) times the span of data the fit rests on; otherwise ``eta`` is ``None``
@@ -49,11 +49,11 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
+from scipy import stats
 
 Direction = Literal["up", "down"]
 
@@ -671,57 +671,50 @@ def _remove_rises(
         if not inner:
             continue
         subs = list(itertools.pairwise([a, *inner, b]))
-        pooled = [_all_pair_slopes(btime[p:q], z[p:q], cfg.max_fit_points) for p, q in subs]
-        slopes = np.concatenate(pooled)
-        slope = _median(slopes) if slopes.size else 0.0
+        slope = _pooled_slope(btime, z, subs, cfg.max_fit_points)
         offsets = [_median(z[p:q] - slope * btime[p:q]) for p, q in subs]
         for (p, q), off in zip(subs, offsets, strict=True):
             zc[p:q] += offsets[-1] - off
     return zc
 
 
-def _all_pair_slopes(t: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
-    if t.size < 2:
-        return np.empty(0)
-    if t.size > max_points:
-        t, y = _merge_points(t, y, math.ceil(t.size / max_points))
-    i, j = _pairs(t.size)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    return (y[j][ok] - y[i][ok]) / dt[ok]
+def _pooled_slope(t: np.ndarray, y: np.ndarray, subs: list[tuple[int, int]], max_points: int) -> float:
+    """One growth rate for segments that differ only in level: their Theil–Sen slopes, weighted by pairs."""
+    slopes: list[float] = []
+    weights: list[float] = []
+    for p, q in subs:
+        tt, yy = t[p:q], y[p:q]
+        if tt.size > max_points:
+            tt, yy = _merge_points(tt, yy, math.ceil(tt.size / max_points))
+        if tt.size >= 2 and tt[-1] > tt[0]:
+            slopes.append(float(stats.theilslopes(yy, tt).slope))
+            weights.append(tt.size * (tt.size - 1) / 2)
+    return float(np.average(slopes, weights=weights)) if slopes else 0.0
 
 
 def _theil_sen(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -> _Fit:
-    """Theil–Sen slope with Sen's confidence interval at an autocorrelation-corrected sample size."""
+    """Theil–Sen slope with Sen's confidence interval, widened for autocorrelated residuals."""
     start = float(t[0])
     n_points = int(t.size)
     if t.size > cfg.max_fit_points:
         t, y = _merge_points(t, y, math.ceil(t.size / cfg.max_fit_points))
     n = t.size
-    i, j = _pairs(n)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    slopes = np.sort((y[j][ok] - y[i][ok]) / dt[ok])
-    slope = _sorted_quantile(slopes, 0.5) if slopes.size else 0.0
+    if n >= 3:
+        res = stats.theilslopes(y, t - now, alpha=cfg.confidence)
+        slope, q_lo, q_hi = float(res.slope), float(res.low_slope), float(res.high_slope)
+    else:
+        slope = float((y[-1] - y[0]) / (t[-1] - t[0])) if n == 2 and t[-1] > t[0] else 0.0
+        q_lo, q_hi = -math.inf, math.inf
     resid = y - slope * (t - now)
     level = _median(resid)
     e = resid - level
     sigma = _robust_sigma(e)
     n_eff = _effective_n(e)
-    zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
-    if slopes.size >= 3:
-        # Sen's rank interval for independent points, widened by sqrt(n / n_eff) for autocorrelation
-        # (the usual variance-inflation factor).
-        pairs = n * (n - 1) / 2
-        c = zq * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
-        f_lo = max(0.0, (pairs - c) / (2 * pairs))
-        f_hi = min(1.0, (pairs + c) / (2 * pairs))
-        q_lo, q_hi = _sorted_quantile(slopes, f_lo), _sorted_quantile(slopes, f_hi)
-        inflate = math.sqrt(n / n_eff)
-        slope_low = slope - (slope - float(q_lo)) * inflate
-        slope_high = slope + (float(q_hi) - slope) * inflate
-    else:
-        slope_low, slope_high = -math.inf, math.inf
+    # Sen's rank interval assumes independent points; sqrt(n / n_eff) is the usual variance-inflation
+    # factor for autocorrelated ones.
+    inflate = math.sqrt(n / n_eff)
+    slope_low = slope - (slope - q_lo) * inflate
+    slope_high = slope + (q_hi - slope) * inflate
     level_se = _MEDIAN_SE * sigma / math.sqrt(max(n_eff, 1.0))
     return _Fit(slope, slope_low, slope_high, level, level_se, sigma, start, n_points)
 
@@ -742,12 +735,6 @@ def _merge_points(t: np.ndarray, y: np.ndarray, group: int) -> tuple[np.ndarray,
     return tt, yy
 
 
-@lru_cache(maxsize=64)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    i, j = np.triu_indices(n, 1)
-    return i, j
-
-
 def _effective_n(e: np.ndarray) -> float:
     """n shrunk for lag-1 autocorrelation: n (1 - rho) / (1 + rho)."""
     n = e.size
@@ -762,14 +749,6 @@ def _effective_n(e: np.ndarray) -> float:
     rho = rho + (1 + 4 * rho) / n
     rho = min(max(rho, 0.0), 0.95)
     return max(3.0, n * (1 - rho) / (1 + rho))
-
-
-def _sorted_quantile(s: np.ndarray, q: float) -> float:
-    """Linear-interpolated quantile of an already sorted array."""
-    pos = q * (s.size - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, s.size - 1)
-    return float(s[lo] + (s[hi] - s[lo]) * (pos - lo))
 
 
 def _median(x: np.ndarray) -> float:
