@@ -88,6 +88,13 @@ class ForecastConfig:
     kink_f: float = 60.0
     # Theil–Sen on at most this many points (buckets are merged beyond it) keeps an evaluation ~1 ms.
     max_fit_points: int = 120
+    # Accelerating growth: a quadratic trend replaces the line when, fitted without the newest
+    # `curve_holdout` share of the segment, it predicts that share with less than `curve_error_ratio`
+    # of the line's error, and its curvature exceeds `curve_sigmas` standard errors.
+    curve_min_span_s: float = 3 * DAY
+    curve_holdout: float = 0.25
+    curve_error_ratio: float = 0.5
+    curve_sigmas: float = 4.0
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.lookback_s <= 0:
@@ -370,6 +377,9 @@ class _Fit:
     start: float
     n_points: int
     note: str = ""
+    # Half the second derivative of the trend (units per s²): the trend is
+    # level + slope (t - now) + curvature (t - now)²; 0 for a straight line.
+    curvature: float = 0.0
 
 
 @dataclass
@@ -458,7 +468,7 @@ def _forecast_buckets(
             )
     span = max(now - fit.start, cfg.min_fit_span_s)
     reach = now + cfg.max_extrapolation * span
-    eta = _first_crossing(now, fit.level, fit.slope, st.profile, lim, cfg.bucket_s)
+    eta = _first_crossing(now, fit.level, fit.slope, st.profile, lim, cfg.bucket_s, fit.curvature)
     if eta is None:
         return none("no crossing expected: flat or moving away from the limit", fit)
     if eta > reach:
@@ -468,8 +478,9 @@ def _forecast_buckets(
         )
     peak_se = st.profile.peak_se if st.profile is not None else 0.0
     delta = NormalDist().inv_cdf(0.5 + cfg.confidence / 2) * math.hypot(fit.level_se, peak_se)
-    eta_low = _first_crossing(now, fit.level + delta, max(fit.slope_high, fit.slope), st.profile, lim, cfg.bucket_s)
-    eta_high = _first_crossing(now, fit.level - delta, min(fit.slope_low, fit.slope), st.profile, lim, cfg.bucket_s)
+    steep, shallow = max(fit.slope_high, fit.slope), min(fit.slope_low, fit.slope)
+    eta_low = _first_crossing(now, fit.level + delta, steep, st.profile, lim, cfg.bucket_s, fit.curvature)
+    eta_high = _first_crossing(now, fit.level - delta, shallow, st.profile, lim, cfg.bucket_s, fit.curvature)
     # Buckets are the time resolution of the fit: the band is never narrower than one.
     eta_low = max(now, min(eta if eta_low is None else eta_low, eta) - cfg.bucket_s / 2)
     eta_high = reach if eta_high is None else min(max(eta_high, eta) + cfg.bucket_s / 2, reach)
@@ -625,7 +636,61 @@ def _fit_trend(
         start = max(start, int(np.searchsorted(btime, st.now - whole_days * DAY)))
     fit = _theil_sen(btime[start:], zc[start:], st.now, cfg)
     fit.note = note
-    return fit
+    curved = _accelerating_fit(btime[seg_start:], zc[seg_start:], st.now, fit, cfg)
+    return fit if curved is None else curved
+
+
+def _accelerating_fit(t: np.ndarray, y: np.ndarray, now: float, line: _Fit, cfg: ForecastConfig) -> _Fit | None:
+    """A quadratic trend over the whole segment when growth is speeding up, else None (keep ``line``).
+
+    The curve must earn its place out of sample: fitted to the older part of the segment, it has to
+    predict the newest part much better than the straight line fitted to the same older data, and
+    its curvature must be significant once the residuals' autocorrelation is allowed for. Only
+    acceleration toward the limit is modelled; growth that slows down is left to the kink search,
+    whose fit then starts where the slower growth began.
+    """
+    n = t.size
+    if n < 4 * cfg.min_fit_buckets or now - t[0] < cfg.curve_min_span_s:
+        return None
+    x = (t - now) / DAY  # days, for conditioning
+    cut = n - max(cfg.min_fit_buckets, round(n * cfg.curve_holdout))
+    older = x < x[cut]
+    line_older = older & (t >= line.start)
+    if line_older.sum() < cfg.min_fit_buckets:
+        line_older = older & (x >= x[cut] - (now - line.start) / DAY)
+    if line_older.sum() < 3:
+        return None
+    # The cheap test first: the whole segment's curvature must stand out from the noise.
+    coef, cov = np.polyfit(x, y, 2, cov=True)
+    curvature, slope, level = (float(c) for c in coef)
+    resid = y - np.polyval(coef, x)
+    inflate = math.sqrt(n / _effective_n(resid - float(np.mean(resid))))
+    se = np.sqrt(np.diag(cov)) * inflate
+    if curvature <= 0 or curvature < cfg.curve_sigmas * float(se[0]):
+        return None
+    curve_older = np.polynomial.polynomial.polyfit(x[older], y[older], 2)
+    lx, ly = x[line_older], y[line_older]
+    if lx.size > cfg.max_fit_points:
+        lx, ly = _merge_points(lx, ly, math.ceil(lx.size / cfg.max_fit_points))
+    line_older_fit = stats.theilslopes(ly, lx)
+    newer_x, newer_y = x[~older], y[~older]
+    curve_err = float(np.median(np.abs(newer_y - np.polynomial.polynomial.polyval(newer_x, curve_older))))
+    line_err = float(np.median(np.abs(newer_y - (line_older_fit.intercept + line_older_fit.slope * newer_x))))
+    if not (curve_older[2] > 0 and curve_err < cfg.curve_error_ratio * line_err):
+        return None
+    zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
+    return _Fit(
+        slope=slope / DAY,
+        slope_low=(slope - zq * float(se[1])) / DAY,
+        slope_high=(slope + zq * float(se[1])) / DAY,
+        level=level,
+        level_se=float(se[2]),
+        sigma=_robust_sigma(resid),
+        start=float(t[0]),
+        n_points=int(n),
+        note=", ".join(filter(None, [line.note, "accelerating growth"])),
+        curvature=curvature / (DAY * DAY),
+    )
 
 
 def _same_growth_across(
@@ -995,17 +1060,22 @@ def _first_crossing(
     profile: _Profile | None,
     limit: float,
     bucket_s: float,
+    curvature: float = 0.0,
 ) -> float | None:
-    """First t >= now where level + slope (t - now) + profile(t) >= limit."""
+    """First t >= now where level + slope (t - now) + curvature (t - now)² + profile(t) >= limit."""
     if not (math.isfinite(level) and math.isfinite(slope)):
         return None
     peak = profile.peak if profile is not None else 0.0
-    if level + peak >= limit:
+    gap = limit - level - peak
+    if gap <= 0:
         t0 = now
+    elif curvature > 0:
+        # The positive root of curvature x² + slope x - gap = 0, written to stay exact as curvature → 0.
+        t0 = now + 2 * gap / (slope + math.sqrt(slope * slope + 4 * curvature * gap))
     elif slope <= 0:
         return None
     else:
-        t0 = now + (limit - level - peak) / slope
+        t0 = now + gap / slope
     if profile is None:
         return t0
     if t0 - now > 1e6 * DAY:
@@ -1014,7 +1084,8 @@ def _first_crossing(
     # and, while the trend keeps rising, no later than the next daily peak.
     step = min(300.0, bucket_s / 4)
     grid = t0 + np.arange(0.0, DAY + step, step)
-    curve = level + slope * (grid - now) + profile.at(grid, bucket_s)
+    x = grid - now
+    curve = level + slope * x + curvature * x * x + profile.at(grid, bucket_s)
     above = np.nonzero(curve >= limit)[0]
     if above.size == 0:
         return None if slope <= 0 else float(grid[-1])
