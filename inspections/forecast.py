@@ -94,7 +94,7 @@ class ForecastConfig:
     curve_min_span_s: float = 3 * DAY
     curve_holdout: float = 0.25
     curve_error_ratio: float = 0.5
-    curve_sigmas: float = 4.0
+    curve_sigmas: float = 6.0
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.lookback_s <= 0:
@@ -435,8 +435,11 @@ def _forecast_buckets(
 
     if bidx.size == 0 or first_ts is None:
         return none("no data in the lookback window")
-    if y[-1] >= lim:
-        return _result(st, sign, now, now, now, "limit already reached", None, level=float(y[-1]))
+    # The newest buckets, not the newest one alone: a single noisy bucket past the limit is not a
+    # full disk, while two of the last three are.
+    recent = _median(y[-cfg.shift_window :])
+    if recent >= lim:
+        return _result(st, sign, now, now, now, "limit already reached", None, level=recent)
     history = now - first_ts
     if history < cfg.min_history_s or bidx.size < cfg.min_fit_buckets:
         return none(

@@ -219,6 +219,18 @@ def test_limit_already_reached() -> None:
     assert fc.alert()
 
 
+def test_one_noisy_bucket_past_the_limit_is_not_a_full_disk() -> None:
+    s = linear(10, start=60, per_day=3, sigma=0.3, seed=15)  # about 90 at the end, crossing in 3 days
+    y = s.y.copy()
+    y[-6:] = 101.0  # the newest hour's samples jump past the limit
+    fc = forecast(s.t, y, 100.0, horizon_s=HORIZON)
+    assert fc.reason != "limit already reached"  # (a step toward the limit, or noise: the fit decides)
+    assert fc.eta is not None
+    y[-18:] = 101.0  # three hours past it
+    fc = forecast(s.t, y, 100.0, horizon_s=HORIZON)
+    assert fc.reason == "limit already reached" and fc.eta == fc.now
+
+
 def test_moving_away_says_so() -> None:
     s = linear(10, start=90, per_day=-2, sigma=0.3)
     fc = forecast(s.t, s.y, 100.0)
