@@ -1,21 +1,30 @@
 """Forecast quality: our forecaster against Prometheus' predict_linear and Zabbix's timeleft.
 
-    .venv/bin/python bench/forecast.py [--quick] [--seeds N] [--family NAME] [--step S] [--jobs N] [--verbose]
+    .venv/bin/python bench/forecast.py [--quick] [--seeds N] [--family NAME] [--step S] [--jobs N]
 
 Generates 28-day capacity series (sampled every 10 min by default) with known crossing times — linear,
-noisy with a slowly wandering component and spikes, daily cycles, cleanups followed by regrowth,
-steps toward the limit, growth that speeds up, leaks that start midway, memory falling toward zero
-with restarts — and series that never cross: noise with wander, large daily cycles, log-rotation
-sawtooth, growth months away from the limit. The truth is the first crossing of the noise-free signal
-(daily peaks included). Every method is evaluated hourly in streaming fashion — at instant t it sees
-only samples up to t — with a 7-day horizon:
+noisy with a slowly wandering component and spikes, heavy wandering noise with frequent spikes, daily
+cycles, cleanups followed by regrowth, weekly purges that free less than the week added, steps toward
+the limit, growth that speeds up at a kink or keeps accelerating, leaks that start midway, memory
+falling toward zero with restarts — and series that never cross: noise with wander, large daily
+cycles, log-rotation sawtooth, growth months away from the limit, growth that stops on a plateau
+after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
+
+Ours runs exactly as the predictions job behind forecast tickets runs it
+(``collector.predict.forecast_capacity``): at each instant the store's answer to its query — the last
+14 days as 10-minute averages of the 1-minute rollups — goes through
+``collector.predict.rollup_forecast_points`` into ``inspections.forecast.forecast``. Every method is
+evaluated hourly in streaming fashion — at instant t it sees only samples up to t — with a 7-day
+horizon:
 
 - lead time: from the first alert of the final uninterrupted run of alerts before the true crossing
   (counting only instants at most one horizon before it) to the crossing; 0 when never alerted;
+- recall@24h: share of crossing series with a lead time of at least 24 h;
 - relative ETA error: |eta − truth| / (truth − t) at instants where the crossing is within the
   horizon; an instant without an eta counts as 1.0;
 - false-alarm rate: share of never-crossing series that alerted at least once;
-- band coverage (ours only): share of those instants whose [eta_low, eta_high] holds the truth.
+- band coverage (ours only): share of those instants whose [eta_low, eta_high] holds the truth;
+- time per ``forecast()`` call (ours only; wall clock, so it moves with the machine's load).
 
 Baselines, as an operator would configure them:
 - ``predict_linear``: least squares over the last 6 h, extrapolated from its value at t;
@@ -23,7 +32,7 @@ Baselines, as an operator would configure them:
 Neither alerts during the first day, like ours, so that their false alarms come from the method and
 not from the first hours of a series.
 
-The headline figures are the last lines, one per line, as name=value.
+Per-family figures come first; the headline figures are the last lines, one per line, as name=value.
 """
 
 from __future__ import annotations
@@ -116,16 +125,29 @@ def fam_linear(rng: np.random.Generator) -> Family:
     return t, clean, clean + rng.normal(0, rng.uniform(0.2, 1.5), t.size), 100.0, "up"
 
 
-def fam_noisy(rng: np.random.Generator) -> Family:
+def _noisy_trend(
+    rng: np.random.Generator,
+    base: tuple[float, float],
+    wander: tuple[float, float],
+    rho: float,
+    white: tuple[float, float],
+    spike_rate: float,
+    spike: tuple[float, float],
+) -> Family:
+    """A line crossing 100 between days 12 and 26 under AR(1) wander, white noise and upward spikes."""
     t = _grid(28)
     cross_day = rng.uniform(12, 26)
-    base = rng.uniform(20, 50)
-    clean = base + (100 - base) / cross_day * (t - T0) / DAY
-    noise = _ar_noise(rng, t.size, rng.uniform(1.0, 3.0), 0.995) + rng.normal(0, rng.uniform(0.5, 2.0), t.size)
-    # Occasional spikes (a backup's temp files) that come and go within the hour.
-    spikes = rng.random(t.size) < 0.003
-    noise[spikes] += rng.uniform(5, 15, int(spikes.sum()))
+    start = rng.uniform(*base)
+    clean = start + (100 - start) / cross_day * (t - T0) / DAY
+    noise = _ar_noise(rng, t.size, rng.uniform(*wander), rho) + rng.normal(0, rng.uniform(*white), t.size)
+    spikes = rng.random(t.size) < spike_rate
+    noise[spikes] += rng.uniform(*spike, int(spikes.sum()))
     return t, clean, clean + noise, 100.0, "up"
+
+
+def fam_noisy(rng: np.random.Generator) -> Family:
+    """Slow wander and occasional spikes (a backup's temp files) that come and go within the hour."""
+    return _noisy_trend(rng, (20, 50), (1.0, 3.0), 0.995, (0.5, 2.0), 0.003, (5, 15))
 
 
 def fam_daily(rng: np.random.Generator) -> Family:
@@ -292,14 +314,7 @@ def fam_plateau(rng: np.random.Generator) -> Family:
 
 def fam_heavy_noise(rng: np.random.Generator) -> Family:
     """A real trend under heavy, wandering noise and frequent spikes (a busy shared scratch volume)."""
-    t = _grid(28)
-    cross_day = rng.uniform(12, 26)
-    base = rng.uniform(15, 40)
-    clean = base + (100 - base) / cross_day * (t - T0) / DAY
-    noise = _ar_noise(rng, t.size, rng.uniform(3.0, 6.0), 0.98) + rng.normal(0, rng.uniform(2.0, 5.0), t.size)
-    spikes = rng.random(t.size) < 0.01
-    noise[spikes] += rng.uniform(5, 20, int(spikes.sum()))
-    return t, clean, clean + noise, 100.0, "up"
+    return _noisy_trend(rng, (15, 40), (3.0, 6.0), 0.98, (2.0, 5.0), 0.01, (5, 20))
 
 
 FAMILIES: dict[str, Callable[[np.random.Generator], Family]] = {

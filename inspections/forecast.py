@@ -653,7 +653,7 @@ def _accelerating_fit(t: np.ndarray, y: np.ndarray, now: float, line: _Fit, cfg:
     whose fit then starts where the slower growth began.
     """
     n = t.size
-    if n < 4 * cfg.min_fit_buckets or now - t[0] < cfg.curve_min_span_s:
+    if line.slope <= 0 or n < 4 * cfg.min_fit_buckets or now - t[0] < cfg.curve_min_span_s:
         return None
     x = (t - now) / DAY  # days, for conditioning
     cut = n - max(cfg.min_fit_buckets, round(n * cfg.curve_holdout))
@@ -750,10 +750,12 @@ def _pooled_slope(t: np.ndarray, y: np.ndarray, subs: list[tuple[int, int]], max
     """One growth rate for segments that differ only in level: their Theil–Sen slopes, weighted by pairs."""
     slopes: list[float] = []
     weights: list[float] = []
+    # Merge buckets alike in every segment so that all of them together stay within max_points.
+    group = math.ceil(sum(q - p for p, q in subs) / max_points)
     for p, q in subs:
         tt, yy = t[p:q], y[p:q]
-        if tt.size > max_points:
-            tt, yy = _merge_points(tt, yy, math.ceil(tt.size / max_points))
+        if group > 1 and tt.size > group:
+            tt, yy = _merge_points(tt, yy, group)
         if tt.size >= 2 and tt[-1] > tt[0]:
             slopes.append(float(stats.theilslopes(yy, tt).slope))
             weights.append(tt.size * (tt.size - 1) / 2)
