@@ -31,6 +31,13 @@ limit is always approached from below):
    The band is Sen's rank-based confidence interval widened by sqrt(n / n_eff) for autocorrelated
    residuals, plus the uncertainty of the level and of the daily peak; ``eta_low`` uses the steep end
    of the slope interval, ``eta_high`` the shallow end. It is never narrower than one bucket.
+8. **Accelerating growth.** A quadratic trend over the segment replaces the line when, fitted without
+   the newest quarter of the segment, it predicts that quarter with less than half the line's error
+   and its curvature exceeds six standard errors (autocorrelation allowed for). The eta then solves
+   the curve, and the slope reported is today's rate.
+
+The limit counts as reached when the median of the newest three buckets has reached it, so one
+noisy bucket past the limit is not taken for a full disk.
 
 A crossing is only claimed when the whole slope interval points toward the limit and the crossing is
 within ``max_extrapolation`` (5) times the span of data the fit rests on; otherwise ``eta`` is ``None``
@@ -86,7 +93,7 @@ class ForecastConfig:
     shift_window: int = 3
     # Significance of a kink: sup-F statistic (after autocorrelation correction) it must exceed.
     kink_f: float = 60.0
-    # Theil–Sen on at most this many points (buckets are merged beyond it) keeps an evaluation ~1 ms.
+    # Theil–Sen on at most this many points (buckets are merged beyond it): its cost grows with n².
     max_fit_points: int = 120
     # Accelerating growth: a quadratic trend replaces the line when, fitted without the newest
     # `curve_holdout` share of the segment, it predicts that share with less than `curve_error_ratio`
@@ -671,15 +678,15 @@ def _accelerating_fit(t: np.ndarray, y: np.ndarray, now: float, line: _Fit, cfg:
     se = np.sqrt(np.diag(cov)) * inflate
     if curvature <= 0 or curvature < cfg.curve_sigmas * float(se[0]):
         return None
-    curve_older = np.polynomial.polynomial.polyfit(x[older], y[older], 2)
+    curve_older = np.polyfit(x[older], y[older], 2)
     lx, ly = x[line_older], y[line_older]
     if lx.size > cfg.max_fit_points:
         lx, ly = _merge_points(lx, ly, math.ceil(lx.size / cfg.max_fit_points))
     line_older_fit = stats.theilslopes(ly, lx)
     newer_x, newer_y = x[~older], y[~older]
-    curve_err = float(np.median(np.abs(newer_y - np.polynomial.polynomial.polyval(newer_x, curve_older))))
+    curve_err = float(np.median(np.abs(newer_y - np.polyval(curve_older, newer_x))))
     line_err = float(np.median(np.abs(newer_y - (line_older_fit.intercept + line_older_fit.slope * newer_x))))
-    if not (curve_older[2] > 0 and curve_err < cfg.curve_error_ratio * line_err):
+    if not (curve_older[0] > 0 and curve_err < cfg.curve_error_ratio * line_err):
         return None
     zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
     return _Fit(
