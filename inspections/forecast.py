@@ -757,12 +757,10 @@ def _pooled_slope(t: np.ndarray, y: np.ndarray, subs: list[tuple[int, int]], max
     """One growth rate for segments that differ only in level: their Theil–Sen slopes, weighted by pairs."""
     slopes: list[float] = []
     weights: list[float] = []
-    # Merge buckets alike in every segment so that all of them together stay within max_points.
-    group = math.ceil(sum(q - p for p, q in subs) / max_points)
     for p, q in subs:
         tt, yy = t[p:q], y[p:q]
-        if group > 1 and tt.size > group:
-            tt, yy = _merge_points(tt, yy, group)
+        if tt.size > max_points:
+            tt, yy = _merge_points(tt, yy, math.ceil(tt.size / max_points))
         if tt.size >= 2 and tt[-1] > tt[0]:
             slopes.append(float(stats.theilslopes(yy, tt).slope))
             weights.append(tt.size * (tt.size - 1) / 2)
