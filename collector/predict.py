@@ -109,6 +109,19 @@ def _stored_series(engine: Engine, now: float, retention_s: dict[str, float], cu
                        np.array([v for _, v in pts], dtype=float))
 
 
+def rollup_forecast_points(starts: np.ndarray, averages: np.ndarray, now: float,
+                           step_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The (time, value) points a forecast reads from ``step_s``-wide rollup averages starting at ``starts``.
+
+    A bucket's average stands for its middle; a bucket whose middle is still ahead of ``now`` is left
+    out, so a forecast never rests on a point dated in the future. ``bench/forecast.py`` feeds its
+    generated series through this same function before calling :func:`forecast`.
+    """
+    ts = starts + step_s / 2
+    keep = ts <= now
+    return ts[keep], averages[keep]
+
+
 def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float], customer: str | None = None,
                       lookback_s: float = 14 * DAY, step_s: float = 600.0,
                       horizon_s: float = 7 * DAY) -> list[CapacityForecast]:
@@ -119,12 +132,10 @@ def forecast_capacity(engine: Engine, now: float, retention_s: dict[str, float],
         preset = capacity_limit(name, labels)
         if preset is None:
             continue
-        ts = starts + step_s / 2  # a bucket's average stands for its middle
-        keep = ts <= now
-        ts, vs = ts[keep], vs[keep]
+        limit, direction = preset
+        ts, vs = rollup_forecast_points(starts, vs, now, step_s)
         if len(ts) < 3:
             continue
-        limit, direction = preset
         result = forecast(ts, vs, limit, direction, now=now, horizon_s=horizon_s)
         recent = int(3 * DAY / step_s)
         out.append(CapacityForecast(h.id, h.hostname, h.customer_id, name, labels, result,

@@ -27,10 +27,17 @@ limit is always approached from below):
 6. **Kinks.** A change of growth rate (a leak that starts, a log that turns verbose) is found with a
    continuous two-piece least-squares fit and a significance test corrected for autocorrelation; the
    fit then starts at the kink.
-7. **Robust slope and band.** Theil–Sen slope on the remaining buckets. The band is Sen's rank-based
-   confidence interval widened by sqrt(n / n_eff) for autocorrelated residuals, plus the uncertainty of
-   the level and of the daily peak; ``eta_low`` uses the steep end of the slope interval, ``eta_high``
-   the shallow end. It is never narrower than one bucket.
+7. **Robust slope and band.** Theil–Sen slope (``scipy.stats.theilslopes``) on the remaining buckets.
+   The band is Sen's rank-based confidence interval widened by sqrt(n / n_eff) for autocorrelated
+   residuals, plus the uncertainty of the level and of the daily peak; ``eta_low`` uses the steep end
+   of the slope interval, ``eta_high`` the shallow end. It is never narrower than one bucket.
+8. **Accelerating growth.** A quadratic trend over the segment replaces the line when, fitted without
+   the newest quarter of the segment, it predicts that quarter with less than half the line's error
+   and its curvature exceeds six standard errors (autocorrelation allowed for). The eta then solves
+   the curve, and the slope reported is today's rate.
+
+The limit counts as reached when the median of the newest three buckets has reached it, so one
+noisy bucket past the limit is not taken for a full disk.
 
 A crossing is only claimed when the whole slope interval points toward the limit and the crossing is
 within ``max_extrapolation`` (5) times the span of data the fit rests on; otherwise ``eta`` is ``None``
@@ -49,11 +56,11 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
+from scipy import stats
 
 Direction = Literal["up", "down"]
 
@@ -86,8 +93,15 @@ class ForecastConfig:
     shift_window: int = 3
     # Significance of a kink: sup-F statistic (after autocorrelation correction) it must exceed.
     kink_f: float = 60.0
-    # Theil–Sen on at most this many points (buckets are merged beyond it) keeps an evaluation ~1 ms.
+    # Theil–Sen on at most this many points (buckets are merged beyond it): its cost grows with n².
     max_fit_points: int = 120
+    # Accelerating growth: a quadratic trend replaces the line when, fitted without the newest
+    # `curve_holdout` share of the segment, it predicts that share with less than `curve_error_ratio`
+    # of the line's error, and its curvature exceeds `curve_sigmas` standard errors.
+    curve_min_span_s: float = 3 * DAY
+    curve_holdout: float = 0.25
+    curve_error_ratio: float = 0.5
+    curve_sigmas: float = 6.0
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or self.lookback_s <= 0:
@@ -370,6 +384,9 @@ class _Fit:
     start: float
     n_points: int
     note: str = ""
+    # Half the second derivative of the trend (units per s²): the trend is
+    # level + slope (t - now) + curvature (t - now)²; 0 for a straight line.
+    curvature: float = 0.0
 
 
 @dataclass
@@ -425,8 +442,11 @@ def _forecast_buckets(
 
     if bidx.size == 0 or first_ts is None:
         return none("no data in the lookback window")
-    if y[-1] >= lim:
-        return _result(st, sign, now, now, now, "limit already reached", None, level=float(y[-1]))
+    # The newest buckets, not the newest one alone: a single noisy bucket past the limit is not a
+    # full disk, while two of the last three are.
+    recent = _median(y[-cfg.shift_window :])
+    if recent >= lim:
+        return _result(st, sign, now, now, now, "limit already reached", None, level=recent)
     history = now - first_ts
     if history < cfg.min_history_s or bidx.size < cfg.min_fit_buckets:
         return none(
@@ -458,7 +478,7 @@ def _forecast_buckets(
             )
     span = max(now - fit.start, cfg.min_fit_span_s)
     reach = now + cfg.max_extrapolation * span
-    eta = _first_crossing(now, fit.level, fit.slope, st.profile, lim, cfg.bucket_s)
+    eta = _first_crossing(now, fit.level, fit.slope, st.profile, lim, cfg.bucket_s, fit.curvature)
     if eta is None:
         return none("no crossing expected: flat or moving away from the limit", fit)
     if eta > reach:
@@ -468,8 +488,9 @@ def _forecast_buckets(
         )
     peak_se = st.profile.peak_se if st.profile is not None else 0.0
     delta = NormalDist().inv_cdf(0.5 + cfg.confidence / 2) * math.hypot(fit.level_se, peak_se)
-    eta_low = _first_crossing(now, fit.level + delta, max(fit.slope_high, fit.slope), st.profile, lim, cfg.bucket_s)
-    eta_high = _first_crossing(now, fit.level - delta, min(fit.slope_low, fit.slope), st.profile, lim, cfg.bucket_s)
+    steep, shallow = max(fit.slope_high, fit.slope), min(fit.slope_low, fit.slope)
+    eta_low = _first_crossing(now, fit.level + delta, steep, st.profile, lim, cfg.bucket_s, fit.curvature)
+    eta_high = _first_crossing(now, fit.level - delta, shallow, st.profile, lim, cfg.bucket_s, fit.curvature)
     # Buckets are the time resolution of the fit: the band is never narrower than one.
     eta_low = max(now, min(eta if eta_low is None else eta_low, eta) - cfg.bucket_s / 2)
     eta_high = reach if eta_high is None else min(max(eta_high, eta) + cfg.bucket_s / 2, reach)
@@ -625,7 +646,61 @@ def _fit_trend(
         start = max(start, int(np.searchsorted(btime, st.now - whole_days * DAY)))
     fit = _theil_sen(btime[start:], zc[start:], st.now, cfg)
     fit.note = note
-    return fit
+    curved = _accelerating_fit(btime[seg_start:], zc[seg_start:], st.now, fit, cfg)
+    return fit if curved is None else curved
+
+
+def _accelerating_fit(t: np.ndarray, y: np.ndarray, now: float, line: _Fit, cfg: ForecastConfig) -> _Fit | None:
+    """A quadratic trend over the whole segment when growth is speeding up, else None (keep ``line``).
+
+    The curve must earn its place out of sample: fitted to the older part of the segment, it has to
+    predict the newest part much better than the straight line fitted to the same older data, and
+    its curvature must be significant once the residuals' autocorrelation is allowed for. Only
+    acceleration toward the limit is modelled; growth that slows down is left to the kink search,
+    whose fit then starts where the slower growth began.
+    """
+    n = t.size
+    if line.slope <= 0 or n < 4 * cfg.min_fit_buckets or now - t[0] < cfg.curve_min_span_s:
+        return None
+    x = (t - now) / DAY  # days, for conditioning
+    cut = n - max(cfg.min_fit_buckets, round(n * cfg.curve_holdout))
+    older = x < x[cut]
+    line_older = older & (t >= line.start)
+    if line_older.sum() < cfg.min_fit_buckets:
+        line_older = older & (x >= x[cut] - (now - line.start) / DAY)
+    if line_older.sum() < 3:
+        return None
+    # The cheap test first: the whole segment's curvature must stand out from the noise.
+    coef, cov = np.polyfit(x, y, 2, cov=True)
+    curvature, slope, level = (float(c) for c in coef)
+    resid = y - np.polyval(coef, x)
+    inflate = math.sqrt(n / _effective_n(resid - float(np.mean(resid))))
+    se = np.sqrt(np.diag(cov)) * inflate
+    if curvature <= 0 or curvature < cfg.curve_sigmas * float(se[0]):
+        return None
+    curve_older = np.polyfit(x[older], y[older], 2)
+    lx, ly = x[line_older], y[line_older]
+    if lx.size > cfg.max_fit_points:
+        lx, ly = _merge_points(lx, ly, math.ceil(lx.size / cfg.max_fit_points))
+    line_older_fit = stats.theilslopes(ly, lx)
+    newer_x, newer_y = x[~older], y[~older]
+    curve_err = float(np.median(np.abs(newer_y - np.polyval(curve_older, newer_x))))
+    line_err = float(np.median(np.abs(newer_y - (line_older_fit.intercept + line_older_fit.slope * newer_x))))
+    if not (curve_older[0] > 0 and curve_err < cfg.curve_error_ratio * line_err):
+        return None
+    zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
+    return _Fit(
+        slope=slope / DAY,
+        slope_low=(slope - zq * float(se[1])) / DAY,
+        slope_high=(slope + zq * float(se[1])) / DAY,
+        level=level,
+        level_se=float(se[2]),
+        sigma=_robust_sigma(resid),
+        start=float(t[0]),
+        n_points=int(n),
+        note=", ".join(filter(None, [line.note, "accelerating growth"])),
+        curvature=curvature / (DAY * DAY),
+    )
 
 
 def _same_growth_across(
@@ -671,57 +746,50 @@ def _remove_rises(
         if not inner:
             continue
         subs = list(itertools.pairwise([a, *inner, b]))
-        pooled = [_all_pair_slopes(btime[p:q], z[p:q], cfg.max_fit_points) for p, q in subs]
-        slopes = np.concatenate(pooled)
-        slope = _median(slopes) if slopes.size else 0.0
+        slope = _pooled_slope(btime, z, subs, cfg.max_fit_points)
         offsets = [_median(z[p:q] - slope * btime[p:q]) for p, q in subs]
         for (p, q), off in zip(subs, offsets, strict=True):
             zc[p:q] += offsets[-1] - off
     return zc
 
 
-def _all_pair_slopes(t: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
-    if t.size < 2:
-        return np.empty(0)
-    if t.size > max_points:
-        t, y = _merge_points(t, y, math.ceil(t.size / max_points))
-    i, j = _pairs(t.size)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    return (y[j][ok] - y[i][ok]) / dt[ok]
+def _pooled_slope(t: np.ndarray, y: np.ndarray, subs: list[tuple[int, int]], max_points: int) -> float:
+    """One growth rate for segments that differ only in level: their Theil–Sen slopes, weighted by pairs."""
+    slopes: list[float] = []
+    weights: list[float] = []
+    for p, q in subs:
+        tt, yy = t[p:q], y[p:q]
+        if tt.size > max_points:
+            tt, yy = _merge_points(tt, yy, math.ceil(tt.size / max_points))
+        if tt.size >= 2 and tt[-1] > tt[0]:
+            slopes.append(float(stats.theilslopes(yy, tt).slope))
+            weights.append(tt.size * (tt.size - 1) / 2)
+    return float(np.average(slopes, weights=weights)) if slopes else 0.0
 
 
 def _theil_sen(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -> _Fit:
-    """Theil–Sen slope with Sen's confidence interval at an autocorrelation-corrected sample size."""
+    """Theil–Sen slope with Sen's confidence interval, widened for autocorrelated residuals."""
     start = float(t[0])
     n_points = int(t.size)
     if t.size > cfg.max_fit_points:
         t, y = _merge_points(t, y, math.ceil(t.size / cfg.max_fit_points))
     n = t.size
-    i, j = _pairs(n)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    slopes = np.sort((y[j][ok] - y[i][ok]) / dt[ok])
-    slope = _sorted_quantile(slopes, 0.5) if slopes.size else 0.0
+    if n >= 3:
+        res = stats.theilslopes(y, t - now, alpha=cfg.confidence)
+        slope, q_lo, q_hi = float(res.slope), float(res.low_slope), float(res.high_slope)
+    else:
+        slope = float((y[-1] - y[0]) / (t[-1] - t[0])) if n == 2 and t[-1] > t[0] else 0.0
+        q_lo, q_hi = -math.inf, math.inf
     resid = y - slope * (t - now)
     level = _median(resid)
     e = resid - level
     sigma = _robust_sigma(e)
     n_eff = _effective_n(e)
-    zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
-    if slopes.size >= 3:
-        # Sen's rank interval for independent points, widened by sqrt(n / n_eff) for autocorrelation
-        # (the usual variance-inflation factor).
-        pairs = n * (n - 1) / 2
-        c = zq * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
-        f_lo = max(0.0, (pairs - c) / (2 * pairs))
-        f_hi = min(1.0, (pairs + c) / (2 * pairs))
-        q_lo, q_hi = _sorted_quantile(slopes, f_lo), _sorted_quantile(slopes, f_hi)
-        inflate = math.sqrt(n / n_eff)
-        slope_low = slope - (slope - float(q_lo)) * inflate
-        slope_high = slope + (float(q_hi) - slope) * inflate
-    else:
-        slope_low, slope_high = -math.inf, math.inf
+    # Sen's rank interval assumes independent points; sqrt(n / n_eff) is the usual variance-inflation
+    # factor for autocorrelated ones.
+    inflate = math.sqrt(n / n_eff)
+    slope_low = slope - (slope - q_lo) * inflate
+    slope_high = slope + (q_hi - slope) * inflate
     level_se = _MEDIAN_SE * sigma / math.sqrt(max(n_eff, 1.0))
     return _Fit(slope, slope_low, slope_high, level, level_se, sigma, start, n_points)
 
@@ -742,12 +810,6 @@ def _merge_points(t: np.ndarray, y: np.ndarray, group: int) -> tuple[np.ndarray,
     return tt, yy
 
 
-@lru_cache(maxsize=64)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    i, j = np.triu_indices(n, 1)
-    return i, j
-
-
 def _effective_n(e: np.ndarray) -> float:
     """n shrunk for lag-1 autocorrelation: n (1 - rho) / (1 + rho)."""
     n = e.size
@@ -762,14 +824,6 @@ def _effective_n(e: np.ndarray) -> float:
     rho = rho + (1 + 4 * rho) / n
     rho = min(max(rho, 0.0), 0.95)
     return max(3.0, n * (1 - rho) / (1 + rho))
-
-
-def _sorted_quantile(s: np.ndarray, q: float) -> float:
-    """Linear-interpolated quantile of an already sorted array."""
-    pos = q * (s.size - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, s.size - 1)
-    return float(s[lo] + (s[hi] - s[lo]) * (pos - lo))
 
 
 def _median(x: np.ndarray) -> float:
@@ -1016,17 +1070,22 @@ def _first_crossing(
     profile: _Profile | None,
     limit: float,
     bucket_s: float,
+    curvature: float = 0.0,
 ) -> float | None:
-    """First t >= now where level + slope (t - now) + profile(t) >= limit."""
+    """First t >= now where level + slope (t - now) + curvature (t - now)² + profile(t) >= limit."""
     if not (math.isfinite(level) and math.isfinite(slope)):
         return None
     peak = profile.peak if profile is not None else 0.0
-    if level + peak >= limit:
+    gap = limit - level - peak
+    if gap <= 0:
         t0 = now
+    elif curvature > 0:
+        # The positive root of curvature x² + slope x - gap = 0, written to stay exact as curvature → 0.
+        t0 = now + 2 * gap / (slope + math.sqrt(slope * slope + 4 * curvature * gap))
     elif slope <= 0:
         return None
     else:
-        t0 = now + (limit - level - peak) / slope
+        t0 = now + gap / slope
     if profile is None:
         return t0
     if t0 - now > 1e6 * DAY:
@@ -1035,7 +1094,8 @@ def _first_crossing(
     # and, while the trend keeps rising, no later than the next daily peak.
     step = min(300.0, bucket_s / 4)
     grid = t0 + np.arange(0.0, DAY + step, step)
-    curve = level + slope * (grid - now) + profile.at(grid, bucket_s)
+    x = grid - now
+    curve = level + slope * x + curvature * x * x + profile.at(grid, bucket_s)
     above = np.nonzero(curve >= limit)[0]
     if above.size == 0:
         return None if slope <= 0 else float(grid[-1])

@@ -102,6 +102,10 @@ def expected_openssh(line: str) -> str | None:
         return "pam.auth_failure"
     if "pam_unix(sshd:auth): check pass; user unknown" in line:
         return "pam.user_unknown"
+    if "No more user authentication methods available" in line:
+        return "sshd.auth_methods_exhausted"
+    if "Received disconnect from " in line and ": Auth fail" in line:
+        return "sshd.client_auth_fail"
     return None
 
 
@@ -114,6 +118,8 @@ def expected_linux(line: str) -> str | None:
         return "auth.failed"
     if "Couldn't authenticate user" in line:
         return "auth.failed"
+    if "ftpd[" in line and ": User unknown timed out after " in line:
+        return "ftpd.login_timeout"
     if "logrotate: ALERT exited abnormally" in line:
         return "logrotate.failed"
     return None

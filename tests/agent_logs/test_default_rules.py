@@ -182,6 +182,23 @@ MATCHING: list[tuple[str, str, dict[str, str]]] = [
         "sshd.break_in_attempt",
         {"rhost": "1.2.3.4", "rdns": "x.example"},
     ),
+    (
+        P + "sshd[1]: error: Received disconnect from 1.2.3.4 port 5: 3: com.jcraft.jsch.JSchException: Auth fail "
+        "[preauth]",
+        "sshd.client_auth_fail",
+        {"rhost": "1.2.3.4", "port": "5", "code": "3"},
+    ),
+    (
+        P + "sshd[1]: Received disconnect from 2001:db8::7 port 40022:14: No more user authentication methods "
+        "available. [preauth]",
+        "sshd.auth_methods_exhausted",
+        {"rhost": "2001:db8::7", "port": "40022", "code": "14"},
+    ),
+    (
+        P + "ftpd[31277]: User unknown timed out after 900 seconds at Sat Jun 18 02:23:10 2005",
+        "ftpd.login_timeout",
+        {"seconds": "900"},
+    ),
     ("Traceback (most recent call last):", "app.python_traceback", {}),
     (
         'Exception in thread "main" java.lang.IllegalStateException: boom',
@@ -200,8 +217,9 @@ MATCHING: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 NOT_MATCHING = [
-    P
-    + "sshd[1]: error: Received disconnect from 1.2.3.4 port 5: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
+    P + "sshd[1]: Received disconnect from 1.2.3.4 port 5:11: Bye Bye [preauth]",
+    P + "sshd[1]: Received disconnect from 1.2.3.4 port 5:11: disconnected by user",
+    P + "ftpd[2]: User alice timed out after 900 seconds at Sat Jun 18 02:23:10 2005",
     P + "sshd[1]: error: kex_exchange_identification: Connection closed by remote host",
     P + "sshd[1]: fatal: Write failed: Connection reset by peer [preauth]",
     P + "sshd[1]: Accepted publickey for deploy from 10.0.0.5 port 5555 ssh2",

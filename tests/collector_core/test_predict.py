@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from collector.ingest import Batch, Ingestor
-from collector.predict import forecast_capacity
+from collector.predict import forecast_capacity, rollup_forecast_points
 from collector.simulator import FleetSpec, HistorySchedule, TroubleSpec, build_fleet, encoded_batches
 from collector.simulator.trouble import TroubleKind, plan_troubles
 from collector.store.engine import open_engine
@@ -59,3 +60,11 @@ def test_forecasts_lead_the_injected_failures(tmp_path: Path) -> None:
     for r in results:
         if r.host_id not in troubled and r.result.eta is not None:
             assert r.result.eta - now > 7 * 86400, (r.hostname, r.series, r.labels)
+
+
+def test_rollup_points_stand_for_their_middle_and_never_lie_ahead_of_now() -> None:
+    starts = np.array([0.0, 600.0, 1200.0, 1800.0])
+    averages = np.array([1.0, 2.0, 3.0, 4.0])
+    ts, vs = rollup_forecast_points(starts, averages, now=1500.0, step_s=600.0)
+    assert ts.tolist() == [300.0, 900.0, 1500.0]  # the open bucket at 1800 has its middle at 2100
+    assert vs.tolist() == [1.0, 2.0, 3.0]

@@ -151,6 +151,28 @@ def test_leak_that_starts_midway_is_followed() -> None:
         assert_eta_close(fc, s.truth, rel=0.10, slack_h=3)
 
 
+def test_accelerating_growth_is_followed_by_a_curve() -> None:
+    t = grid(24)
+    d = (t - T0) / DAY
+    clean = 30 + 1.0 * d + 0.2 * d * d  # speeding up, reaching 100 on day 14.4
+    s = Generated(t, clean + np.random.default_rng(14).normal(0, 0.5, t.size), first_crossing(t, clean, 100))
+    assert s.truth is not None
+    for fc in evaluate(s, [T0 + dd * DAY for dd in (8, 9.5, 11, 12.5)]):
+        assert_eta_close(fc, s.truth, rel=0.10, slack_h=3)
+        assert "accelerating growth" in fc.reason
+        # The slope reported is today's rate, not the average since the start.
+        assert fc.slope is not None
+        assert fc.slope * DAY == pytest.approx(1.0 + 0.4 * (fc.now - T0) / DAY, rel=0.15)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_straight_growth_keeps_a_straight_line(seed: int) -> None:
+    s = linear(24, start=20, per_day=3.5, sigma=1.5, seed=seed)
+    for fc in evaluate(s, [T0 + dd * DAY for dd in (6, 10, 14, 18)]):
+        assert "accelerating" not in fc.reason
+        assert_eta_close(fc, s.truth, rel=0.10, slack_h=3)
+
+
 def test_memory_running_out_direction_down() -> None:
     t = grid(20)
     total = 16e9
@@ -195,6 +217,18 @@ def test_limit_already_reached() -> None:
     fc = forecast(s.t, s.y, 100.0, horizon_s=HORIZON)
     assert fc.eta == fc.now and fc.eta_low == fc.now and fc.eta_high == fc.now
     assert fc.alert()
+
+
+def test_one_noisy_bucket_past_the_limit_is_not_a_full_disk() -> None:
+    s = linear(10, start=60, per_day=3, sigma=0.3, seed=15)  # about 90 at the end, crossing in 3 days
+    y = s.y.copy()
+    y[-6:] = 101.0  # the newest hour's samples jump past the limit
+    fc = forecast(s.t, y, 100.0, horizon_s=HORIZON)
+    assert fc.reason != "limit already reached"  # (a step toward the limit, or noise: the fit decides)
+    assert fc.eta is not None
+    y[-18:] = 101.0  # three hours past it
+    fc = forecast(s.t, y, 100.0, horizon_s=HORIZON)
+    assert fc.reason == "limit already reached" and fc.eta == fc.now
 
 
 def test_moving_away_says_so() -> None:
