@@ -31,6 +31,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from collector import metrics
 from collector.export.cursors import events_keep_from, raw_keep_from
 from collector.ingest_validation import Rejections
+from collector.ingest_validation.bounds import MAX_SEQ
 from collector.quarantine import repository as quarantined
 from collector.store import watermark
 from collector.store.bulk import raise_column
@@ -69,6 +70,9 @@ class Batch:
     payload: bytes = b""  # the AgentMessage bytes as received, kept raw in the ingest log
     rejected: Rejections | None = None  # what the door dropped from it
     replay_of: int | None = None  # a quarantine entry being retried: no dedup, removed once stored
+
+    def kind(self) -> str:
+        return "samples" if self.samples is not None else "events"
 
     def raw(self) -> bytes:
         if self.payload:
@@ -454,20 +458,22 @@ class Ingestor:
             with self.engine.begin() as conn:
                 if b.replay_of is not None:
                     quarantined.set_reason(conn, b.replay_of, reason)
+                elif b.seq > MAX_SEQ:  # cannot be a stream mark either: kept, but not deduplicated
+                    quarantined.put(conn, quarantined.Entry(
+                        self.collector_id, b.host_id, b.epoch, 0, b.kind(), now_ms, f"seq {b.seq}: {reason}", b.raw()))
                 else:
                     if b.seq <= self._stream_marks(conn, [b], now_ms).get(key, 0):
                         b.done(Outcome.DUPLICATE)
                         return
                     quarantined.put(conn, quarantined.Entry(
-                        self.collector_id, b.host_id, b.epoch, b.seq, "samples" if b.samples is not None
-                        else "events", now_ms, reason, b.raw()))
+                        self.collector_id, b.host_id, b.epoch, b.seq, b.kind(), now_ms, reason, b.raw()))
                     self._advance_marks(conn, {key: b.seq}, now_ms)
         except Exception:
             self._hwm.pop(key, None)
             log.exception("event=quarantine_failed host=%s seq=%d", b.host_id, b.seq)
             b.done(Outcome.FAILED)
             return
-        if not self._shared and b.replay_of is None:
+        if not self._shared and b.replay_of is None and b.seq <= MAX_SEQ:
             self._hwm[key] = b.seq
         self.stats["quarantined"] += 1
         metrics.quarantined_batches.inc()
