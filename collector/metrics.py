@@ -52,3 +52,6 @@ quarantined_batches = Counter(
 streams_ended = Counter(
     "patrol_streams_ended_total", "Agent streams that ended, by how", ["how"], registry=REGISTRY
 )
+quarantine_held = Gauge(
+    "patrol_quarantine_held_batches", "Batches held in the quarantine of the store", registry=REGISTRY
+)

@@ -26,6 +26,8 @@ from tests.collector_core.inprocess import (
     rejected_in,
     running_collector,
     samples,
+)
+from tests.collector_core.inprocess import (
     series as ser,
 )
 
