@@ -366,4 +366,11 @@ def server_options(cfg: CollectorConfig) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
         ("grpc.http2.max_ping_strikes", 0),
+        # gRPC queues calls that arrive faster than the event loop takes them and, past 1,000 waiting,
+        # refuses new ones before any handler runs: the agent sees CANCELLED or INTERNAL and the
+        # collector logs nothing. A fleet reconnecting at once (after a restart) is such a burst, so the
+        # queue holds as many calls as the collector accepts streams; past that, connect() answers
+        # RESOURCE_EXHAUSTED with a reason.
+        ("grpc.server.max_pending_requests", lim.max_streams),
+        ("grpc.server.max_pending_requests_hard_limit", lim.max_streams),
     ]
