@@ -30,8 +30,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.localrun import ManagedProcess, api_healthy, free_port, wait_until  # noqa: E402
-from protos.patrol.v1 import agent_pb2 as pb  # noqa: E402
+from collector.localrun import ManagedProcess, api_healthy, free_port, wait_until
+from protos.patrol.v1 import agent_pb2 as pb
 
 METHOD = "/patrol.v1.AgentService/Connect"
 
@@ -73,8 +73,9 @@ class RssSampler(threading.Thread):
 
 async def one_stream(port: int, i: int, release: asyncio.Event, opened: list[int], series: int) -> str:
     agent = f"idle-{i:05d}"
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 2**26),
-                                                                                ("grpc.use_local_subchannel_pool", 1)]) as ch:
+    # Each stream on its own connection, as real agents are.
+    options = [("grpc.max_send_message_length", 2**26), ("grpc.use_local_subchannel_pool", 1)]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
         call = ch.stream_stream(METHOD, request_serializer=None, response_deserializer=pb.CollectorMessage.FromString)()
         try:
             await call.write(pb.AgentMessage(hello=pb.Hello(agent_id=agent, hostname=agent, customer="acme",
@@ -118,6 +119,7 @@ def main() -> None:
     ap.add_argument("--hold", type=float, default=20.0, help="seconds the streams stay idle after Hello")
     ap.add_argument("--series", type=int, default=0, help="new series each stream sends first")
     ap.add_argument("--max-series-per-host", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=1, help="open and close the streams this many times")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="patrol-bench-streams-") as tmp:
         workdir = Path(tmp)
@@ -127,18 +129,21 @@ def main() -> None:
         time.sleep(2)
         before = sampler.rss()
         sampler.start()
+        outcomes: collections.Counter[str] = collections.Counter()
         try:
-            outcomes = asyncio.run(run(port, api, args.streams, args.hold, args.series))
-            wait_until(lambda: active_streams(api) == 0, 60, "every stream to close")
-            time.sleep(5)
-            after = sampler.rss()
+            for r in range(args.rounds):
+                outcomes += asyncio.run(run(port, api, args.streams, args.hold, args.series))
+                wait_until(lambda: active_streams(api) == 0, 60, "every stream to close")
+                time.sleep(5)
+                after = sampler.rss()
+                print(f"round {r + 1}: collector_rss_mib peak so far={sampler.peak / 2**20:.0f} "
+                      f"after closing={after / 2**20:.0f}")
         finally:
             sampler.stop.set()
             proc.stop()
         log = (workdir / "collector.log").read_text(errors="replace")
-        import shutil; shutil.copy(workdir / "collector.log", "/tmp/ingest_streams_collector.log")
     mib = 2**20
-    print(f"streams={args.streams} hold_s={args.hold:g} series_per_stream={args.series}")
+    print(f"streams={args.streams} rounds={args.rounds} hold_s={args.hold:g} series_per_stream={args.series}")
     for outcome, n in outcomes.most_common():
         print(f"  ended {outcome}: {n}")
     print(f"collector_rss_mib before={before / mib:.0f} peak={sampler.peak / mib:.0f} after={after / mib:.0f}")

@@ -25,6 +25,7 @@ from collector import metrics
 from collector.config import CollectorConfig
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
 from collector.ingest_validation import Door, InvalidMessage, Rejections, SeriesBudget, stored_series
+from collector.memory import TrimAfterDrop, release_freed_memory
 from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.server")
@@ -91,6 +92,7 @@ class AgentService:
         self.on_diagnostic_result: Callable[[str, pb.DiagnosticResult], None] | None = None
         self.budget = SeriesBudget(cfg.max_series_per_host, cfg.ingest.max_series_per_collector)
         self.door = Door(cfg.ingest, self.budget, clock)
+        self._trim = TrimAfterDrop()
 
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(
@@ -139,6 +141,7 @@ class AgentService:
                 f"collector is at its limit of {self.cfg.limits.max_streams} agent streams; retry later")
         self.active += 1
         metrics.streams_active.set(self.active)
+        self._trim.observe(self.active)
         session: Session | None = None
         try:
             session = await self._handshake(context)
@@ -163,6 +166,9 @@ class AgentService:
             metrics.streams_active.set(self.active)
             if session is not None:
                 await self._disconnected(session)
+            if self._trim.observe(self.active):
+                # Many streams closed: their memory goes back to the OS instead of staying at the peak.
+                await asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
 
     async def _abort(self, context: grpc.aio.ServicerContext, session: Session | None, e: StreamError) -> None:
         metrics.streams_rejected.labels(e.reason).inc()
