@@ -23,6 +23,11 @@ def _too_long(text: str, limit: int) -> bool:
     return len(text) > limit
 
 
+def _has_nul(*texts: str) -> bool:
+    """PostgreSQL's text and JSON types cannot hold U+0000, so no stored text may contain it."""
+    return any("\x00" in t for t in texts)
+
+
 def _label_problem(labels: object) -> str | None:
     items = labels.items()  # type: ignore[attr-defined]
     if len(items) > b.MAX_LABELS:
@@ -30,6 +35,8 @@ def _label_problem(labels: object) -> str | None:
     for k, v in items:
         if not k or len(k) > b.MAX_LABEL_KEY or len(v) > b.MAX_LABEL_VALUE:
             return "label_length"
+        if _has_nul(k, v):
+            return "nul_character"
     return None
 
 
@@ -61,6 +68,8 @@ class Door:
         for field, limit in (("hostname", b.MAX_HOSTNAME), ("version", b.MAX_VERSION)):
             if _too_long(getattr(hello, field), limit):
                 raise InvalidMessage("bad_hello", f"Hello.{field} is longer than {limit} characters")
+            if _has_nul(getattr(hello, field)):
+                raise InvalidMessage("bad_hello", f"Hello.{field} contains a NUL character")
         if (problem := _label_problem(hello.labels)) is not None:
             raise InvalidMessage("bad_hello", f"Hello.labels: {problem.replace('_', ' ')} (at most "
                                               f"{b.MAX_LABELS} labels, keys 1-{b.MAX_LABEL_KEY} and values "
@@ -77,6 +86,8 @@ class Door:
             texts += [i.name, i.mac, *i.addresses]
         if any(len(t) > b.MAX_FACT_TEXT for t in texts):
             raise InvalidMessage("bad_facts", f"Facts: a text field is longer than {b.MAX_FACT_TEXT} characters")
+        if _has_nul(*texts):
+            raise InvalidMessage("bad_facts", "Facts: a text field contains a NUL character")
         if len(facts.extra) > b.MAX_EVENT_FIELDS:
             raise InvalidMessage("bad_facts", f"Facts.extra has more than {b.MAX_EVENT_FIELDS} entries")
 
@@ -130,6 +141,8 @@ class Door:
     def _series_problem(self, host_id: str, ser: pb.Series) -> str | None:
         if not ser.name or len(ser.name) > b.MAX_SERIES_NAME:
             return "series_name_length"
+        if _has_nul(ser.name):
+            return "nul_character"
         if (problem := _label_problem(ser.labels)) is not None:
             return problem
         return self.budget.admit(host_id, series_hash(ser.name, ser.labels))
@@ -181,6 +194,8 @@ class Door:
         if len(ev.fields) > b.MAX_EVENT_FIELDS or any(
                 len(k) > b.MAX_LABEL_KEY or len(v) > b.MAX_FIELD_VALUE for k, v in ev.fields.items()):
             return "fields_length"
+        if _has_nul(ev.rule, ev.source, ev.line, *ev.fields.keys(), *ev.fields.values()):
+            return "nul_character"
         if ev.suppressed_before > b.MAX_SUPPRESSED:
             return "suppressed_out_of_range"
         return None

@@ -196,10 +196,13 @@ def test_bad_labels_and_names_drop_their_series(store_url: str, tmp_path: Path) 
         async with running_collector(store_url, tmp_path) as app:
             batch = [ser("x" * 201, [(t, 1.0)]), ser("ok.series", [(t, 1.0), (t + 1, math.nan), (t + 2, math.inf)]),
                      ser("many.labels", [(t, 1.0)], **{f"k{i}": "v" for i in range(33)}),
-                     ser("long.label", [(t, 1.0)], k="v" * 1025)]
-            acks = await converse(app, [hello("labels"), samples(1, batch)])
-            assert rejected_in(acks)[0] == {"series_name_length": 1, "non_finite_value": 2, "too_many_labels": 1,
-                                            "label_length": 1}
+                     ser("long.label", [(t, 1.0)], k="v" * 1025), ser("nul\x00name", [(t, 1.0)]),
+                    ser("nul.label", [(t, 1.0), (t + 1, 1.0)], k="a\x00b")]
+            evs = [pb.Event(rule="r", timestamp_ms=t, line="a\x00b"), pb.Event(rule="r", timestamp_ms=t, line="ok")]
+            acks = await converse(app, [hello("labels"), samples(1, batch), events(2, evs)])
+            assert acks[-1].seq == 2
+            assert rejected_in(acks) == ({"series_name_length": 1, "non_finite_value": 2, "too_many_labels": 1,
+                                          "label_length": 1, "nul_character": 3}, {"nul_character": 1})
             assert stored_rollups(app, "labels") == [(1.0, 1.0, 1.0, 1)]
 
     asyncio.run(scenario())

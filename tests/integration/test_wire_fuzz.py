@@ -129,7 +129,7 @@ def test_fuzzed_upstream_messages(collector: CollectorProcess) -> None:
         def check(after_hello: bool, messages: list[bytes]) -> None:
             stream = ([hello(f"fuzz-{uuid.uuid4().hex[:8]}")] if after_hello else []) + messages
             try:
-                answers = list(stub(iter(stream), timeout=30))
+                answers = list(stub(iter(stream), timeout=60))
             except grpc.RpcError as e:
                 assert e.code() in CLEAR_STATUSES, (e.code(), e.details())  # type: ignore[attr-defined]
                 assert e.details()  # type: ignore[attr-defined]
