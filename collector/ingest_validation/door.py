@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import chain
 from math import isfinite
 
 from collector.ingest_validation import bounds as b
@@ -104,41 +105,41 @@ class Door:
     def samples(self, host_id: str, msg: pb.Samples) -> tuple[pb.Samples, Rejections]:
         """The batch with every out-of-bounds point removed (``msg`` itself when none is), and the drops."""
         _check_seq("Samples", msg.seq)
-        lo, hi = self.window_ms()
-        limit = b.MAX_ABS_VALUE
         dropped: Counter[str] = Counter()
-        keep: list[pb.Series | None] = []
-        changed = False
-        for ser in msg.series:
-            ts, vs = ser.timestamps_ms, ser.values
-            n = len(ts)
-            if n != len(vs):
+        known = self.budget.known(host_id)
+        whole: set[int] = set()  # series dropped with all their points
+        for i, ser in enumerate(msg.series):
+            n = len(ser.timestamps_ms)
+            if n != len(ser.values):
                 raise InvalidMessage("bad_series", f"Samples seq={msg.seq}: series {ser.name[:200]!r} has "
-                                                   f"{n} timestamps but {len(vs)} values")
-            if n == 0:
-                keep.append(ser)
-                continue
-            reason = self._series_problem(host_id, ser)
-            if reason is not None:
-                dropped[reason] += n
-                keep.append(None)
-                changed = True
-                continue
-            total = sum(vs)
-            if lo <= min(ts) and max(ts) <= hi and isfinite(total) and -limit <= min(vs) and max(vs) <= limit:
-                keep.append(ser)
-                continue
-            kept = self._points(ser, lo, hi, dropped)
-            keep.append(kept)
-            changed = True
-        if not changed:
+                                                   f"{n} timestamps but {len(ser.values)} values")
+            # A series this host already has passed these checks when it was new.
+            if n and series_hash(ser.name, ser.labels) not in known:
+                reason = self._new_series_problem(host_id, ser)
+                if reason is not None:
+                    dropped[reason] += n
+                    whole.add(i)
+        lo, hi = self.window_ms()
+        # The common case, every point within bounds, costs a few passes over the whole batch in C.
+        stamps = list(chain.from_iterable(s.timestamps_ms for s in msg.series))
+        values = list(chain.from_iterable(s.values for s in msg.series))
+        limit = b.MAX_ABS_VALUE
+        points_ok = not stamps or (lo <= min(stamps) and max(stamps) <= hi and isfinite(sum(values))
+                                   and -limit <= min(values) and max(values) <= limit)
+        if points_ok and not whole:
             return msg, Rejections(samples=dropped)
-        clean = pb.Samples(seq=msg.seq, series=[s for s in keep if s is not None and len(s.timestamps_ms)])
+        clean = pb.Samples(seq=msg.seq)
+        for i, ser in enumerate(msg.series):
+            if i in whole:
+                continue
+            kept = ser if points_ok else self._points(ser, lo, hi, dropped)
+            if len(kept.timestamps_ms):
+                clean.series.append(kept)
         if msg.HasField("spool"):
             clean.spool.CopyFrom(msg.spool)
         return clean, Rejections(samples=dropped)
 
-    def _series_problem(self, host_id: str, ser: pb.Series) -> str | None:
+    def _new_series_problem(self, host_id: str, ser: pb.Series) -> str | None:
         if not ser.name or len(ser.name) > b.MAX_SERIES_NAME:
             return "series_name_length"
         if _has_nul(ser.name):

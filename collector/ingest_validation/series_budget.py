@@ -40,9 +40,13 @@ class SeriesBudget:
         if gone is not None:
             self.total -= len(gone)
 
+    def known(self, host_id: str) -> set[int]:
+        """The series a host has (read-only for callers)."""
+        return self._known.setdefault(host_id, set())
+
     def admit(self, host_id: str, key: int) -> str | None:
         """None when the series may be stored, else the reason it may not (and it is not counted)."""
-        known = self._known.setdefault(host_id, set())
+        known = self.known(host_id)
         if key in known:
             return None
         if len(known) >= self.per_host:
