@@ -20,20 +20,15 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import grpc
-import httpx
 import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.localrun import ManagedProcess, api_healthy, free_port, wait_until
-from protos.patrol.v1 import agent_pb2 as pb
-
-METHOD = "/patrol.v1.AgentService/Connect"
+from tests.integration.idle_agents import active_streams, idle_agent
 
 
 def start_collector(workdir: Path, max_series_per_host: int) -> tuple[ManagedProcess, int, str]:
@@ -47,13 +42,6 @@ def start_collector(workdir: Path, max_series_per_host: int) -> tuple[ManagedPro
     api = f"http://127.0.0.1:{api_port}"
     wait_until(lambda: api_healthy(api, proc), 120, "the collector API")
     return proc, grpc_port, api
-
-
-def active_streams(api: str) -> int:
-    for line in httpx.get(f"{api}/metrics", timeout=10).text.splitlines():
-        if line.startswith("patrol_streams_active "):
-            return int(float(line.split()[1]))
-    return 0
 
 
 class RssSampler(threading.Thread):
@@ -71,44 +59,17 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, self.rss())
 
 
-async def one_stream(port: int, i: int, release: asyncio.Event, opened: list[int], series: int) -> str:
-    agent = f"idle-{i:05d}"
-    # Each stream on its own connection, as real agents are.
-    options = [("grpc.max_send_message_length", 2**26), ("grpc.use_local_subchannel_pool", 1)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
-        call = ch.stream_stream(METHOD, request_serializer=None, response_deserializer=pb.CollectorMessage.FromString)()
-        try:
-            await call.write(pb.AgentMessage(hello=pb.Hello(agent_id=agent, hostname=agent, customer="acme",
-                                                            spool_epoch=uuid.uuid4().hex)).SerializeToString())
-            if series:
-                t = int(time.time() * 1000)
-                flood = [pb.Series(name="app.requests", labels={"route": f"/r/{k}"}, timestamps_ms=[t], values=[1.0])
-                         for k in range(series)]
-                await call.write(pb.AgentMessage(samples=pb.Samples(seq=1, series=flood)).SerializeToString())
-                await call.read()
-            opened[0] += 1
-            await release.wait()
-            await call.done_writing()
-            while await call.read() is not grpc.aio.EOF:
-                pass
-            return "OK"
-        except grpc.aio.AioRpcError as e:
-            return f"{e.code().name}: {(e.details() or '')[:80]}"
-
-
 async def run(port: int, api: str, streams: int, hold: float, series: int) -> collections.Counter[str]:
     release = asyncio.Event()
-    opened = [0]
     tasks = []
     for i in range(streams):
-        tasks.append(asyncio.create_task(one_stream(port, i, release, opened, series)))
+        tasks.append(asyncio.create_task(idle_agent(port, i, release, series)))
         if i % 100 == 99:
             await asyncio.sleep(0.05)
     deadline = time.monotonic() + hold
     while time.monotonic() < deadline and not all(t.done() for t in tasks):
         await asyncio.sleep(1)
-    print(f"streams open at the collector: {active_streams(api)} of {streams} (client opened {opened[0]}); "
-          f"client fds {psutil.Process().num_fds()}; pending {sum(not t.done() for t in tasks)}")
+    print(f"streams open at the collector: {active_streams(api)} of {streams}")
     release.set()
     return collections.Counter(await asyncio.gather(*tasks))
 
