@@ -406,7 +406,8 @@ class Ingestor:
             if self._refold_at is None:  # else the refold reads them from the ingest log
                 n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
             else:
-                n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)  # type: ignore[union-attr]
+                assert b.samples is not None
+                n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)
         if self._refold_at is None:
             self._pending_ids.extend(ids)
         n_events = len(ev_rows)

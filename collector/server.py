@@ -316,9 +316,10 @@ class AgentService:
             if item is None:
                 return
             ack = pb.Ack(spool_epoch=session.epoch)
+            pending: PendingAck = item
             # Acks are cumulative: fold in the results that are already known, then ack the newest.
             while True:
-                seq, fut, rejected = item
+                seq, fut, rejected = pending
                 outcome = await fut
                 if outcome is Outcome.FAILED:
                     raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
@@ -333,7 +334,8 @@ class AgentService:
                 nxt = acks._queue[0] if not acks.empty() else None  # type: ignore[attr-defined]
                 if nxt is None or not nxt[1].done() or nxt[1].result() is Outcome.FAILED:
                     break
-                item = acks.get_nowait()  # type: ignore[assignment]
+                pending = nxt
+                acks.get_nowait()
             session.outbound.put_nowait(pb.CollectorMessage(ack=ack))
 
     async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:

@@ -58,8 +58,12 @@ class QuarantineService:
             raise QuarantineError(f"entry {entry_id} cannot be decoded: {e}") from None
         fut: asyncio.Future[Outcome] = loop.create_future()
 
+        def settle(outcome: Outcome) -> None:
+            if not fut.done():
+                fut.set_result(outcome)
+
         def done(outcome: Outcome) -> None:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(outcome))
+            loop.call_soon_threadsafe(settle, outcome)
 
         batch = Batch(host_id=entry.host_id, epoch=entry.epoch, seq=entry.seq, done=done,
                       samples=msg.samples if entry.kind == "samples" else None,
