@@ -8,6 +8,7 @@ from sqlalchemy import select
 from collector.ingest import Batch, Outcome
 from collector.quarantine import repository
 from collector.quarantine.tables import quarantine
+from collector.store import queries
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.test_ingest_store import NOW, batch, commit, host, make, samples
 
@@ -88,3 +89,14 @@ def test_rollups_of_extreme_finite_values_stay_finite(store_url: str) -> None:
     with ing.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT min, max, sum, count FROM rollup_1m").all()
     assert [tuple(r) for r in rows] == [(3.0, 3.0, 3.0, 1)]
+
+
+def test_hosts_stay_readable_with_out_of_range_stamps_already_stored(store_url: str) -> None:
+    """Failure 2 for stores written before the door: such stamps read as unknown instead of failing."""
+    ing = make(store_url)
+    commit(ing, host("h1"))
+    with ing.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE hosts SET last_data_ms = {2**62}, last_seen_ms = {2**63 - 1}")
+    with ing.engine.connect() as conn:
+        (row,) = queries.list_hosts(conn, NOW, 90.0)
+    assert row.last_data is None and row.last_seen is None and row.first_seen is not None
