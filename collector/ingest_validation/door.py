@@ -20,10 +20,6 @@ from collector.ingest_validation.series_budget import SeriesBudget, series_hash
 from protos.patrol.v1 import agent_pb2 as pb
 
 
-def _too_long(text: str, limit: int) -> bool:
-    return len(text) > limit
-
-
 def _has_nul(*texts: str) -> bool:
     """PostgreSQL's text and JSON types cannot hold U+0000, so no stored text may contain it."""
     return any("\x00" in t for t in texts)
@@ -67,7 +63,7 @@ class Door:
             raise InvalidMessage("bad_hello", f"Hello.spool_epoch must be a non-empty id of at most "
                                               f"{b.MAX_EPOCH} characters")
         for field, limit in (("hostname", b.MAX_HOSTNAME), ("version", b.MAX_VERSION)):
-            if _too_long(getattr(hello, field), limit):
+            if len(getattr(hello, field)) > limit:
                 raise InvalidMessage("bad_hello", f"Hello.{field} is longer than {limit} characters")
             if _has_nul(getattr(hello, field)):
                 raise InvalidMessage("bad_hello", f"Hello.{field} contains a NUL character")
