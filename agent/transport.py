@@ -92,7 +92,10 @@ class Transport:
         self._last_sent = 0
         self._last_acked = 0
         self.connected = threading.Event()
-        self.stats = {"connects": 0, "acks": 0, "sent": 0, "errors": 0}
+        self.stats = {"connects": 0, "acks": 0, "sent": 0, "errors": 0,
+                      "rejected_samples": 0, "rejected_events": 0, "quarantined_batches": 0}
+        # What the collector dropped from acked batches for breaking its bounds, by reason.
+        self.rejected: dict[str, int] = {}
 
     # ------------------------------------------------------------------ control
 
@@ -158,6 +161,20 @@ class Transport:
             log.info("event=reconnect_in seconds=%.1f", delay)
             self._stop.wait(delay)
 
+    def _note_drops(self, ack: pb.Ack) -> None:
+        """Count and log what the collector reported dropping: the spool forgets these batches now."""
+        samples, events = sum(ack.rejected_samples.values()), sum(ack.rejected_events.values())
+        if not (samples or events or ack.quarantined_batches):
+            return
+        self.stats["rejected_samples"] += samples
+        self.stats["rejected_events"] += events
+        self.stats["quarantined_batches"] += ack.quarantined_batches
+        for kind, counts in (("samples", ack.rejected_samples), ("events", ack.rejected_events)):
+            for reason, n in counts.items():
+                self.rejected[f"{kind}.{reason}"] = self.rejected.get(f"{kind}.{reason}", 0) + n
+        log.warning("event=collector_dropped upto_seq=%d samples=%s events=%s quarantined_batches=%d",
+                    ack.seq, dict(ack.rejected_samples), dict(ack.rejected_events), ack.quarantined_batches)
+
     def _stream_once(self) -> bool:
         """One stream's life; True when it got at least one ack (so backoff resets)."""
         self._last_acked = int(self.spool.stats().acked_seq)
@@ -181,6 +198,7 @@ class Transport:
                                 self._last_acked = msg.ack.seq
                                 self._cond.notify_all()
                             self.stats["acks"] += 1
+                            self._note_drops(msg.ack)
                             got_ack = True
                             if not self.connected.is_set():
                                 self.connected.set()

@@ -108,7 +108,7 @@ def create_api(app_state: CollectorApp) -> FastAPI:
         return {
             "id": row["id"], "customer_id": row["customer_id"], "hostname": row["hostname"], "status": status,
             "source": row["source"], "labels": row["labels"], "facts": row["facts"],
-            "agent_version": row["agent_version"], "spool": row["spool"],
+            "agent_version": row["agent_version"], "spool": row["spool"], "rejected": row["rejected"] or {},
             "first_seen": queries.ms_to_dt(row["first_seen_ms"]), "last_seen": queries.ms_to_dt(row["last_seen_ms"]),
             "latest": values,
         }

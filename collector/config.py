@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.configfile import ConfigError, format_validation_error, load_model, parse_duration, parse_size
+from collector.ingest_validation.bounds import IngestBounds
 from collector.pki.config import PkiConfig
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -131,6 +132,7 @@ class CollectorConfig(_Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     customers: list[Customer] = Field(default_factory=list)
     max_series_per_host: int = Field(20000, ge=1)
+    ingest: IngestBounds = Field(default_factory=IngestBounds)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     log_level: str = "INFO"
     # Feature sections: each feature validates its own section with its own pydantic model.

@@ -78,6 +78,8 @@ class Demo:
             "api": {"listen": f"127.0.0.1:{self.api_port}",
                     "tokens": [{"name": "demo-admin", "role": "admin", "token": self.token}]},
             "customers": self.customers,
+            # The simulated fleet backfills months of history through the ingest door.
+            "ingest": {"max_age": "400d"},
         }
         self.paths.collector_config.write_text(
             "# Written by `patrol demo`: an embedded collector on SQLite, loopback only.\n"

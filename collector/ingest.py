@@ -24,10 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from collector import metrics
 from collector.export.cursors import events_keep_from, raw_keep_from
+from collector.ingest_validation import Rejections
+from collector.ingest_validation.bounds import MAX_SEQ
+from collector.quarantine import repository as quarantined
 from collector.store import watermark
 from collector.store.bulk import raise_column
 from collector.store.rollup import TIERS, RollupAggregator, _insert
@@ -48,6 +53,7 @@ SEVERITY_NAMES = {
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"  # refused by the store for good, kept in the quarantine: acked
     FAILED = "failed"
 
 
@@ -62,6 +68,18 @@ class Batch:
     samples: pb.Samples | None = None
     events: pb.Events | None = None
     payload: bytes = b""  # the AgentMessage bytes as received, kept raw in the ingest log
+    rejected: Rejections | None = None  # what the door dropped from it
+    replay_of: int | None = None  # a quarantine entry being retried: no dedup, removed once stored
+
+    def kind(self) -> str:
+        return "samples" if self.samples is not None else "events"
+
+    def raw(self) -> bytes:
+        if self.payload:
+            return self.payload
+        msg = pb.AgentMessage(samples=self.samples) if self.samples is not None else pb.AgentMessage(
+            events=self.events)
+        return msg.SerializeToString()
 
 
 @dataclass
@@ -82,6 +100,15 @@ class HostUpdate:
 
 Clock = Callable[[], float]
 RETENTION_EVERY_S = 600.0  # retention deletes are not worth running on every flush
+RECOVER_CHUNK = 1000  # ingest log rows folded per flush while recovering: bounded memory
+REFOLD_BACKOFF_S = (1.0, 60.0)  # after a failed flush, refold after 1 s, doubling up to 60 s
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True when the store rejects the data itself, so trying the same batch again cannot help."""
+    if isinstance(error, DBAPIError):
+        return isinstance(error, (IntegrityError, DataError)) and not error.connection_invalidated
+    return isinstance(error, (StatementError, OverflowError, ValueError, TypeError))
 
 
 @dataclass(frozen=True)
@@ -134,7 +161,12 @@ class Ingestor:
         self._flush_requests = 0  # flush_now calls so far
         self._flush_wanted = 0  # the newest request the writer has dequeued
         self._flushed_upto = 0  # the newest request a completed flush has served
-        self.stats = {"batches": 0, "duplicates": 0, "samples": 0, "events": 0}
+        self.stats = {"batches": 0, "duplicates": 0, "samples": 0, "events": 0, "quarantined": 0}
+        self._rejected: dict[str, Rejections] = {}  # per host, persisted with the next flush
+        # After a failed flush the accumulators are dropped and refolded from the ingest log past the
+        # watermark, at a backed-off time: until then nothing is folded or flushed.
+        self._refold_at: float | None = None
+        self._refold_delay = REFOLD_BACKOFF_S[0]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,24 +185,54 @@ class Ingestor:
         self._thread = None
 
     def recover(self) -> int:
-        """Fold batches that were durable but not yet in the rollups (after a crash)."""
+        """Fold batches that are durable but not yet in the rollups (after a crash or a failed flush).
+
+        Rows past the watermark are folded and flushed a chunk at a time. A row that cannot be decoded
+        is copied to the quarantine and passed over; a flush that fails leaves the rest to a later
+        refold (backed off), so a poisoned log can neither stall start-up nor flood the log.
+        """
+        self.aggregator = RollupAggregator(self.retention_s)
+        self._pending_ids.clear()
+        self._refold_at = None
         n = 0
         with self.engine.connect() as conn:
-            wm = self._wm = watermark.read(conn, self.collector_id)
-            rows = conn.execute(
-                select(ingest_log.c.id, ingest_log.c.host_id, ingest_log.c.payload)
-                .where(ingest_log.c.collector_id == self.collector_id, ingest_log.c.id > wm)
-                .order_by(ingest_log.c.id)
-            )
+            after = self._wm = watermark.read(conn, self.collector_id)
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ingest_log.c.id, ingest_log.c.host_id, ingest_log.c.payload)
+                    .where(ingest_log.c.collector_id == self.collector_id, ingest_log.c.id > after)
+                    .order_by(ingest_log.c.id).limit(RECOVER_CHUNK)).all()
+            if not rows:
+                break
             now = self.clock()
             for row in rows:
-                self.aggregator.fold(row.host_id, pb.AgentMessage.FromString(row.payload).samples, now)
+                try:
+                    samples = pb.AgentMessage.FromString(row.payload).samples
+                except DecodeError as e:
+                    self._quarantine_log_row(row.id, row.host_id, row.payload, e)
+                else:
+                    self.aggregator.fold(row.host_id, samples, now)
                 self._pending_ids.append(row.id)
                 n += 1
+            after = rows[-1].id
+            if not self._flush(serves=self._flush_wanted):
+                return n
         if n:
-            log.info("event=recover batches=%d watermark=%d", n, wm)
-            self._flush()
+            log.info("event=recover batches=%d watermark=%d", n, self._wm)
+        self._refold_delay = REFOLD_BACKOFF_S[0]
         return n
+
+    def _quarantine_log_row(self, row_id: int, host_id: str, payload: bytes, error: Exception) -> None:
+        log.error("event=ingest_log_row_undecodable id=%d host=%s error=%r; quarantined", row_id, host_id, str(error))
+        entry = quarantined.Entry(self.collector_id, host_id, "", 0, "ingest_log", int(self.clock() * 1000),
+                                  f"ingest log row {row_id} cannot be decoded: {error}", payload)
+        try:
+            with self.engine.begin() as conn:
+                quarantined.put(conn, entry)
+            metrics.quarantined_batches.inc()
+        except Exception:
+            log.exception("event=quarantine_failed ingest_log_id=%d", row_id)
 
     # ------------------------------------------------------------------ producer side
 
@@ -226,10 +288,14 @@ class Ingestor:
             if group:
                 self._commit(group)
             stopping = self._stopping.is_set() and self.queue.empty()
-            due = time.monotonic() - self._last_flush >= self.flush_interval
-            requested = self._flush_wanted > self._flushed_upto
-            if due or stopping or requested or len(self.aggregator) > self.max_pending_cells:
-                self._flush(serves=self._flush_wanted)
+            if self._refold_at is not None:
+                if stopping or time.monotonic() >= self._refold_at:
+                    self.recover()
+            else:
+                due = time.monotonic() - self._last_flush >= self.flush_interval
+                requested = self._flush_wanted > self._flushed_upto
+                if due or stopping or requested or len(self.aggregator) > self.max_pending_cells:
+                    self._flush(serves=self._flush_wanted)
             if stopping:
                 return
 
@@ -261,6 +327,29 @@ class Ingestor:
         return self._hwm
 
     def _commit(self, group: list[Batch | HostUpdate]) -> None:
+        """Commit a group; when the store refuses its data, commit halves so one bad batch fails alone."""
+        pending = [group]
+        while pending:
+            part = pending.pop()
+            error = self._commit_group(part)
+            if error is None:
+                continue
+            metrics.store_errors.labels("commit").inc()
+            if refused_for_good(error) and len(part) > 1:
+                log.warning("event=commit_refused batches=%d error=%r; retrying the group in halves",
+                            len(part), str(error).splitlines()[0])
+                half = len(part) // 2
+                pending += [part[half:], part[:half]]
+                continue
+            log.error("event=commit_failed items=%d error=%r", len(part), str(error).splitlines()[0])
+            for item in part:
+                if isinstance(item, Batch) and refused_for_good(error):
+                    self._quarantine(item, error)
+                elif item.done is not None:
+                    item.done(Outcome.FAILED)
+
+    def _commit_group(self, group: list[Batch | HostUpdate]) -> BaseException | None:
+        """One transaction for the group; the exception when the store refused it (nothing reported then)."""
         t0 = time.perf_counter()
         now_ms = int(self.clock() * 1000)
         accepted: list[Batch] = []
@@ -272,9 +361,13 @@ class Ingestor:
             with self.engine.begin() as conn:
                 for hu in host_updates:
                     self._apply_host(conn, hu, now_ms)
-                stored = self._stream_marks(conn, batches, now_ms)
+                stored = self._stream_marks(conn, [b for b in batches if b.replay_of is None], now_ms)
                 for b in batches:
                     key = (b.host_id, b.epoch)
+                    if b.replay_of is not None:
+                        quarantined.remove(conn, b.replay_of)
+                        accepted.append(b)
+                        continue
                     hwm = new_hwm.get(key) or stored.get(key, 0)
                     if b.seq <= hwm:
                         duplicates.append(b)
@@ -287,8 +380,7 @@ class Ingestor:
                     res = conn.execute(
                         ingest_log.insert().returning(ingest_log.c.id, sort_by_parameter_order=True),
                         [{"collector_id": self.collector_id, "host_id": b.host_id, "received_ms": now_ms,
-                          "payload": b.payload or pb.AgentMessage(samples=b.samples).SerializeToString()}
-                         for b in raw],
+                          "payload": b.raw()} for b in raw],
                     )
                     ids = [r[0] for r in res]
                 ev_rows = [
@@ -300,34 +392,24 @@ class Ingestor:
                 ]
                 if ev_rows:
                     conn.execute(events.insert(), ev_rows)
-                if new_hwm:
-                    ins = _insert(conn, agent_streams)
-                    conn.execute(
-                        ins.on_conflict_do_update(
-                            index_elements=[agent_streams.c.host_id, agent_streams.c.epoch],
-                            set_={"last_seq": ins.excluded.last_seq, "updated_ms": ins.excluded.updated_ms},
-                            where=ins.excluded.last_seq > agent_streams.c.last_seq,
-                        ),
-                        [{"host_id": k[0], "epoch": k[1], "last_seq": v, "updated_ms": now_ms}
-                         for k, v in new_hwm.items()],
-                    )
-        except Exception:
-            metrics.store_errors.labels("commit").inc()
-            log.exception("event=commit_failed batches=%d", len(batches))
+                self._advance_marks(conn, new_hwm, now_ms)
+        except Exception as e:
             for key in new_hwm:
                 self._hwm.pop(key, None)
-            for item in group:
-                if item.done is not None:
-                    item.done(Outcome.FAILED)
-            return
+            return e
         if not self._shared:
             self._hwm.update(new_hwm)
         metrics.commit_seconds.observe(time.perf_counter() - t0)
         now_s = self.clock()
         n_samples = 0
         for b in raw:
-            n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
-        self._pending_ids.extend(ids)
+            if self._refold_at is None:  # else the refold reads them from the ingest log
+                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
+            else:
+                assert b.samples is not None
+                n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)
+        if self._refold_at is None:
+            self._pending_ids.extend(ids)
         n_events = len(ev_rows)
         self.stats["batches"] += len(accepted)
         self.stats["duplicates"] += len(duplicates)
@@ -336,6 +418,9 @@ class Ingestor:
         metrics.samples_accepted.inc(n_samples)
         metrics.events_accepted.inc(n_events)
         metrics.batches_duplicate.inc(len(duplicates))
+        for b in accepted:
+            if b.rejected:
+                self._count_rejected(b.host_id, b.rejected)
         for hu in host_updates:
             if hu.done is not None:
                 hu.done(Outcome.ACCEPTED)
@@ -343,6 +428,58 @@ class Ingestor:
             b.done(Outcome.ACCEPTED)
         for b in duplicates:
             b.done(Outcome.DUPLICATE)
+        return None
+
+    def _advance_marks(self, conn: Any, new_hwm: dict[tuple[str, str], int], now_ms: int) -> None:
+        if not new_hwm:
+            return
+        ins = _insert(conn, agent_streams)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch],
+                set_={"last_seq": ins.excluded.last_seq, "updated_ms": ins.excluded.updated_ms},
+                where=ins.excluded.last_seq > agent_streams.c.last_seq,
+            ),
+            [{"host_id": k[0], "epoch": k[1], "last_seq": v, "updated_ms": now_ms} for k, v in new_hwm.items()],
+        )
+
+    def _count_rejected(self, host_id: str, rejected: Rejections) -> None:
+        self._rejected.setdefault(host_id, Rejections()).add(rejected)
+        for reason, n in rejected.samples.items():
+            metrics.rejected_samples.labels(reason).inc(n)
+        for reason, n in rejected.events.items():
+            metrics.rejected_events.labels(reason).inc(n)
+
+    def _quarantine(self, b: Batch, error: BaseException) -> None:
+        """Keep a batch the store refused for good, and mark its seq as done so the agent moves on."""
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:2000]}"
+        now_ms = int(self.clock() * 1000)
+        key = (b.host_id, b.epoch)
+        try:
+            with self.engine.begin() as conn:
+                if b.replay_of is not None:
+                    quarantined.set_reason(conn, b.replay_of, reason)
+                elif b.seq > MAX_SEQ:  # cannot be a stream mark either: kept, but not deduplicated
+                    quarantined.put(conn, quarantined.Entry(
+                        self.collector_id, b.host_id, b.epoch, 0, b.kind(), now_ms, f"seq {b.seq}: {reason}", b.raw()))
+                else:
+                    if b.seq <= self._stream_marks(conn, [b], now_ms).get(key, 0):
+                        b.done(Outcome.DUPLICATE)
+                        return
+                    quarantined.put(conn, quarantined.Entry(
+                        self.collector_id, b.host_id, b.epoch, b.seq, b.kind(), now_ms, reason, b.raw()))
+                    self._advance_marks(conn, {key: b.seq}, now_ms)
+        except Exception:
+            self._hwm.pop(key, None)
+            log.exception("event=quarantine_failed host=%s seq=%d", b.host_id, b.seq)
+            b.done(Outcome.FAILED)
+            return
+        if not self._shared and b.replay_of is None and b.seq <= MAX_SEQ:
+            self._hwm[key] = b.seq
+        self.stats["quarantined"] += 1
+        metrics.quarantined_batches.inc()
+        log.error("event=batch_quarantined host=%s epoch=%s seq=%d reason=%r", b.host_id, b.epoch, b.seq, reason)
+        b.done(Outcome.QUARANTINED)
 
     def _apply_host(self, conn: Any, hu: HostUpdate, now_ms: int) -> None:
         seen = hu.seen_ms or now_ms
@@ -369,12 +506,18 @@ class Ingestor:
             conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
                          .values(connected=False, connected_to=None))
 
-    def _flush(self, serves: int = 0) -> None:
-        """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers."""
+    def _flush(self, serves: int = 0) -> bool:
+        """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers.
+
+        False when it failed: the accumulators are then dropped and a refold from the ingest log is
+        scheduled, backed off, so a store that keeps refusing costs one attempt per delay.
+        """
         t0 = time.perf_counter()
         self._last_flush = time.monotonic()
         seen = self._seen
         self._seen = {}
+        rejected = self._rejected
+        self._rejected = {}
         last_data = dict(self.aggregator.last_data_ms)
         try:
             with self.engine.begin() as conn:
@@ -384,6 +527,7 @@ class Ingestor:
                     watermark.advance(conn, self.collector_id, self._wm, new_wm)
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
                     raise_column(conn, "hosts", column, "id", values)
+                add_rejected(conn, rejected)
                 if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
                     self._retention(conn)
         except Exception as e:
@@ -393,15 +537,17 @@ class Ingestor:
             if isinstance(e, watermark.WatermarkMoved):
                 log.warning("event=watermark_moved (another collector folded our batches); refolding")
             else:
-                log.exception("event=flush_failed; refolding from the ingest log")
+                log.error("event=flush_failed error=%r; refolding from the ingest log in %.0f s",
+                          str(e).splitlines()[0], self._refold_delay)
             self.aggregator = RollupAggregator(self.retention_s)
             self._pending_ids.clear()
-            self._seen.update(seen)
-            try:
-                self.recover()
-            except Exception:
-                log.exception("event=refold_failed")
-            return
+            for host, seen_ms in seen.items():
+                self._seen.setdefault(host, seen_ms)
+            for host, counts in rejected.items():
+                self._rejected.setdefault(host, Rejections()).add(counts)
+            self._refold_at = time.monotonic() + self._refold_delay
+            self._refold_delay = min(self._refold_delay * 2, REFOLD_BACKOFF_S[1])
+            return False
         self._wm = new_wm
         self._pending_ids.clear()
         self.aggregator.last_data_ms.clear()
@@ -410,6 +556,7 @@ class Ingestor:
         with self._flushed:
             self._flushed_upto = max(self._flushed_upto, serves)
             self._flushed.notify_all()
+        return True
 
     def _retention(self, conn: Any) -> None:
         self._last_retention = time.monotonic()
@@ -424,6 +571,17 @@ class Ingestor:
         if keep_events is not None:
             old_events.append(events.c.id < keep_events)
         conn.execute(delete(events).where(*old_events))
+
+
+def add_rejected(conn: Any, counts: dict[str, Rejections]) -> None:
+    """Add drop counts to the hosts' totals (a read-modify-write under the row lock on PostgreSQL)."""
+    for host_id in sorted(counts):
+        query = select(hosts.c.rejected).where(hosts.c.id == host_id)
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        total = Rejections.from_dict(conn.execute(query).scalar_one_or_none())
+        total.add(counts[host_id])
+        conn.execute(update(hosts).where(hosts.c.id == host_id).values(rejected=total.as_dict()))
 
 
 def expire_raw(conn: Any, collector_id: str, folded_upto: int, older_than_ms: int) -> int:

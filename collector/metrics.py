@@ -37,3 +37,21 @@ agent_spool_dropped = Gauge(
     ["host"], registry=REGISTRY,
 )
 store_errors = Counter("patrol_store_errors_total", "Failed store transactions", ["op"], registry=REGISTRY)
+rejected_samples = Counter(
+    "patrol_ingest_rejected_samples_total", "Sample points dropped at the door for breaking a bound, by reason",
+    ["reason"], registry=REGISTRY,
+)
+rejected_events = Counter(
+    "patrol_ingest_rejected_events_total", "Log events dropped at the door for breaking a bound, by reason",
+    ["reason"], registry=REGISTRY,
+)
+quarantined_batches = Counter(
+    "patrol_ingest_quarantined_batches_total", "Batches the store refused for good, kept in the quarantine",
+    registry=REGISTRY,
+)
+streams_ended = Counter(
+    "patrol_streams_ended_total", "Agent streams that ended, by how", ["how"], registry=REGISTRY
+)
+quarantine_held = Gauge(
+    "patrol_quarantine_held_batches", "Batches held in the quarantine of the store", registry=REGISTRY
+)

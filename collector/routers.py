@@ -16,6 +16,7 @@ def routers() -> list[APIRouter]:
     from collector.diagnostics import api as diagnostics_api
     from collector.inspection import api as inspection_api
     from collector.pki import api as pki_api
+    from collector.quarantine import api as quarantine_api
     from collector.reporting import api as reporting_api
     from collector.tickets import api as tickets_api
 
@@ -27,4 +28,5 @@ def routers() -> list[APIRouter]:
         pki_api.router,
         reporting_api.router,
         cluster_api.router,
+        quarantine_api.router,
     ]

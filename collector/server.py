@@ -24,14 +24,22 @@ from google.protobuf.message import DecodeError
 from collector import metrics
 from collector.config import CollectorConfig
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
+from collector.ingest_validation import Door, InvalidMessage, Rejections, SeriesBudget, stored_series
+from collector.memory import TrimAfterDrop, release_freed_memory
 from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.server")
 
 SERVICE = "patrol.v1.AgentService"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-MAX_SERIES_NAME = 200
-MAX_LABELS = 32
+
+
+PendingAck = tuple[int, "asyncio.Future[Outcome]", Rejections]  # seq, its fate, what the door dropped
+
+
+def _add_counts(target: Any, counts: dict[str, int]) -> None:
+    for reason, n in counts.items():
+        target[reason] += n
 
 
 class StreamError(Exception):
@@ -67,34 +75,6 @@ def spool_to_dict(spool: pb.SpoolStats) -> dict[str, int]:
     return {f.name: int(getattr(spool, f.name)) for f in pb.SpoolStats.DESCRIPTOR.fields}
 
 
-def _validate_samples(s: pb.Samples) -> None:
-    if s.seq <= 0:
-        raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Samples.seq must be > 0")
-    for ser in s.series:
-        name = ser.name
-        if (len(ser.timestamps_ms) != len(ser.values) or not name or len(name) > MAX_SERIES_NAME
-                or len(ser.labels) > MAX_LABELS):
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_series", _series_problem(s.seq, ser))
-
-
-def _series_problem(seq: int, ser: pb.Series) -> str:
-    if not ser.name or len(ser.name) > MAX_SERIES_NAME:
-        return f"Samples seq={seq}: a series has an empty name or one longer than {MAX_SERIES_NAME}"
-    if len(ser.labels) > MAX_LABELS:
-        return f"Samples seq={seq}: series {ser.name!r} has more than {MAX_LABELS} labels"
-    return (f"Samples seq={seq}: series {ser.name!r} has {len(ser.timestamps_ms)} timestamps "
-            f"but {len(ser.values)} values")
-
-
-def _validate_events(e: pb.Events) -> None:
-    if e.seq <= 0:
-        raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_seq", "Events.seq must be > 0")
-    for i, ev in enumerate(e.events):
-        if not ev.rule:
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_event",
-                              f"Events seq={e.seq}: event #{i} has no rule id")
-
-
 class AgentService:
     """Implements ``AgentService.Connect`` over raw bytes so that decoding errors are ours to report."""
 
@@ -110,6 +90,9 @@ class AgentService:
         self.active = 0
         self.customers = {c.id for c in cfg.customers}
         self.on_diagnostic_result: Callable[[str, pb.DiagnosticResult], None] | None = None
+        self.budget = SeriesBudget(cfg.max_series_per_host, cfg.ingest.max_series_per_collector)
+        self.door = Door(cfg.ingest, self.budget, clock)
+        self._trim = TrimAfterDrop()
 
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(
@@ -158,20 +141,41 @@ class AgentService:
                 f"collector is at its limit of {self.cfg.limits.max_streams} agent streams; retry later")
         self.active += 1
         metrics.streams_active.set(self.active)
+        self._trim.observe(self.active)
         session: Session | None = None
         try:
             session = await self._handshake(context)
             await self._serve(session, context)
+        except InvalidMessage as e:
+            await self._abort(context, session, StreamError(grpc.StatusCode.INVALID_ARGUMENT, e.reason, str(e)))
         except StreamError as e:
-            metrics.streams_rejected.labels(e.reason).inc()
-            who = session.identity.host_id if session else context.peer()
-            log.warning("event=stream_error host=%s reason=%s detail=%r", who, e.reason, str(e))
-            await context.abort(e.code, str(e))
+            await self._abort(context, session, e)
+        except asyncio.CancelledError:
+            metrics.streams_ended.labels("cancelled").inc()
+            log.info("event=stream_cancelled host=%s", session.identity.host_id if session else context.peer())
+            raise
+        except Exception:
+            # Anything else would reach the client as a bare INTERNAL: say here what it was.
+            metrics.streams_ended.labels("internal_error").inc()
+            log.exception("event=stream_failed host=%s", session.identity.host_id if session else context.peer())
+            raise
+        else:
+            metrics.streams_ended.labels("closed").inc()
         finally:
             self.active -= 1
             metrics.streams_active.set(self.active)
             if session is not None:
                 await self._disconnected(session)
+            if self._trim.observe(self.active):
+                # Many streams closed: their memory goes back to the OS instead of staying at the peak.
+                await asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
+
+    async def _abort(self, context: grpc.aio.ServicerContext, session: Session | None, e: StreamError) -> None:
+        metrics.streams_rejected.labels(e.reason).inc()
+        metrics.streams_ended.labels(e.code.name.lower()).inc()
+        who = session.identity.host_id if session else context.peer()
+        log.warning("event=stream_error host=%s reason=%s code=%s detail=%r", who, e.reason, e.code.name, str(e))
+        await context.abort(e.code, str(e))
 
     async def _read(self, context: grpc.aio.ServicerContext,
                     timeout: float | None = None) -> tuple[pb.AgentMessage, bytes] | None:
@@ -204,9 +208,7 @@ class AgentService:
         hello = msg.hello
         ident = self.identify(hello, context)
         self._check_identity(ident)
-        if not hello.spool_epoch or len(hello.spool_epoch) > 64:
-            raise StreamError(grpc.StatusCode.INVALID_ARGUMENT, "bad_hello",
-                              "Hello.spool_epoch must be a non-empty id of at most 64 characters")
+        self.door.hello(hello)
         now_ms = int(self.clock() * 1000)
         session = Session(identity=ident, hostname=hello.hostname or hello.facts.hostname or ident.host_id,
                           epoch=hello.spool_epoch, context=context, connected_ms=now_ms, labels=dict(hello.labels))
@@ -228,13 +230,16 @@ class AgentService:
         if await fut is Outcome.FAILED:
             raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
                               "the collector's store is unavailable; retry later")
+        if self.sessions.get(ident.host_id) is session:
+            self.budget.seed(ident.host_id, await loop.run_in_executor(
+                None, stored_series, self.ingestor.engine, ident.host_id))
         log.info("event=connected host=%s customer=%s epoch=%s version=%s peer=%s", ident.host_id,
                  ident.customer_id, session.epoch, hello.version, context.peer())
         return session
 
     async def _serve(self, session: Session, context: grpc.aio.ServicerContext) -> None:
         loop = asyncio.get_running_loop()
-        acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None] = asyncio.Queue()
+        acks: asyncio.Queue[PendingAck | None] = asyncio.Queue()
         reader = asyncio.create_task(self._reader(session, context, acks, loop))
         acker = asyncio.create_task(self._acker(session, acks))
         writer = asyncio.create_task(self._writer(session, context))
@@ -256,7 +261,7 @@ class AgentService:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _reader(self, session: Session, context: grpc.aio.ServicerContext,
-                      acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None],
+                      acks: asyncio.Queue[PendingAck | None],
                       loop: asyncio.AbstractEventLoop) -> None:
         host = session.identity.host_id
         while True:
@@ -269,20 +274,23 @@ class AgentService:
             kind = msg.WhichOneof("payload")
             metrics.batches_received.labels(kind).inc()
             if kind == "samples":
-                _validate_samples(msg.samples)
+                samples, rejected = self.door.samples(host, msg.samples)
                 fut, done = self._future_callback(loop)
-                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=msg.samples.seq, done=done,
-                                         samples=msg.samples, payload=raw))
-                acks.put_nowait((msg.samples.seq, fut))
-                if msg.samples.HasField("spool"):
-                    metrics.agent_spool_dropped.labels(host).set(msg.samples.spool.dropped_batches)
+                # Only a batch the door changed is encoded again; the ingest log keeps what is stored.
+                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=samples.seq, done=done,
+                                         samples=samples, payload=raw if samples is msg.samples else b"",
+                                         rejected=rejected))
+                acks.put_nowait((samples.seq, fut, rejected))
+                if samples.HasField("spool"):
+                    metrics.agent_spool_dropped.labels(host).set(samples.spool.dropped_batches)
             elif kind == "events":
-                _validate_events(msg.events)
+                evs, rejected = self.door.events(msg.events)
                 fut, done = self._future_callback(loop)
-                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=msg.events.seq, done=done,
-                                         events=msg.events))
-                acks.put_nowait((msg.events.seq, fut))
+                await self._submit(Batch(host_id=host, epoch=session.epoch, seq=evs.seq, done=done,
+                                         events=evs, rejected=rejected))
+                acks.put_nowait((evs.seq, fut, rejected))
             elif kind == "facts":
+                self.door.facts(msg.facts)
                 await self._submit(HostUpdate(host_id=host, customer_id=session.identity.customer_id,
                                               hostname=msg.facts.hostname or session.hostname,
                                               labels=session.labels, facts=facts_to_dict(msg.facts),
@@ -295,29 +303,40 @@ class AgentService:
                         labels=session.labels, seen_ms=now_ms,
                         spool=spool_to_dict(msg.heartbeat.spool)))
             elif kind == "diagnostic_result":
+                self.door.diagnostic_result(msg.diagnostic_result)
                 if self.on_diagnostic_result is not None:
                     self.on_diagnostic_result(host, msg.diagnostic_result)
             elif kind == "hello":
                 raise StreamError(grpc.StatusCode.FAILED_PRECONDITION, "duplicate_hello",
                                   "Hello may only be sent once, as the first message")
 
-    async def _acker(self, session: Session,
-                     acks: asyncio.Queue[tuple[int, asyncio.Future[Outcome]] | None]) -> None:
+    async def _acker(self, session: Session, acks: asyncio.Queue[PendingAck | None]) -> None:
         while True:
             item = await acks.get()
             if item is None:
                 return
-            seq, fut = item
-            if await fut is Outcome.FAILED:
-                raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
-                                  f"could not make batch seq={seq} durable; it stays in the agent's spool, retry later")
+            ack = pb.Ack(spool_epoch=session.epoch)
+            pending: PendingAck = item
             # Acks are cumulative: fold in the results that are already known, then ack the newest.
-            while not acks.empty():
-                nxt = acks._queue[0]  # type: ignore[attr-defined]
+            while True:
+                seq, fut, rejected = pending
+                outcome = await fut
+                if outcome is Outcome.FAILED:
+                    raise StreamError(grpc.StatusCode.UNAVAILABLE, "store_unavailable",
+                                      f"could not make batch seq={seq} durable; it stays in the agent's spool, "
+                                      "retry later")
+                ack.seq = seq
+                if outcome is Outcome.ACCEPTED:  # a duplicate's drops were reported with the original
+                    _add_counts(ack.rejected_samples, rejected.samples)
+                    _add_counts(ack.rejected_events, rejected.events)
+                elif outcome is Outcome.QUARANTINED:
+                    ack.quarantined_batches += 1
+                nxt = acks._queue[0] if not acks.empty() else None  # type: ignore[attr-defined]
                 if nxt is None or not nxt[1].done() or nxt[1].result() is Outcome.FAILED:
                     break
-                seq = acks.get_nowait()[0]  # type: ignore[index]
-            session.outbound.put_nowait(pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=session.epoch)))
+                pending = nxt
+                acks.get_nowait()
+            session.outbound.put_nowait(pb.CollectorMessage(ack=ack))
 
     async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:
         while True:
@@ -330,6 +349,7 @@ class AgentService:
         host = session.identity.host_id
         if self.sessions.get(host) is session:
             del self.sessions[host]
+            self.budget.release(host)
             await self._submit(HostUpdate(host_id=host, customer_id=session.identity.customer_id,
                                           hostname=session.hostname, labels=session.labels, connected=False,
                                           seen_ms=int(self.clock() * 1000)))
@@ -354,4 +374,11 @@ def server_options(cfg: CollectorConfig) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
         ("grpc.http2.max_ping_strikes", 0),
+        # gRPC queues calls that arrive faster than the event loop takes them and, past 1,000 waiting,
+        # refuses new ones before any handler runs: the agent sees CANCELLED or INTERNAL and the
+        # collector logs nothing. A fleet reconnecting at once (after a restart) is such a burst, so the
+        # queue holds as many calls as the collector accepts streams; past that, connect() answers
+        # RESOURCE_EXHAUSTED with a reason.
+        ("grpc.server.max_pending_requests", lim.max_streams),
+        ("grpc.server.max_pending_requests_hard_limit", lim.max_streams),
     ]

@@ -35,12 +35,14 @@ def _factories() -> list[Callable[[CollectorApp], Service | None]]:
     from collector.inspection.service import create_service as inspection_service
     from collector.pki.service import pki_service
     from collector.predict import predict_service
+    from collector.quarantine.service import quarantine_service
     from collector.reporting.service import create_service as reporting_service
     from collector.ssh.poller import ssh_service
     from collector.tickets.runner import create_service as ticket_service
 
     return [
         pki_service,
+        quarantine_service,
         inspection_service,
         ticket_service,
         predict_service,

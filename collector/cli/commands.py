@@ -9,7 +9,7 @@ import typer
 
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    from collector.cli import cluster, diag, events, inspections, pki, reports, tickets
+    from collector.cli import cluster, diag, events, inspections, pki, quarantine, reports, tickets
 
-    for module in (events, inspections, tickets, diag, pki, reports, cluster):
+    for module in (events, inspections, tickets, diag, pki, reports, cluster, quarantine):
         module.register(app, client_factory)

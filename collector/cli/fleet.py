@@ -85,6 +85,10 @@ def register(app: typer.Typer, client_factory: Any) -> None:
                                               for i in f.get("interfaces", [])) or "—")):
             facts.add_row(f"[dim]{k}[/]", str(v))
         console.print(facts)
+        rejected = [f"{kind} {reason}: {n}" for kind, counts in (h.get("rejected") or {}).items()
+                    for reason, n in sorted(counts.items())]
+        if rejected:
+            console.print(f"[yellow]dropped at the ingest door[/] {', '.join(rejected)}")
         table = Table(title="latest values", header_style="bold")
         for col in ("series", "labels", "value", "at"):
             table.add_column(col)

@@ -10,6 +10,7 @@ import collector.diagnostics.tables
 import collector.export.tables
 import collector.inspection.tables
 import collector.pki.tables
+import collector.quarantine.tables
 import collector.reporting.tables
 import collector.ssh.tables
 import collector.store.schema

@@ -15,8 +15,14 @@ from collector.store.schema import customers, hosts, latest, series
 KEY_METRICS = ("cpu.busy_percent", "mem.used_percent", "load.load1_per_core", "disk.used_percent")
 
 
+# The instants a datetime can hold; a stamp outside (stored before ingest bounded the time window)
+# reads as unknown rather than failing every query that shows it.
+_MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)
+_MAX_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
+
+
 def ms_to_dt(ms: int | None) -> datetime | None:
-    if not ms:
+    if not ms or not _MIN_MS <= ms <= _MAX_MS:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 

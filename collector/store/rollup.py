@@ -23,6 +23,11 @@ from collector.store.schema import rollup_1h, rollup_1m, series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
 
+# The largest magnitude a point may have. A bucket's count is a 32-bit integer, so its sum is at most
+# 2^31 * 1e298 < 2.2e307, below the largest double (1.8e308): sums, merges in the store and averages
+# stay finite on every backend. Points beyond it are left out of the rollups like NaN and infinity.
+MAX_ABS_VALUE = 1e298
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -65,7 +70,7 @@ class RollupAggregator:
         self.latest: dict[SeriesKey, tuple[int, float]] = {}
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
-        self.nonfinite = 0  # NaN/inf points left out of the rollups (the raw batch keeps them)
+        self.nonfinite = 0  # NaN, ±inf or too large: left out of the rollups (the raw batch keeps them)
         self._label_keys: dict[tuple[tuple[str, str], ...], str] = {}
         self._series_ids: dict[SeriesKey, int] = {}
 
@@ -105,7 +110,7 @@ class RollupAggregator:
             n_points += n
             if n == 1:
                 t, v = ts[0], s.values[0]
-                if not isfinite(v):
+                if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:  # also false for NaN
                     self.nonfinite += 1
                     continue
                 if t > newest:
@@ -136,19 +141,20 @@ class RollupAggregator:
                     cell_key, target = (key, b * cw_s), cacc
                 chunk = vs[i:j]
                 total = sum(chunk)
-                if not isfinite(total):  # NaN or ±inf somewhere in the chunk: they have no place in a rollup
-                    finite = [v for v in chunk if isfinite(v)]
+                mn, mx = min(chunk), max(chunk)
+                if not (isfinite(total) and mn >= -MAX_ABS_VALUE and mx <= MAX_ABS_VALUE):
+                    # NaN, ±inf or a magnitude whose sums could overflow: no place in a rollup
+                    finite = [v for v in chunk if -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE]
                     self.nonfinite += len(chunk) - len(finite)
                     if not finite:
                         i = j
                         continue
-                    chunk, total = finite, sum(finite)
+                    chunk, total, mn, mx = finite, sum(finite), min(finite), max(finite)
                 cell = target.get(cell_key)
                 last = chunk[-1] if len(chunk) != j - i else vs[j - 1]
                 if cell is None:
-                    target[cell_key] = [min(chunk), max(chunk), total, len(chunk), last, ts[j - 1]]
+                    target[cell_key] = [mn, mx, total, len(chunk), last, ts[j - 1]]
                 else:  # _merge(), inlined on the hot path
-                    mn, mx = min(chunk), max(chunk)
                     if mn < cell[0]:
                         cell[0] = mn
                     if mx > cell[1]:

@@ -68,6 +68,8 @@ hosts = Table(
     Column("connected", Boolean, nullable=False, default=False),
     Column("connected_to", String(128), nullable=True),
     Column("spool", JsonDoc, nullable=True),
+    # Points and events the ingest door dropped, by reason: {"samples": {reason: n}, "events": {...}}
+    Column("rejected", JsonDoc, nullable=True),
 )
 
 series = Table(

@@ -257,12 +257,32 @@ class CollectorMessage(_message.Message):
     def __init__(self, ack: _Optional[_Union[Ack, _Mapping]] = ..., diagnostic_request: _Optional[_Union[DiagnosticRequest, _Mapping]] = ..., config_update: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., diagnostic_cancel: _Optional[_Union[DiagnosticCancel, _Mapping]] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("seq", "spool_epoch")
+    __slots__ = ("seq", "spool_epoch", "rejected_samples", "rejected_events", "quarantined_batches")
+    class RejectedSamplesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RejectedEventsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SPOOL_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_BATCHES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     spool_epoch: str
-    def __init__(self, seq: _Optional[int] = ..., spool_epoch: _Optional[str] = ...) -> None: ...
+    rejected_samples: _containers.ScalarMap[str, int]
+    rejected_events: _containers.ScalarMap[str, int]
+    quarantined_batches: int
+    def __init__(self, seq: _Optional[int] = ..., spool_epoch: _Optional[str] = ..., rejected_samples: _Optional[_Mapping[str, int]] = ..., rejected_events: _Optional[_Mapping[str, int]] = ..., quarantined_batches: _Optional[int] = ...) -> None: ...
 
 class DiagnosticRequest(_message.Message):
     __slots__ = ("request_id", "action", "args", "requested_by", "expires_ms", "nonce", "signature", "timeout_s", "max_output_bytes")

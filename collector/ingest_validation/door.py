@@ -1,0 +1,198 @@
+"""The checks every upstream message passes before it is handed to the ingest writer.
+
+Structurally broken messages (a batch without a usable sequence number, a series whose timestamps
+and values do not pair up, a Hello the store cannot hold) raise :class:`InvalidMessage`, which ends
+that one stream with INVALID_ARGUMENT. Everything else that breaks a bound is dropped point by
+point or event by event and counted by reason; the rest of the batch is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from itertools import chain
+from math import isfinite
+
+from collector.ingest_validation import bounds as b
+from collector.ingest_validation.bounds import IngestBounds
+from collector.ingest_validation.rejections import InvalidMessage, Rejections
+from collector.ingest_validation.series_budget import SeriesBudget, series_hash
+from protos.patrol.v1 import agent_pb2 as pb
+
+
+def _has_nul(*texts: str) -> bool:
+    """PostgreSQL's text and JSON types cannot hold U+0000, so no stored text may contain it."""
+    return any("\x00" in t for t in texts)
+
+
+def _label_problem(labels: object) -> str | None:
+    items = labels.items()  # type: ignore[attr-defined]
+    if len(items) > b.MAX_LABELS:
+        return "too_many_labels"
+    for k, v in items:
+        if not k or len(k) > b.MAX_LABEL_KEY or len(v) > b.MAX_LABEL_VALUE:
+            return "label_length"
+        if _has_nul(k, v):
+            return "nul_character"
+    return None
+
+
+def _check_seq(kind: str, seq: int) -> None:
+    if not 0 < seq <= b.MAX_SEQ:
+        raise InvalidMessage("bad_seq", f"{kind}.seq must be between 1 and 2^63-1, got {seq}")
+
+
+class Door:
+    """Validates one collector's upstream traffic; ``clock`` gives unix seconds."""
+
+    def __init__(self, bounds: IngestBounds, budget: SeriesBudget, clock: Callable[[], float]) -> None:
+        self.bounds = bounds
+        self.budget = budget
+        self.clock = clock
+
+    def window_ms(self) -> tuple[int, int]:
+        """The accepted range of timestamps right now, inclusive."""
+        now = self.clock()
+        return (max(b.TIMESTAMP_MS_MIN, int((now - self.bounds.max_age) * 1000)),
+                int((now + self.bounds.max_clock_skew) * 1000))
+
+    # ------------------------------------------------------------------ messages without data
+
+    def hello(self, hello: pb.Hello) -> None:
+        if not hello.spool_epoch or len(hello.spool_epoch) > b.MAX_EPOCH:
+            raise InvalidMessage("bad_hello", f"Hello.spool_epoch must be a non-empty id of at most "
+                                              f"{b.MAX_EPOCH} characters")
+        for field, limit in (("hostname", b.MAX_HOSTNAME), ("version", b.MAX_VERSION)):
+            if len(getattr(hello, field)) > limit:
+                raise InvalidMessage("bad_hello", f"Hello.{field} is longer than {limit} characters")
+            if _has_nul(getattr(hello, field)):
+                raise InvalidMessage("bad_hello", f"Hello.{field} contains a NUL character")
+        if (problem := _label_problem(hello.labels)) is not None:
+            raise InvalidMessage("bad_hello", f"Hello.labels: {problem.replace('_', ' ')} (at most "
+                                              f"{b.MAX_LABELS} labels, keys 1-{b.MAX_LABEL_KEY} and values "
+                                              f"up to {b.MAX_LABEL_VALUE} characters)")
+        if hello.HasField("facts"):
+            self.facts(hello.facts)
+
+    def facts(self, facts: pb.Facts) -> None:
+        texts = [facts.hostname, facts.os, facts.kernel, facts.arch, facts.cpu_model, facts.agent_version,
+                 facts.python_version, *facts.extra.keys(), *facts.extra.values()]
+        for d in facts.disks:
+            texts += [d.device, d.mount, d.fstype]
+        for i in facts.interfaces:
+            texts += [i.name, i.mac, *i.addresses]
+        if any(len(t) > b.MAX_FACT_TEXT for t in texts):
+            raise InvalidMessage("bad_facts", f"Facts: a text field is longer than {b.MAX_FACT_TEXT} characters")
+        if _has_nul(*texts):
+            raise InvalidMessage("bad_facts", "Facts: a text field contains a NUL character")
+        if len(facts.extra) > b.MAX_EVENT_FIELDS:
+            raise InvalidMessage("bad_facts", f"Facts.extra has more than {b.MAX_EVENT_FIELDS} entries")
+
+    def diagnostic_result(self, result: pb.DiagnosticResult) -> None:
+        if not result.request_id or len(result.request_id) > b.MAX_REQUEST_ID:
+            raise InvalidMessage("bad_diagnostic_result", "DiagnosticResult.request_id must be a non-empty id "
+                                                          f"of at most {b.MAX_REQUEST_ID} characters")
+        if len(result.status) > 16 or len(result.error) > b.MAX_FIELD_VALUE:
+            raise InvalidMessage("bad_diagnostic_result", "DiagnosticResult.status (16) or .error "
+                                                          f"({b.MAX_FIELD_VALUE}) is too long")
+
+    # ------------------------------------------------------------------ data batches
+
+    def samples(self, host_id: str, msg: pb.Samples) -> tuple[pb.Samples, Rejections]:
+        """The batch with every out-of-bounds point removed (``msg`` itself when none is), and the drops."""
+        _check_seq("Samples", msg.seq)
+        dropped: Counter[str] = Counter()
+        known = self.budget.known(host_id)
+        whole: set[int] = set()  # series dropped with all their points
+        for i, ser in enumerate(msg.series):
+            n = len(ser.timestamps_ms)
+            if n != len(ser.values):
+                raise InvalidMessage("bad_series", f"Samples seq={msg.seq}: series {ser.name[:200]!r} has "
+                                                   f"{n} timestamps but {len(ser.values)} values")
+            # A series this host already has passed these checks when it was new.
+            if n and series_hash(ser.name, ser.labels) not in known:
+                reason = self._new_series_problem(host_id, ser)
+                if reason is not None:
+                    dropped[reason] += n
+                    whole.add(i)
+        lo, hi = self.window_ms()
+        # The common case, every point within bounds, costs a few passes over the whole batch in C.
+        stamps = list(chain.from_iterable(s.timestamps_ms for s in msg.series))
+        values = list(chain.from_iterable(s.values for s in msg.series))
+        limit = b.MAX_ABS_VALUE
+        points_ok = not stamps or (lo <= min(stamps) and max(stamps) <= hi and isfinite(sum(values))
+                                   and -limit <= min(values) and max(values) <= limit)
+        if points_ok and not whole:
+            return msg, Rejections(samples=dropped)
+        clean = pb.Samples(seq=msg.seq)
+        for i, ser in enumerate(msg.series):
+            if i in whole:
+                continue
+            kept = ser if points_ok else self._points(ser, lo, hi, dropped)
+            if len(kept.timestamps_ms):
+                clean.series.append(kept)
+        if msg.HasField("spool"):
+            clean.spool.CopyFrom(msg.spool)
+        return clean, Rejections(samples=dropped)
+
+    def _new_series_problem(self, host_id: str, ser: pb.Series) -> str | None:
+        if not ser.name or len(ser.name) > b.MAX_SERIES_NAME:
+            return "series_name_length"
+        if _has_nul(ser.name):
+            return "nul_character"
+        if (problem := _label_problem(ser.labels)) is not None:
+            return problem
+        return self.budget.admit(host_id, series_hash(ser.name, ser.labels))
+
+    @staticmethod
+    def _points(ser: pb.Series, lo: int, hi: int, dropped: Counter[str]) -> pb.Series:
+        limit = b.MAX_ABS_VALUE
+        out = pb.Series(name=ser.name, labels=ser.labels)
+        for t, v in zip(ser.timestamps_ms, ser.values, strict=True):
+            if not lo <= t <= hi:
+                dropped["timestamp_out_of_range"] += 1
+            elif not isfinite(v):
+                dropped["non_finite_value"] += 1
+            elif not -limit <= v <= limit:
+                dropped["value_out_of_range"] += 1
+            else:
+                out.timestamps_ms.append(t)
+                out.values.append(v)
+        return out
+
+    def events(self, msg: pb.Events) -> tuple[pb.Events, Rejections]:
+        """The batch without the events that break a bound, and the drops."""
+        _check_seq("Events", msg.seq)
+        lo, hi = self.window_ms()
+        dropped: Counter[str] = Counter()
+        kept: list[pb.Event] = []
+        for i, ev in enumerate(msg.events):
+            if not ev.rule:
+                raise InvalidMessage("bad_event", f"Events seq={msg.seq}: event #{i} has no rule id")
+            reason = self._event_problem(ev, lo, hi)
+            if reason is None:
+                kept.append(ev)
+            else:
+                dropped[reason] += 1
+        if not dropped:
+            return msg, Rejections()
+        return pb.Events(seq=msg.seq, events=kept), Rejections(events=dropped)
+
+    @staticmethod
+    def _event_problem(ev: pb.Event, lo: int, hi: int) -> str | None:
+        if len(ev.rule) > b.MAX_RULE:
+            return "rule_length"
+        for stamp in (ev.timestamp_ms, ev.observed_ms):
+            # 0 means "not set" (the collector then uses the other stamp or the receive time)
+            if stamp and not lo <= stamp <= hi:
+                return "timestamp_out_of_range"
+        if len(ev.source) > b.MAX_SOURCE or len(ev.line) > b.MAX_LINE:
+            return "text_length"
+        if len(ev.fields) > b.MAX_EVENT_FIELDS or any(
+                len(k) > b.MAX_LABEL_KEY or len(v) > b.MAX_FIELD_VALUE for k, v in ev.fields.items()):
+            return "fields_length"
+        if _has_nul(ev.rule, ev.source, ev.line, *ev.fields.keys(), *ev.fields.values()):
+            return "nul_character"
+        if ev.suppressed_before > b.MAX_SUPPRESSED:
+            return "suppressed_out_of_range"
+        return None
