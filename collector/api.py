@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 
 from agent.configfile import parse_duration
 from collector import metrics
+from collector.apidocs import install_docs
 from collector.store import queries
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ Admin = Annotated[str, Depends(require("admin"))]
 
 def create_api(app_state: CollectorApp) -> FastAPI:
     cfg = app_state.cfg
-    api = FastAPI(title="Patrol collector API", version="1")
+    api = FastAPI(title="Patrol collector API", version="1", docs_url=None, redoc_url=None)
     api.state.collector = app_state
+    install_docs(api)
 
     def now() -> datetime:
         return datetime.fromtimestamp(app_state.clock(), tz=UTC)
