@@ -87,6 +87,14 @@ class FleetSettings:
         return cls(**json.loads(path.read_text()))
 
 
+def demo_customers(n_customers: int) -> list[dict[str, object]]:
+    """The collector's ``customers:`` entries of the simulated fleet's first ``n_customers`` customers."""
+    from collector.simulator.fleet import customers_for
+
+    return [{"id": c.id, "name": c.name, "timezone": c.timezone, "language": c.language}
+            for c in customers_for(n_customers)]
+
+
 def choose_port(preferred: int, what: str) -> tuple[int, str | None]:
     """``preferred`` when it is free (0: any free port), else a free one and a message saying so."""
     if preferred == 0:

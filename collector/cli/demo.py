@@ -31,6 +31,7 @@ from collector.demo import (
     DemoPaths,
     FleetSettings,
     choose_port,
+    demo_customers,
     new_token,
     saved_token,
 )
@@ -45,13 +46,6 @@ class Stopped(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-def _customers(n_customers: int) -> list[dict[str, object]]:
-    from collector.simulator.fleet import customers_for
-
-    return [{"id": c.id, "name": c.name, "timezone": c.timezone, "language": c.language}
-            for c in customers_for(n_customers)]
 
 
 @contextmanager
@@ -107,7 +101,7 @@ def register(app: typer.Typer) -> None:
         for _, note in ports.values():
             if note:
                 err_console.print(f"[yellow]note:[/] {note}")
-        d = Demo(paths, _customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
+        d = Demo(paths, demo_customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
                  token=(saved_token(paths) if reuse else None) or new_token())
         d.prepare(fresh=not reuse)
         console.rule("[bold]Patrol demo")
