@@ -96,7 +96,10 @@ def create_api(app_state: CollectorApp) -> FastAPI:
         return [r.to_dict() for r in rows]
 
     def resolve_host(conn: Any, ref: str) -> dict[str, Any]:
-        row = queries.find_host(conn, ref)
+        try:
+            row = queries.find_host(conn, ref)
+        except queries.AmbiguousHost as e:
+            raise HTTPException(409, str(e)) from None
         if row is None:
             raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
         return row
@@ -137,7 +140,8 @@ def create_api(app_state: CollectorApp) -> FastAPI:
             row = resolve_host(conn, host)
             data = queries.series_points(conn, row["id"], metric, t_since.timestamp(), t_until.timestamp(),
                                          step_s, app_state.clock(), app_state.ingestor.retention_s, wanted)
-        return {"host": row["id"], "metric": metric, "since": t_since, "until": t_until, "series": data}
+        return {"host": row["id"], "hostname": row["hostname"], "metric": metric, "since": t_since, "until": t_until,
+                "series": data}
 
     from collector.routers import routers
 
