@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import generate_latest
+from sqlalchemy import Connection
 
 from agent.configfile import parse_duration
 from collector import metrics
@@ -39,6 +40,17 @@ def parse_time(value: str | None, now: datetime, default: datetime | None = None
     except ValueError:
         raise HTTPException(400, f"cannot read time {value!r}: use a duration such as 7d or an ISO 8601 time") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
+    """The host an API path names by id or hostname: 404 when unknown, 409 when the name is ambiguous."""
+    try:
+        row = queries.find_host(conn, ref)
+    except queries.AmbiguousHost as e:
+        raise HTTPException(409, str(e)) from None
+    if row is None:
+        raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
+    return row
 
 
 def require(role: str) -> Callable[[Request], str]:
@@ -94,15 +106,6 @@ def create_api(app_state: CollectorApp) -> FastAPI:
         with app_state.engine.connect() as conn:
             rows = queries.list_hosts(conn, app_state.clock(), cfg.offline_after, customer)
         return [r.to_dict() for r in rows]
-
-    def resolve_host(conn: Any, ref: str) -> dict[str, Any]:
-        try:
-            row = queries.find_host(conn, ref)
-        except queries.AmbiguousHost as e:
-            raise HTTPException(409, str(e)) from None
-        if row is None:
-            raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
-        return row
 
     @api.get("/api/v1/hosts/{host}")
     def host(host: str, _: Viewer) -> dict[str, Any]:

@@ -105,6 +105,19 @@ def choose_port(preferred: int, what: str) -> tuple[int, str | None]:
     return port, f"port {preferred} for the {what} is taken (another collector or `make serve`?); using {port}"
 
 
+def serving_url(paths: DemoPaths) -> str | None:
+    """The API address of a demo collector still running from ``paths`` (per its env file), if any."""
+    try:
+        text = paths.env.read_text()
+    except FileNotFoundError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("export PATROL_URL="):
+            url = shlex.split(line.removeprefix("export PATROL_URL="))[0]
+            return url if api_healthy(url) else None
+    return None
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 

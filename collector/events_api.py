@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
-from collector.api import Viewer, parse_time
+from collector.api import Viewer, parse_time, resolve_host
 from collector.store import queries
 from collector.store.schema import events
 
@@ -18,13 +18,7 @@ router = APIRouter()
 def _host(request: Request, ref: str) -> tuple[Any, dict[str, Any]]:
     app = request.app.state.collector
     with app.engine.connect() as conn:
-        try:
-            row = queries.find_host(conn, ref)
-        except queries.AmbiguousHost as e:
-            raise HTTPException(409, str(e)) from None
-    if row is None:
-        raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
-    return app, row
+        return app, resolve_host(conn, ref)
 
 
 @router.get("/api/v1/hosts/{host}/events")

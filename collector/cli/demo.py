@@ -34,6 +34,7 @@ from collector.demo import (
     demo_customers,
     new_token,
     saved_token,
+    serving_url,
 )
 
 # The simulator's finest history step: a reuse backfills at least this, so the fleet has a point now.
@@ -90,6 +91,11 @@ def register(app: typer.Typer) -> None:
 
         t0 = time.monotonic()
         paths = DemoPaths(data_dir.resolve())
+        running = serving_url(paths)
+        if running:
+            err_console.print(f"[red]error:[/] a demo collector is serving from {paths.root} at {running}; stop it "
+                              "(Ctrl-C where `make serve` runs) or give another --data-dir")
+            raise typer.Exit(1)
         reuse = serve and not fresh and paths.has_history()
         settings = FleetSettings.load(paths.fleet) if reuse else FleetSettings(agents, customers, history, seed)
         try:

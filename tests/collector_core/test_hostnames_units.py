@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,9 +16,9 @@ import httpx
 import pytest
 
 from collector.cli.units import NOT_APPLICABLE, fmt_bytes, fmt_latest, fmt_quantity, fmt_series_value
-from collector.localrun import child_env
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.integration.harness import TOKEN, CollectorProcess
+from tests.integration.harness import patrol_cli as patrol
 
 pytestmark = pytest.mark.integration
 UNLIMITED = float(2**63)
@@ -55,11 +53,6 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     c.flush()
     yield c
     c.kill(signal.SIGTERM)
-
-
-def patrol(c: CollectorProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from collector.cli import main; main()", "--url", c.api,
-                           "--token", TOKEN, *args], capture_output=True, text=True, env=child_env(), timeout=60)
 
 
 def test_an_ambiguous_name_lists_the_candidates_and_ids_still_work(collector: CollectorProcess) -> None:

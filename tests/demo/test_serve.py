@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,8 @@ def _env(data_dir: Path) -> dict[str, str]:
     return out
 
 
-def _serve_then_signal(data_dir: Path, sig: signal.Signals, *args: str) -> tuple[str, dict[str, str]]:
+def _serve_then_signal(data_dir: Path, sig: signal.Signals, *args: str,
+                       while_serving: Callable[[], None] = lambda: None) -> tuple[str, dict[str, str]]:
     run = DemoRun(data_dir, "--serve", *args)
     try:
         run.wait_for_output("serving")
@@ -36,6 +38,7 @@ def _serve_then_signal(data_dir: Path, sig: signal.Signals, *args: str) -> tuple
         hosts = httpx.get(f"{env['PATROL_URL']}/api/v1/hosts",
                           headers={"Authorization": f"Bearer {env['PATROL_TOKEN']}"}, timeout=30).json()
         assert len(hosts) == 5  # four simulated hosts and this machine
+        while_serving()
         run.proc.send_signal(sig)
         assert run.wait() == 128 + sig.value
         _, alive = psutil.wait_procs(children, timeout=30)
@@ -48,7 +51,12 @@ def _serve_then_signal(data_dir: Path, sig: signal.Signals, *args: str) -> tuple
 
 def test_serve_reuses_its_data_and_a_signal_stops_every_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo-data"
-    first, env = _serve_then_signal(data_dir, signal.SIGTERM)
+    def second_demo_is_refused() -> None:
+        other = DemoRun(data_dir)
+        assert other.wait() == 1
+        assert "a demo collector is serving from" in " ".join(other.text().split())
+
+    first, env = _serve_then_signal(data_dir, signal.SIGTERM, while_serving=second_demo_is_refused)
     assert "reusing" not in first and "monthly inspection" in first
     assert set(env) == {"PATROL_URL", "PATROL_TOKEN"}
     assert env["PATROL_TOKEN"] == (data_dir / "token").read_text().strip()
