@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from collector.diagnostics.signing import PUBLIC_NAME, Signer, key_dir
 from collector.localrun import ManagedProcess, api_healthy, free_port, port_available, wait_until
 
 DEFAULT_GRPC_PORT = 4317
@@ -65,8 +64,17 @@ class DemoPaths:
         return self.root / "fleet.json"
 
     @property
+    def signing_keys(self) -> Path:
+        """Where the collector keeps its diagnostics signing key pair."""
+        from collector.diagnostics.signing import key_dir  # loads cryptography: only when needed
+
+        return key_dir(self.data)
+
+    @property
     def signing_public_key(self) -> Path:
-        return key_dir(self.data) / PUBLIC_NAME
+        from collector.diagnostics.signing import PUBLIC_NAME
+
+        return self.signing_keys / PUBLIC_NAME
 
     def has_history(self) -> bool:
         return self.database.exists() and self.fleet.exists()
@@ -159,7 +167,9 @@ class Demo:
             p.mkdir(parents=True, exist_ok=True)
         # The key pair the collector signs diagnostic requests with; created before the agent's config
         # is written, so the agent pins it from its first start.
-        Signer.load_or_create(key_dir(self.paths.data))
+        from collector.diagnostics.signing import Signer
+
+        Signer.load_or_create(self.paths.signing_keys)
         collector_cfg = {
             "data_dir": "data",
             "listen": self.grpc_target,
