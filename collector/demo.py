@@ -15,6 +15,9 @@ from collector.localrun import ManagedProcess, api_healthy, free_port, port_avai
 
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_API_PORT = 8080
+# Shorter than a production collector's 90 s so the demo's silent host is offline soon after its
+# history is in; still three batch intervals of the live agents (10 s), so none of them flaps.
+OFFLINE_AFTER_S = 45
 
 
 @dataclass
@@ -174,6 +177,7 @@ class Demo:
             "data_dir": "data",
             "listen": self.grpc_target,
             "insecure": True,  # loopback only; production uses tls (see deploy/)
+            "offline_after": f"{OFFLINE_AFTER_S}s",
             "api": {"listen": f"127.0.0.1:{self.api_port}",
                     "tokens": [{"name": "demo-admin", "role": "admin", "token": self.token}]},
             "customers": self.customers,

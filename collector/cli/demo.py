@@ -27,6 +27,7 @@ from collector.cli.output import console, err_console
 from collector.demo import (
     DEFAULT_API_PORT,
     DEFAULT_GRPC_PORT,
+    OFFLINE_AFTER_S,
     Demo,
     DemoPaths,
     FleetSettings,
@@ -90,29 +91,12 @@ def register(app: typer.Typer) -> None:
         from collector.simulator import SimulationError
 
         t0 = time.monotonic()
-        paths = DemoPaths(data_dir.resolve())
-        running = serving_url(paths)
-        if running:
-            err_console.print(f"[red]error:[/] a demo collector is serving from {paths.root} at {running}; stop it "
-                              "(Ctrl-C where `make serve` runs) or give another --data-dir")
-            raise typer.Exit(1)
-        reuse = serve and not fresh and paths.has_history()
-        settings = FleetSettings.load(paths.fleet) if reuse else FleetSettings(agents, customers, history, seed)
-        try:
-            history_s = parse_duration(settings.history)
-        except ValueError as e:
-            err_console.print(f"[red]error:[/] --history: {e}")
-            raise typer.Exit(2) from None
-        ports = {what: choose_port(port, what) for what, port in (("gRPC", grpc_port), ("HTTP API", api_port))}
-        for _, note in ports.values():
-            if note:
-                err_console.print(f"[yellow]note:[/] {note}")
-        d = Demo(paths, demo_customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
-                 token=(saved_token(paths) if reuse else None) or new_token())
-        d.prepare(fresh=not reuse)
+        d, settings, reuse = _open(data_dir.resolve(), serve and not fresh, grpc_port, api_port,
+                                   FleetSettings(agents, customers, history, seed))
+        history_s = parse_duration(settings.history)
         console.rule("[bold]Patrol demo")
         if reuse:
-            console.print(f"reusing {paths.root} (seed {settings.seed}, {settings.agents} simulated agents); "
+            console.print(f"reusing {d.paths.root} (seed {settings.seed}, {settings.agents} simulated agents); "
                           "--fresh rebuilds it")
         try:
             with _stop_on_signals(d):
@@ -126,13 +110,13 @@ def register(app: typer.Typer) -> None:
                             else timedelta(seconds=history_s))
 
                 def tour(summary: object) -> None:
-                    settings.save(paths.fleet)  # the history is in: a later --serve can reuse it
+                    settings.save(d.paths.fleet)  # the history is in: a later --serve can reuse it
                     if not reuse:
                         client.post("/api/v1/admin/flush")
                     _how_to_use(client, summary, d)
                     if not reuse:
                         runs = _inspections(d)
-                        _predictive_tickets(client)
+                        _tickets(client)
                         _reports(client, d, runs)
                     console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
@@ -146,6 +130,33 @@ def register(app: typer.Typer) -> None:
         finally:
             with console.status("stopping…"):
                 d.stop()
+
+
+def _open(root: Path, reuse_if_there: bool, grpc_port: int, api_port: int,
+          asked: FleetSettings) -> tuple[Demo, FleetSettings, bool]:
+    """The demo in ``root`` with its configs written: reused (same fleet and token) when asked and
+    there is one, else fresh. Exits when a demo still serves from ``root`` or the settings are bad."""
+    paths = DemoPaths(root)
+    running = serving_url(paths)
+    if running:
+        err_console.print(f"[red]error:[/] a demo collector is serving from {paths.root} at {running}; stop it "
+                          "(Ctrl-C where `make serve` runs) or give another --data-dir")
+        raise typer.Exit(1)
+    reuse = reuse_if_there and paths.has_history()
+    settings = FleetSettings.load(paths.fleet) if reuse else asked
+    try:
+        parse_duration(settings.history)
+    except ValueError as e:
+        err_console.print(f"[red]error:[/] --history: {e}")
+        raise typer.Exit(2) from None
+    ports = {what: choose_port(port, what) for what, port in (("gRPC", grpc_port), ("HTTP API", api_port))}
+    for _, note in ports.values():
+        if note:
+            err_console.print(f"[yellow]note:[/] {note}")
+    d = Demo(paths, demo_customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
+             token=(saved_token(paths) if reuse else None) or new_token())
+    d.prepare(fresh=not reuse)
+    return d, settings, reuse
 
 
 def _catch_up(client: ApiClient, d: Demo, history: timedelta) -> timedelta:
@@ -208,16 +219,32 @@ def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
         console.print(f"  {p}  ({p.stat().st_size / 1024:,.0f} KiB)")
 
 
-def _predictive_tickets(client: ApiClient) -> None:
+def _tickets(client: ApiClient) -> None:
+    """Predictions and the periodic ticket pass, run now rather than on their timers, so every run of
+    the demo raises the same tickets however long its steps took."""
     from collector.cli.tickets import print_tickets
 
-    console.rule("predictive tickets")
+    console.rule("tickets")
+    _wait_until_silent_hosts_are_offline(client)
+    client.post("/api/v1/tickets/evaluate")  # offline agents, SLA clocks
     with console.status("forecasting capacity and scoring anomalies over the fleet…"):
         result = client.post("/api/v1/admin/predict")
     console.print(f"{result['forecasts']} capacity series forecast, {result['crossings']} with a crossing ahead; "
                   f"{result['anomalies']} anomalous points in the last hour")
-    rows = [t for t in client.get("/api/v1/tickets", open=True, limit=500) if t["source"] == "forecast"]
-    print_tickets(rows, title=f"{len(rows)} predictive tickets, raised before anything failed")
+    rows = client.get("/api/v1/tickets", open=True, limit=500)
+    predictive = sum(1 for t in rows if t["source"] == "forecast")
+    print_tickets(rows, title=f"{len(rows)} open tickets, {predictive} of them predictive (raised before anything "
+                              "failed)")
+
+
+def _wait_until_silent_hosts_are_offline(client: ApiClient) -> None:
+    """A host that stopped streaming counts as offline once it has been silent ``offline_after``."""
+    seen = [datetime.fromisoformat(str(h["last_seen"])) for h in client.get("/api/v1/hosts")
+            if h["status"] == "offline" and h.get("last_seen")]
+    if seen:
+        due = max(seen) + timedelta(seconds=OFFLINE_AFTER_S + 1)
+        with console.status("waiting for the silent host to count as offline…"):
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
 
 
 def _how_to_use(client: ApiClient, summary: object, d: Demo) -> None:
