@@ -25,16 +25,14 @@ def is_unlimited(value: float | None) -> bool:
 
 
 def fmt_number(v: Any, digits: int = 1) -> str:
-    """A plain number with thousands separators; "—" for no value, "unlimited" for the platform's maximum."""
+    """A float with thousands separators; "—" for no value, "unlimited" for the platform's maximum."""
     if v is None:
         return "—"
     if isinstance(v, float | int) and not isinstance(v, bool) and is_unlimited(float(v)):
         return "unlimited"
     if isinstance(v, float):
         return f"{v:,.{digits}f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
+    return str(v)  # integers in tables are mostly ids and counts: no separators
 
 
 def fmt_bytes(n: float | None) -> str:

@@ -72,7 +72,7 @@ def test_default_trouble_lands_once_each_on_fitting_distinct_hosts() -> None:
     by_kind = {t.kind: t for t in plan.troubles}
     disk = by_kind[TroubleKind.DISK_FILL]
     assert disk.subject == "/data" and disk.eta == END + timedelta(days=5)
-    assert by_kind[TroubleKind.MEMORY_LEAK].eta == END + timedelta(days=3)
+    assert by_kind[TroubleKind.MEMORY_LEAK].eta == END + timedelta(days=4)
     hosts = {h.hostname: h for h in fleet.hosts}
     assert hosts[by_kind[TroubleKind.MEMORY_LEAK].host].role is Role.APP
     assert hosts[by_kind[TroubleKind.SILENT].host].role is Role.KIOSK
