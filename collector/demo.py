@@ -15,9 +15,6 @@ from collector.localrun import ManagedProcess, api_healthy, free_port, port_avai
 
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_API_PORT = 8080
-# Shorter than a production collector's 90 s so the demo's silent host is offline soon after its
-# history is in; still three batch intervals of the live agents (10 s), so none of them flaps.
-OFFLINE_AFTER_S = 45
 
 
 @dataclass
@@ -150,6 +147,7 @@ class Demo:
     collector: ManagedProcess | None = None
     agent: ManagedProcess | None = None
     local_agent_id: str = "demo-local-agent"
+    serving: bool = False  # kept running (`patrol demo --serve`) rather than a scripted run that stops
 
     @property
     def api_url(self) -> str:
@@ -177,10 +175,14 @@ class Demo:
             "data_dir": "data",
             "listen": self.grpc_target,
             "insecure": True,  # loopback only; production uses tls (see deploy/)
-            "offline_after": f"{OFFLINE_AFTER_S}s",
             "api": {"listen": f"127.0.0.1:{self.api_port}",
                     "tokens": [{"name": "demo-admin", "role": "admin", "token": self.token}]},
             "customers": self.customers,
+            # Offline and anomaly tickets follow the wall clock (how long a host has been quiet, how
+            # the last hour's live points score), so `patrol demo` would raise a different set on a
+            # slow run than on a fast one. Its tickets come from the injected trouble only; a serving
+            # demo, where time passes, raises both kinds.
+            "tickets": {"offline": {"enabled": self.serving}, "anomalies": {"enabled": self.serving}},
         }
         self.paths.collector_config.write_text(
             "# Written by `patrol demo`: an embedded collector on SQLite, loopback only.\n"

@@ -27,7 +27,6 @@ from collector.cli.output import console, err_console
 from collector.demo import (
     DEFAULT_API_PORT,
     DEFAULT_GRPC_PORT,
-    OFFLINE_AFTER_S,
     Demo,
     DemoPaths,
     FleetSettings,
@@ -91,7 +90,7 @@ def register(app: typer.Typer) -> None:
         from collector.simulator import SimulationError
 
         t0 = time.monotonic()
-        d, settings, reuse = _open(data_dir.resolve(), serve and not fresh, grpc_port, api_port,
+        d, settings, reuse = _open(data_dir.resolve(), serve, serve and not fresh, grpc_port, api_port,
                                    FleetSettings(agents, customers, history, seed))
         history_s = parse_duration(settings.history)
         console.rule("[bold]Patrol demo")
@@ -132,7 +131,7 @@ def register(app: typer.Typer) -> None:
                 d.stop()
 
 
-def _open(root: Path, reuse_if_there: bool, grpc_port: int, api_port: int,
+def _open(root: Path, serve: bool, reuse_if_there: bool, grpc_port: int, api_port: int,
           asked: FleetSettings) -> tuple[Demo, FleetSettings, bool]:
     """The demo in ``root`` with its configs written: reused (same fleet and token) when asked and
     there is one, else fresh. Exits when a demo still serves from ``root`` or the settings are bad."""
@@ -154,7 +153,7 @@ def _open(root: Path, reuse_if_there: bool, grpc_port: int, api_port: int,
         if note:
             err_console.print(f"[yellow]note:[/] {note}")
     d = Demo(paths, demo_customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
-             token=(saved_token(paths) if reuse else None) or new_token())
+             token=(saved_token(paths) if reuse else None) or new_token(), serving=serve)
     d.prepare(fresh=not reuse)
     return d, settings, reuse
 
@@ -220,13 +219,9 @@ def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
 
 
 def _tickets(client: ApiClient) -> None:
-    """Predictions and the periodic ticket pass, run now rather than on their timers, so every run of
-    the demo raises the same tickets however long its steps took."""
     from collector.cli.tickets import print_tickets
 
     console.rule("tickets")
-    _wait_until_silent_hosts_are_offline(client)
-    client.post("/api/v1/tickets/evaluate")  # offline agents, SLA clocks
     with console.status("forecasting capacity and scoring anomalies over the fleet…"):
         result = client.post("/api/v1/admin/predict")
     console.print(f"{result['forecasts']} capacity series forecast, {result['crossings']} with a crossing ahead; "
@@ -235,16 +230,6 @@ def _tickets(client: ApiClient) -> None:
     predictive = sum(1 for t in rows if t["source"] == "forecast")
     print_tickets(rows, title=f"{len(rows)} open tickets, {predictive} of them predictive (raised before anything "
                               "failed)")
-
-
-def _wait_until_silent_hosts_are_offline(client: ApiClient) -> None:
-    """A host that stopped streaming counts as offline once it has been silent ``offline_after``."""
-    seen = [datetime.fromisoformat(str(h["last_seen"])) for h in client.get("/api/v1/hosts")
-            if h["status"] == "offline" and h.get("last_seen")]
-    if seen:
-        due = max(seen) + timedelta(seconds=OFFLINE_AFTER_S + 1)
-        with console.status("waiting for the silent host to count as offline…"):
-            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
 
 
 def _how_to_use(client: ApiClient, summary: object, d: Demo) -> None:
