@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/patrol demo
 
+# FRESH=1 rebuilds demo-data/ instead of reusing it.
 serve: $(STAMP)
-	$(BIN)/patrol demo --serve
+	$(BIN)/patrol demo --serve $(if $(FRESH),--fresh)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import generate_latest
+from sqlalchemy import Connection
 
 from agent.configfile import parse_duration
 from collector import metrics
+from collector.apidocs import install_docs
 from collector.store import queries
 
 if TYPE_CHECKING:
@@ -38,6 +40,17 @@ def parse_time(value: str | None, now: datetime, default: datetime | None = None
     except ValueError:
         raise HTTPException(400, f"cannot read time {value!r}: use a duration such as 7d or an ISO 8601 time") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
+    """The host an API path names by id or hostname: 404 when unknown, 409 when the name is ambiguous."""
+    try:
+        row = queries.find_host(conn, ref)
+    except queries.AmbiguousHost as e:
+        raise HTTPException(409, str(e)) from None
+    if row is None:
+        raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
+    return row
 
 
 def require(role: str) -> Callable[[Request], str]:
@@ -68,8 +81,9 @@ Admin = Annotated[str, Depends(require("admin"))]
 
 def create_api(app_state: CollectorApp) -> FastAPI:
     cfg = app_state.cfg
-    api = FastAPI(title="Patrol collector API", version="1")
+    api = FastAPI(title="Patrol collector API", version="1", docs_url=None, redoc_url=None)
     api.state.collector = app_state
+    install_docs(api)
 
     def now() -> datetime:
         return datetime.fromtimestamp(app_state.clock(), tz=UTC)
@@ -92,12 +106,6 @@ def create_api(app_state: CollectorApp) -> FastAPI:
         with app_state.engine.connect() as conn:
             rows = queries.list_hosts(conn, app_state.clock(), cfg.offline_after, customer)
         return [r.to_dict() for r in rows]
-
-    def resolve_host(conn: Any, ref: str) -> dict[str, Any]:
-        row = queries.find_host(conn, ref)
-        if row is None:
-            raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
-        return row
 
     @api.get("/api/v1/hosts/{host}")
     def host(host: str, _: Viewer) -> dict[str, Any]:
@@ -135,7 +143,8 @@ def create_api(app_state: CollectorApp) -> FastAPI:
             row = resolve_host(conn, host)
             data = queries.series_points(conn, row["id"], metric, t_since.timestamp(), t_until.timestamp(),
                                          step_s, app_state.clock(), app_state.ingestor.retention_s, wanted)
-        return {"host": row["id"], "metric": metric, "since": t_since, "until": t_until, "series": data}
+        return {"host": row["id"], "hostname": row["hostname"], "metric": metric, "since": t_since, "until": t_until,
+                "series": data}
 
     from collector.routers import routers
 

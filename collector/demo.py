@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from collector.localrun import ManagedProcess, api_healthy, free_port, wait_until
+from collector.localrun import ManagedProcess, api_healthy, free_port, port_available, wait_until
+
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_API_PORT = 8080
 
 
 @dataclass
@@ -44,6 +49,93 @@ class DemoPaths:
     def reports(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def token(self) -> Path:
+        return self.root / "token"
+
+    @property
+    def env(self) -> Path:
+        """Shell assignments of the CLI's environment variables: ``source demo-data/env``."""
+        return self.root / "env"
+
+    @property
+    def fleet(self) -> Path:
+        """The simulation settings the stored history was made with, so a reuse simulates the same fleet."""
+        return self.root / "fleet.json"
+
+    @property
+    def signing_keys(self) -> Path:
+        """Where the collector keeps its diagnostics signing key pair."""
+        from collector.diagnostics.signing import key_dir  # loads cryptography: only when needed
+
+        return key_dir(self.data)
+
+    @property
+    def signing_public_key(self) -> Path:
+        from collector.diagnostics.signing import PUBLIC_NAME
+
+        return self.signing_keys / PUBLIC_NAME
+
+    def has_history(self) -> bool:
+        return self.database.exists() and self.fleet.exists()
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    agents: int
+    customers: int
+    history: str
+    seed: int
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> FleetSettings:
+        return cls(**json.loads(path.read_text()))
+
+
+def demo_customers(n_customers: int) -> list[dict[str, object]]:
+    """The collector's ``customers:`` entries of the simulated fleet's first ``n_customers`` customers."""
+    from collector.simulator.fleet import customers_for
+
+    return [{"id": c.id, "name": c.name, "timezone": c.timezone, "language": c.language}
+            for c in customers_for(n_customers)]
+
+
+def choose_port(preferred: int, what: str) -> tuple[int, str | None]:
+    """``preferred`` when it is free (0: any free port), else a free one and a message saying so."""
+    if preferred == 0:
+        return free_port(), None
+    if port_available(preferred):
+        return preferred, None
+    port = free_port()
+    return port, f"port {preferred} for the {what} is taken (another collector or `make serve`?); using {port}"
+
+
+def serving_url(paths: DemoPaths) -> str | None:
+    """The API address of a demo collector still running from ``paths`` (per its env file), if any."""
+    try:
+        text = paths.env.read_text()
+    except FileNotFoundError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("export PATROL_URL="):
+            url = shlex.split(line.removeprefix("export PATROL_URL="))[0]
+            return url if api_healthy(url) else None
+    return None
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def saved_token(paths: DemoPaths) -> str | None:
+    try:
+        return paths.token.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
 
 @dataclass
 class Demo:
@@ -51,9 +143,11 @@ class Demo:
     customers: list[dict[str, object]]
     grpc_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token: str = field(default_factory=new_token)
     collector: ManagedProcess | None = None
     agent: ManagedProcess | None = None
+    local_agent_id: str = "demo-local-agent"
+    serving: bool = False  # kept running (`patrol demo --serve`) rather than a scripted run that stops
 
     @property
     def api_url(self) -> str:
@@ -69,8 +163,14 @@ class Demo:
         if fresh:
             for p in (self.paths.data, self.paths.spool, self.paths.logs, self.paths.reports):
                 shutil.rmtree(p, ignore_errors=True)
-        for p in (root, self.paths.logs, self.paths.reports):
+            self.paths.fleet.unlink(missing_ok=True)
+        for p in (root, self.paths.data, self.paths.logs, self.paths.reports):
             p.mkdir(parents=True, exist_ok=True)
+        # The key pair the collector signs diagnostic requests with; created before the agent's config
+        # is written, so the agent pins it from its first start.
+        from collector.diagnostics.signing import Signer
+
+        Signer.load_or_create(self.paths.signing_keys)
         collector_cfg = {
             "data_dir": "data",
             "listen": self.grpc_target,
@@ -80,23 +180,48 @@ class Demo:
             "customers": self.customers,
             # The simulated fleet backfills months of history through the ingest door.
             "ingest": {"max_age": "400d"},
+            # Offline and anomaly tickets follow the wall clock (how long a host has been quiet, how
+            # the last hour's live points score), so `patrol demo` would raise a different set on a
+            # slow run than on a fast one. Its tickets come from the injected trouble only; a serving
+            # demo, where time passes, raises both kinds.
+            "tickets": {"offline": {"enabled": self.serving}, "anomalies": {"enabled": self.serving}},
         }
         self.paths.collector_config.write_text(
             "# Written by `patrol demo`: an embedded collector on SQLite, loopback only.\n"
             + yaml.safe_dump(collector_cfg, allow_unicode=True, sort_keys=False))
-        agent_cfg = {
-            "agent_id": "demo-local-agent",
+        self.paths.agent_config.write_text(
+            "# Written by `patrol demo`: the real agent, watching this machine.\n"
+            + yaml.safe_dump(self._agent_config(), sort_keys=False))
+        self.paths.token.write_text(self.token + "\n")
+        self.paths.token.chmod(0o600)
+        self.write_env()
+
+    def _agent_config(self) -> dict[str, object]:
+        return {
+            "agent_id": self.local_agent_id,
             "customer": self.customers[0]["id"],
             "collector": self.grpc_target,
             "insecure": True,
             "labels": {"role": "demo", "site": "localhost"},
             "spool": {"dir": str(self.paths.spool)},
+            # As a careful customer consents: the demo collector's key is pinned, and only reading
+            # actions run — no network probes, logs and directory sizes only where listed.
+            "diagnostics": {
+                "collector_key": str(self.paths.signing_public_key),
+                "actions": {"network_probe": False, "packages": False},
+                "log_paths": ["/var/log/*.log", "/var/log/syslog", str(self.paths.logs / "*.log")],
+                "du_roots": ["/var", "/tmp", str(self.paths.root)],
+                "max_timeout": "60s",
+            },
         }
-        self.paths.agent_config.write_text(
-            "# Written by `patrol demo`: the real agent, watching this machine.\n"
-            + yaml.safe_dump(agent_cfg, sort_keys=False))
-        (root / "token").write_text(self.token + "\n")
-        (root / "token").chmod(0o600)
+
+    def write_env(self) -> None:
+        """``source demo-data/env`` points the ``patrol`` CLI at this demo (PATROL_URL and PATROL_TOKEN)."""
+        self.paths.env.write_text(
+            "# Written by `patrol demo`: source it to point the patrol CLI at the demo collector.\n"
+            f"export PATROL_URL={shlex.quote(self.api_url)}\n"
+            f"export PATROL_TOKEN={shlex.quote(self.token)}\n")
+        self.paths.env.chmod(0o600)
 
     def start_collector(self) -> None:
         self.collector = ManagedProcess("collector.main", self.paths.collector_config,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
-from collector.api import Viewer, parse_time
+from collector.api import Viewer, parse_time, resolve_host
 from collector.store import queries
 from collector.store.schema import events
 
@@ -18,10 +18,7 @@ router = APIRouter()
 def _host(request: Request, ref: str) -> tuple[Any, dict[str, Any]]:
     app = request.app.state.collector
     with app.engine.connect() as conn:
-        row = queries.find_host(conn, ref)
-    if row is None:
-        raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
-    return app, row
+        return app, resolve_host(conn, ref)
 
 
 @router.get("/api/v1/hosts/{host}/events")
@@ -37,7 +34,7 @@ def host_events(host: str, request: Request, _: Viewer, rule: str | None = None,
         q = q.where(events.c.rule == rule)
     with app.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
-    return {"host": row["id"], "events": [
+    return {"host": row["id"], "hostname": row["hostname"], "events": [
         {"ts": queries.ms_to_dt(r["ts_ms"]), "rule": r["rule"], "severity": r["severity"], "source": r["source"],
          "line": r["line"], "fields": r["fields"], "suppressed_before": r["suppressed_before"]} for r in rows]}
 
@@ -56,4 +53,4 @@ def host_event_counts(host: str, request: Request, _: Viewer, since: str = "1d",
     with app.engine.connect() as conn:
         counts = [{"rule": r, "severity": sev, "events": int(n), "suppressed": int(sup or 0),
                    "total": int(n) + int(sup or 0)} for r, sev, n, sup in conn.execute(q)]
-    return {"host": row["id"], "counts": counts}
+    return {"host": row["id"], "hostname": row["hostname"], "counts": counts}

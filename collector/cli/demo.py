@@ -1,80 +1,129 @@
-"""``patrol demo``: the whole pipeline on this machine in a few minutes, with nothing to install."""
+"""``patrol demo``: the whole pipeline on this machine in a few minutes, with nothing to install.
+
+``patrol demo`` builds ``demo-data/`` afresh (collector, local agent, simulated fleet with history,
+inspections, predictive tickets, reports) and stops. ``patrol demo --serve`` keeps it running on the
+fixed ports 4317 (gRPC) and 8080 (HTTP); it reuses a ``demo-data/`` that holds history (``--fresh``
+rebuilds it) and streams the simulated fleet live. SIGINT or SIGTERM stops every process it started.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
+import socket
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 
 from agent.configfile import parse_duration
-from collector.cli.client import ApiClient
+from collector.cli.client import ApiClient, ApiError
 from collector.cli.output import console, err_console
-from collector.demo import Demo
+from collector.demo import (
+    DEFAULT_API_PORT,
+    DEFAULT_GRPC_PORT,
+    Demo,
+    DemoPaths,
+    FleetSettings,
+    choose_port,
+    demo_customers,
+    new_token,
+    saved_token,
+    serving_url,
+)
+
+# The simulator's finest history step: a reuse backfills at least this, so the fleet has a point now.
+_MIN_CATCH_UP = timedelta(minutes=5)
 
 
-def _customers(n_customers: int) -> list[dict[str, object]]:
-    from collector.simulator.fleet import customers_for
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: unwind, stopping what the demo started."""
 
-    return [{"id": c.id, "name": c.name, "timezone": c.timezone, "language": c.language}
-            for c in customers_for(n_customers)]
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_on_signals(demo: Demo) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the agent and collector at once, then unwind the demo as ``Stopped``.
+
+    Stopping the children first also ends any API call a worker thread is waiting on, so nothing
+    keeps the process (or an orphaned child) alive after the signal.
+    """
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        demo.stop()
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         data_dir: Annotated[Path, typer.Option(help="where the demo keeps everything")] = Path("demo-data"),
-        serve: Annotated[bool, typer.Option("--serve", help="keep running until Ctrl-C")] = False,
-        agents: Annotated[int, typer.Option(help="simulated agents")] = 12,
-        customers: Annotated[int, typer.Option(help="simulated customers")] = 3,
+        serve: Annotated[bool, typer.Option("--serve", help="keep running until Ctrl-C (or SIGTERM)")] = False,
+        fresh: Annotated[bool, typer.Option("--fresh", help="with --serve: rebuild the data folder even if it "
+                                                            "holds a demo")] = False,
+        grpc_port: Annotated[int, typer.Option(help="gRPC port (0: any free port)", min=0, max=65535)]
+        = DEFAULT_GRPC_PORT,
+        api_port: Annotated[int, typer.Option(help="HTTP API port (0: any free port)", min=0, max=65535)]
+        = DEFAULT_API_PORT,
+        agents: Annotated[int, typer.Option(help="simulated agents", min=1)] = 12,
+        customers: Annotated[int, typer.Option(help="simulated customers", min=1)] = 3,
         history: Annotated[str, typer.Option(help="history to load")] = "90d",
-        seed: Annotated[int, typer.Option(help="simulation seed")] = 1,
+        seed: Annotated[int, typer.Option(help="simulation seed (same seed, same fleet and trouble)")] = 1,
     ) -> None:
         """Start an embedded collector (SQLite), a real local agent and a simulated fleet with history."""
-        from collector.demo import DemoPaths
         from collector.simulator import SimulationError
 
         t0 = time.monotonic()
-        d = Demo(DemoPaths(data_dir.resolve()), _customers(customers))
-        d.prepare()
+        d, settings, reuse = _open(data_dir.resolve(), serve, serve and not fresh, grpc_port, api_port,
+                                   FleetSettings(agents, customers, history, seed))
+        history_s = parse_duration(settings.history)
         console.rule("[bold]Patrol demo")
+        if reuse:
+            console.print(f"reusing {d.paths.root} (seed {settings.seed}, {settings.agents} simulated agents); "
+                          "--fresh rebuilds it")
         try:
-            with console.status("starting the collector (SQLite, loopback)…"):
-                d.start_collector()
-            console.print(f"collector up: gRPC {d.grpc_target}, API {d.api_url}")
-            d.start_agent()
-            console.print("local agent started, watching this machine")
-            client = ApiClient(d.api_url, d.token)
+            with _stop_on_signals(d):
+                with console.status("starting the collector (SQLite, loopback)…"):
+                    d.start_collector()
+                console.print(f"collector up: gRPC {d.grpc_target}, API {d.api_url}")
+                d.start_agent()
+                console.print("local agent started, watching this machine")
+                client = ApiClient(d.api_url, d.token)
+                backfill = (_catch_up(client, d, timedelta(seconds=history_s)) if reuse
+                            else timedelta(seconds=history_s))
 
-            def while_live(summary: object) -> None:
-                client.post("/api/v1/admin/flush")
-                _report(client, summary, d)
-                runs = _inspections(d)
-                _predictive_tickets(client)
-                _reports(client, d, runs)
-                console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
+                def tour(summary: object) -> None:
+                    settings.save(d.paths.fleet)  # the history is in: a later --serve can reuse it
+                    if not reuse:
+                        client.post("/api/v1/admin/flush")
+                    _how_to_use(client, summary, d)
+                    if not reuse:
+                        runs = _inspections(d)
+                        _tickets(client)
+                        _reports(client, d, runs)
+                    console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
-            asyncio.run(_simulate(d.grpc_target, agents, customers, timedelta(seconds=parse_duration(history)),
-                                  seed, serve, while_live))
-            if serve:
-                console.print("[bold]serving[/] — press Ctrl-C to stop")
-                stop = False
-
-                def _stop(*_: object) -> None:
-                    nonlocal stop
-                    stop = True
-
-                signal.signal(signal.SIGTERM, _stop)
-                with contextlib.suppress(KeyboardInterrupt):
-                    while not stop:
-                        time.sleep(1)
-        except (SimulationError, RuntimeError, TimeoutError) as e:
+                asyncio.run(_simulate(d.grpc_target, settings, backfill, serve, tour))
+        except Stopped as s:
+            console.print(f"{s.args[0]}: stopped the collector and the agent")
+            raise typer.Exit(128 + s.signum) from None
+        except (SimulationError, RuntimeError, TimeoutError, ApiError) as e:
             err_console.print(f"[red]demo failed:[/] {e}")
             raise typer.Exit(1) from None
         finally:
@@ -82,16 +131,55 @@ def register(app: typer.Typer) -> None:
                 d.stop()
 
 
-async def _simulate(target: str, agents: int, customers: int, history: timedelta, seed: int,
-                    serve: bool, while_live: Callable[[object], None]) -> None:
-    """Load history, then run ``while_live`` (in a thread) while the fleet streams live."""
+def _open(root: Path, serve: bool, reuse_if_there: bool, grpc_port: int, api_port: int,
+          asked: FleetSettings) -> tuple[Demo, FleetSettings, bool]:
+    """The demo in ``root`` with its configs written: reused (same fleet and token) when asked and
+    there is one, else fresh. Exits when a demo still serves from ``root`` or the settings are bad."""
+    paths = DemoPaths(root)
+    running = serving_url(paths)
+    if running:
+        err_console.print(f"[red]error:[/] a demo collector is serving from {paths.root} at {running}; stop it "
+                          "(Ctrl-C where `make serve` runs) or give another --data-dir")
+        raise typer.Exit(1)
+    reuse = reuse_if_there and paths.has_history()
+    settings = FleetSettings.load(paths.fleet) if reuse else asked
+    try:
+        parse_duration(settings.history)
+    except ValueError as e:
+        err_console.print(f"[red]error:[/] --history: {e}")
+        raise typer.Exit(2) from None
+    ports = {what: choose_port(port, what) for what, port in (("gRPC", grpc_port), ("HTTP API", api_port))}
+    for _, note in ports.values():
+        if note:
+            err_console.print(f"[yellow]note:[/] {note}")
+    d = Demo(paths, demo_customers(settings.customers), grpc_port=ports["gRPC"][0], api_port=ports["HTTP API"][0],
+             token=(saved_token(paths) if reuse else None) or new_token(), serving=serve)
+    d.prepare(fresh=not reuse)
+    return d, settings, reuse
+
+
+def _catch_up(client: ApiClient, d: Demo, history: timedelta) -> timedelta:
+    """The history a reused demo still lacks: from the fleet's newest data to now (bounded by ``history``)."""
+    newest = [datetime.fromisoformat(str(h["last_data"])) for h in client.get("/api/v1/hosts")
+              if h["id"] != d.local_agent_id and h.get("last_data")]
+    if not newest:
+        return history
+    return min(history, max(datetime.now(UTC) - max(newest), _MIN_CATCH_UP))
+
+
+async def _simulate(target: str, settings: FleetSettings, history: timedelta, serve: bool,
+                    while_live: Callable[[object], None]) -> None:
+    """Load history, then run ``while_live`` (in a thread) while the fleet streams live.
+
+    Without ``serve`` the fleet stops once ``while_live`` returns; with it, it streams until a signal.
+    """
     from collector.cli.simulate import run_simulation
 
     stop = asyncio.Event()
     backfilled = asyncio.Event()
-    task = asyncio.create_task(run_simulation(target, agents, customers, history,
+    task = asyncio.create_task(run_simulation(target, settings.agents, settings.customers, history,
                                               timedelta(days=365) if serve else timedelta(minutes=30),
-                                              seed, stop=stop, backfilled=backfilled))
+                                              settings.seed, stop=stop, backfilled=backfilled))
     waiter = asyncio.create_task(backfilled.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -99,6 +187,7 @@ async def _simulate(target: str, agents: int, customers: int, history: timedelta
     await asyncio.sleep(3)  # a live round, so fresh values are in
     await asyncio.get_running_loop().run_in_executor(None, while_live, None)
     if serve:
+        console.print("[bold]serving[/] — press Ctrl-C (or send SIGTERM) to stop")
         await task
         return
     stop.set()
@@ -129,19 +218,21 @@ def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
         console.print(f"  {p}  ({p.stat().st_size / 1024:,.0f} KiB)")
 
 
-def _predictive_tickets(client: ApiClient) -> None:
+def _tickets(client: ApiClient) -> None:
     from collector.cli.tickets import print_tickets
 
-    console.rule("predictive tickets")
+    console.rule("tickets")
     with console.status("forecasting capacity and scoring anomalies over the fleet…"):
         result = client.post("/api/v1/admin/predict")
     console.print(f"{result['forecasts']} capacity series forecast, {result['crossings']} with a crossing ahead; "
-                  f"{result['anomalies']} anomalous points in the last hour")
-    rows = [t for t in client.get("/api/v1/tickets", open=True, limit=500) if t["source"] == "forecast"]
-    print_tickets(rows, title=f"{len(rows)} predictive tickets, raised before anything failed")
+                  f"{result['anomalies']} series behaving unusually right now")
+    rows = client.get("/api/v1/tickets", open=True, limit=500)
+    predictive = sum(1 for t in rows if t["source"] == "forecast")
+    print_tickets(rows, title=f"{len(rows)} open tickets, {predictive} of them predictive (raised before anything "
+                              "failed)")
 
 
-def _report(client: ApiClient, summary: object, d: Demo) -> None:
+def _how_to_use(client: ApiClient, summary: object, d: Demo) -> None:
     from collector.cli.fleet import print_hosts
     if summary is not None:
         for line in summary.lines():  # type: ignore[attr-defined]
@@ -153,8 +244,8 @@ def _report(client: ApiClient, summary: object, d: Demo) -> None:
     for label, value in (("data folder", p.root), ("state store (SQLite)", p.database),
                          ("collector config", p.collector_config), ("agent config", p.agent_config),
                          ("agent spool", p.spool), ("logs", p.logs), ("reports", p.reports),
-                         ("HTTP API", d.api_url), ("gRPC", d.grpc_target), ("metrics", f"{d.api_url}/metrics"),
-                         ("API token", p.root / "token")):
+                         ("HTTP API", d.api_url), ("API docs", f"{d.api_url}/docs"), ("gRPC", d.grpc_target),
+                         ("metrics", f"{d.api_url}/metrics"), ("CLI environment", p.env)):
         console.print(f"  {label:<22} {value}")
-    console.print(f"\nTry: PATROL_URL={d.api_url} PATROL_TOKEN=$(cat {p.root / 'token'}) "
-                  ".venv/bin/patrol hosts   (while `make serve` runs)")
+    console.print(f"\nTry (while `make serve` runs):\n  source {p.env}\n  .venv/bin/patrol hosts\n"
+                  f"  .venv/bin/patrol tickets\n  .venv/bin/patrol diag {socket.gethostname()} top_processes")

@@ -22,7 +22,8 @@ from rich.table import Table
 
 from agent.configfile import parse_size
 from collector.cli.client import ApiClient, ApiError
-from collector.cli.output import Format, console, emit, err_console, fmt_bytes
+from collector.cli.output import Format, console, emit, err_console
+from collector.cli.units import fmt_bytes
 
 Fmt = Annotated[Format, typer.Option("--format", "-f")]
 EXIT_PARTIAL = 3
@@ -62,8 +63,9 @@ def _raise_for(response: httpx.Response, client: ApiClient) -> None:
 class _Printer:
     """Writes output chunks to stdout as they come and remembers the outcome."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, host_ref: str | None = None) -> None:
         self.as_json = as_json
+        self.host_ref = host_ref  # the hostname (or id) the engineer typed
         self.request_id: str | None = None
         self.next_chunk = 0
         self.final: dict[str, Any] | None = None
@@ -75,7 +77,9 @@ class _Printer:
         if kind == "started":
             self.request_id = event["request_id"]
             if not self.as_json:
-                err_console.print(f"[dim]→ {event['host']} {event['action']} (request {self.request_id}, via "
+                host = event["host"] if self.host_ref in (None, event["host"]) else (
+                    f"{self.host_ref} (agent id {event['host']})")
+                err_console.print(f"[dim]→ {host} {event['action']} (request {self.request_id}, via "
                                   f"{event['via']}, timeout {event['timeout_s']} s)[/]")
         elif kind == "chunk":
             data = base64.b64decode(event["data"])
@@ -116,7 +120,7 @@ def _events(response: httpx.Response) -> Iterator[dict[str, Any]]:
 
 
 def run_diag(client: ApiClient, body: dict[str, Any], as_json: bool = False) -> int:
-    printer = _Printer(as_json)
+    printer = _Printer(as_json, str(body.get("host") or "") or None)
     with _http(client) as http:
         try:
             with http.stream("POST", "/api/v1/diag", params={"stream": "true"}, json=body) as response:

@@ -22,9 +22,9 @@ def register(app: typer.Typer, client_factory: Any) -> None:
         if counts:
             data = client.get(f"/api/v1/hosts/{host}/events/counts", since=since)
             emit(data["counts"], ["rule", "severity", "events", "suppressed", "total"], fmt,
-                 title=f"log events per rule on {data['host']} since {since}")
+                 title=f"log events per rule on {data['hostname']} since {since}")
             return
         data = client.get(f"/api/v1/hosts/{host}/events", rule=rule, since=since, limit=limit)
         rows = [{**e, "fields": ",".join(f"{k}={v}" for k, v in e["fields"].items())} for e in data["events"]]
         emit(rows, ["ts", "rule", "severity", "fields", "line"], fmt,
-             title=f"{len(rows)} events on {data['host']} since {since}")
+             title=f"{len(rows)} events on {data['hostname']} since {since}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from collector.cli.client import ApiClient
-from collector.cli.output import Format, console, emit, fmt_bytes, fmt_value
+from collector.cli.output import Format, console, emit
+from collector.cli.units import fmt_bytes, fmt_latest, fmt_number, fmt_percent, fmt_series_value
 
 
 def ago(iso: str | None, now: datetime | None = None) -> str:
@@ -45,15 +48,20 @@ def print_hosts(client: ApiClient, customer: str | None = None, fmt: Format = Fo
     if fmt is not Format.table:
         emit(rows, list(rows[0].keys()) if rows else ["host"], fmt)
         return
+    # Two agents on one machine, or one name at two customers: only the agent id tells the rows apart.
+    names = Counter(r["host"] for r in rows)
+    show_id = any(n > 1 for n in names.values())
     table = Table(title=f"{len(rows)} hosts", header_style="bold")
-    for col in ("customer", "host", "status", "last seen", "newest data", "cpu %", "mem %", "disk max %",
-                "load/core"):
-        table.add_column(col, justify="right" if "%" in col or "/" in col else "left", no_wrap=True)
+    columns = ("customer", "host", *(("agent id",) if show_id else ()), "status", "last seen", "newest data",
+               "cpu", "mem", "disk max", "load/core")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("cpu", "mem", "disk max", "load/core") else "left",
+                         no_wrap=True)
     for r in rows:
         status = "[green]online[/]" if r["status"] == "online" else "[red]offline[/]"
-        table.add_row(r["customer"], r["host"], status, r["last_seen_ago"], r["data_age"], fmt_value(r["cpu_percent"]),
-                      fmt_value(r["mem_percent"]), fmt_value(r["disk_max_percent"]),
-                      fmt_value(r["load_per_core"], 2))
+        table.add_row(r["customer"], r["host"], *((r["id"],) if show_id else ()), status, r["last_seen_ago"],
+                      r["data_age"], fmt_percent(r["cpu_percent"]), fmt_percent(r["mem_percent"]),
+                      fmt_percent(r["disk_max_percent"]), fmt_number(r["load_per_core"], 2))
     console.print(table)
 
 
@@ -91,10 +99,10 @@ def register(app: typer.Typer, client_factory: Any) -> None:
             console.print(f"[yellow]dropped at the ingest door[/] {', '.join(rejected)}")
         table = Table(title="latest values", header_style="bold")
         for col in ("series", "labels", "value", "at"):
-            table.add_column(col)
-        for v in h["latest"]:
+            table.add_column(col, justify="right" if col == "value" else "left")
+        for v, text in zip(h["latest"], fmt_latest(h["latest"]), strict=True):
             labels = ",".join(f"{k}={x}" for k, x in v["labels"].items())
-            table.add_row(v["name"], labels, fmt_value(v["value"], 2), ago(v["ts"]))
+            table.add_row(v["name"], labels, text, ago(v["ts"]))
         console.print(table)
 
     @app.command("series")
@@ -118,5 +126,7 @@ def register(app: typer.Typer, client_factory: Any) -> None:
         if not rows and fmt is Format.table:
             console.print(f"no data for {metric} on {host} in that window")
             return
+        value = partial(fmt_series_value, metric)
         emit(rows, ["series", "labels", "ts", "min", "max", "avg", "last", "count"], fmt,
-             title=f"{metric} on {data['host']} ({data['series'][0]['tier'] if data['series'] else ''} rollups)")
+             title=f"{metric} on {data['hostname']} ({data['series'][0]['tier'] if data['series'] else ''} rollups)",
+             units={"min": value, "max": value, "avg": value, "last": value})

@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from collector.cli.client import ApiClient, ApiError
-from collector.cli.output import Format, console, emit, err_console, fmt_value
+from collector.cli.output import Format, console, emit, err_console
+from collector.cli.units import fmt_number, fmt_quantity
 
 ACTIVE = ("queued", "running")
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta",
@@ -134,7 +135,7 @@ def print_summary(run: dict[str, Any], lang: str | None = None) -> None:
     console.print(f"[bold]{words['customer_score']}: {score if score is not None else '—'}[/] "
                   f"({band(score, lang)}) — {run['counts'].get('critical', 0)} critical, "
                   f"{run['counts'].get('warning', 0)} warning, {run['counts'].get('unknown', 0)} unknown findings; "
-                  f"took {fmt_value(run.get('duration_s'))} s")
+                  f"took {fmt_number(run.get('duration_s'))} s")
 
 
 def _count(counts: dict[str, int], status: str) -> str:
@@ -145,7 +146,7 @@ def _count(counts: dict[str, int], status: str) -> str:
 def _threshold(f: dict[str, Any]) -> str:
     t = f["threshold"]
     op = "≥" if t["direction"] == "above" else "<"
-    parts = [f"{name} {op} {fmt_value(t[name], 2)}" for name in ("warn", "crit") if t.get(name) is not None]
+    parts = [f"{name} {op} {fmt_number(t[name], 2)}" for name in ("warn", "crit") if t.get(name) is not None]
     return ", ".join(parts) or "—"
 
 
@@ -183,7 +184,7 @@ def print_findings(run: dict[str, Any], lang: str | None = None) -> None:
         console.rule(f"{escape(h['hostname'])} — {words['score']} {h.get('score', '—')}")
         for f in items:
             subject = f" [{escape(f['subject'])}]" if f["subject"] else ""
-            observed = "—" if f["observed"] is None else f"{fmt_value(f['observed'], 2)} {f['unit']}".strip()
+            observed = fmt_quantity(f["observed"], f["unit"])
             console.print(f"{_styled(f['status'], lang)} [bold]{escape(_text(f['name'], lang))}[/]{escape(subject)}"
                           f"  {words['observed']} {escape(observed)}; {words['threshold']} {escape(_threshold(f))}"
                           f"  [dim]({f['check_id']}, {f['severity']})[/]")
@@ -288,7 +289,7 @@ def register(app: typer.Typer, client_factory: Callable[[], ApiClient]) -> None:
         for r in flat:
             hosts_text = str(r["hosts"]) if r["status"] not in ACTIVE else f"{r['done']}/{r['hosts']}"
             table.add_row(str(r["id"]), escape(r["customer"]), r["profile"], r["trigger"], _styled(r["status"]),
-                          _when(r["started"]), hosts_text, fmt_value(r["score"]),
+                          _when(r["started"]), hosts_text, fmt_number(r["score"]),
                           _count(r, "critical") if r["critical"] is not None else "—",
                           _count(r, "warning") if r["warning"] is not None else "—",
                           _count(r, "unknown") if r["unknown"] is not None else "—")

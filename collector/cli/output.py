@@ -6,12 +6,14 @@ import csv
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from collector.cli.units import fmt_number
 
 # Outside a terminal (make demo in CI, pipes) rich would wrap at 80 columns; tables need more.
 _WIDTH = None if sys.stdout.isatty() else max(140, shutil.get_terminal_size((140, 40)).columns)
@@ -25,26 +27,9 @@ class Format(StrEnum):
     json = "json"
 
 
-def fmt_value(v: Any, digits: int = 1) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return str(v)
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:,.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return str(n)
-
-
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, title: str | None = None,
-         headers: Sequence[str] | None = None) -> None:
+         headers: Sequence[str] | None = None, units: Mapping[str, Callable[[Any], str]] | None = None) -> None:
+    """``rows`` as JSON or CSV (raw values) or as a table, where ``units`` formats the columns it names."""
     if fmt is Format.json:
         sys.stdout.write(json.dumps(list(rows), ensure_ascii=False, indent=2, default=str) + "\n")
         return
@@ -58,5 +43,5 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format, ti
     for h in headers or columns:
         table.add_column(h)
     for r in rows:
-        table.add_row(*[fmt_value(r.get(c)) for c in columns])
+        table.add_row(*[(units or {}).get(c, fmt_number)(r.get(c)) for c in columns])
     console.print(table)

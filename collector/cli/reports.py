@@ -19,7 +19,8 @@ import httpx
 import typer
 
 from collector.cli.client import ApiClient, ApiError
-from collector.cli.output import Format, console, emit, fmt_bytes
+from collector.cli.output import Format, console, emit
+from collector.cli.units import fmt_bytes
 from reports.periods import Period, ReportKind
 
 GENERATE_TIMEOUT = 900.0  # a PDF of a very large fleet takes a while; the server bounds the work itself

@@ -67,6 +67,13 @@ def sparkline(values: list[float], width: int = 60) -> str:
     return "".join(_BLOCKS[int((v - lo) / (hi - lo) * (len(_BLOCKS) - 1))] for v in values)
 
 
+def host_label(t: dict[str, Any]) -> str:
+    """The ticket's host as a person reads it: its hostname, with the agent id to tell it apart."""
+    if not t.get("host_id"):
+        return "—"
+    return f"{t['hostname']} ({t['host_id']})" if t.get("hostname") else str(t["host_id"])
+
+
 def print_ticket(t: dict[str, Any], show_series: bool = False) -> None:
     tz = t.get("timezone") or "UTC"
     sev = t["severity"]
@@ -76,7 +83,7 @@ def print_ticket(t: dict[str, Any], show_series: bool = False) -> None:
                                                                        and t["state"] not in ("archived", "surveyed")))
              if on]
     console.print(f"state [bold]{t['state']}[/] ({t['state_zh']})  customer {t['customer_name']} ({t['customer_id']})"
-                  f"  host {t['host_id'] or '—'}  source {t['source']}  assignee {t['assignee'] or '—'}  "
+                  f"  host {host_label(t)}  source {t['source']}  assignee {t['assignee'] or '—'}  "
                   f"occurrences {t['occurrences']}  escalation level {t['escalation_level']}  " + " ".join(flags))
     console.print(f"created {when(t['created_at'], tz)}  updated {when(t['updated_at'], tz)}  ({tz})  "
                   f"SLA profile {t['profile']['name']} ({t['profile']['window']})"
@@ -156,8 +163,8 @@ def _print_timeline(t: dict[str, Any], tz: str) -> None:
     console.print(table)
 
 
-TICKET_COLUMNS = ["id", "severity", "state", "customer_id", "host_id", "source", "title", "assignee", "occurrences",
-                  "created_at", "eta"]
+TICKET_COLUMNS = ["id", "severity", "state", "customer_id", "host_id", "hostname", "source", "title", "assignee",
+                  "occurrences", "created_at", "eta"]
 
 
 def print_tickets(rows: list[dict[str, Any]], title: str | None = None) -> None:
@@ -168,8 +175,8 @@ def print_tickets(rows: list[dict[str, Any]], title: str | None = None) -> None:
         sev = r["severity"]
         flag = " [magenta]~[/]" if r["flapping"] else ""
         table.add_row(str(r["id"]), f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]", r["state"] + flag,
-                      r["customer_id"], r["host_id"] or "—", r["source"], r["title"], r["assignee"] or "—",
-                      str(r["occurrences"]), when(r["created_at"]), when(r["eta"]))
+                      r["customer_id"], r.get("hostname") or r["host_id"] or "—", r["source"], r["title"],
+                      r["assignee"] or "—", str(r["occurrences"]), when(r["created_at"]), when(r["eta"]))
     console.print(table)
 
 

@@ -56,6 +56,10 @@ class UnknownHost(DiagError):
     code = 404
 
 
+class AmbiguousHostName(DiagError):
+    code = 409
+
+
 class HostOffline(DiagError):
     code = 409
 

@@ -10,7 +10,7 @@ from collector.cluster.membership import members
 from collector.diagnostics.audit import AuditStore
 from collector.diagnostics.config import DiagnosticsSettings
 from collector.diagnostics.relay import Relay
-from collector.diagnostics.router import DiagnosticsRouter, HostLookup
+from collector.diagnostics.router import AmbiguousHostName, DiagnosticsRouter, HostLookup
 from collector.diagnostics.signing import Signer, key_dir
 from collector.store import queries
 
@@ -58,7 +58,10 @@ class DiagnosticsService:
 
     def _find_host(self, ref: str) -> HostLookup | None:
         with self.app.engine.connect() as conn:
-            row = queries.find_host(conn, ref)
+            try:
+                row = queries.find_host(conn, ref)
+            except queries.AmbiguousHost as e:
+                raise AmbiguousHostName(str(e)) from None
             if row is None:
                 return None
             holder = row["connected_to"] if row["connected"] else None

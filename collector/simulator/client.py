@@ -35,6 +35,8 @@ RETRYABLE = frozenset({
 
 HelloFactory = Callable[[int, agent_pb2.SpoolStats], bytes]
 Connector = Callable[[], "grpc.aio.StreamStreamCall[bytes, agent_pb2.CollectorMessage]"]
+# How a simulated host answers a diagnostic request (see collector.simulator.diagnostics).
+DiagnosticsAnswer = Callable[[agent_pb2.DiagnosticRequest], agent_pb2.DiagnosticResult]
 
 
 class SimulationError(Exception):
@@ -67,6 +69,7 @@ class ClientCounters:
     goodbyes: int = 0
     foreign_acks: int = 0  # acks for another spool epoch, ignored
     diagnostics_denied: int = 0
+    diagnostics_answered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,8 @@ class _SessionEnd(Exception):
 
 class AgentClient:
     def __init__(self, agent_id: str, target: str, epoch: str, connect: Connector, hello: HelloFactory,
-                 counters: ClientCounters, policy: ClientPolicy | None = None, seed: int = 0) -> None:
+                 counters: ClientCounters, policy: ClientPolicy | None = None, seed: int = 0,
+                 diagnostics: DiagnosticsAnswer | None = None) -> None:
         self.agent_id = agent_id
         self.target = target
         self.epoch = epoch
@@ -114,6 +118,7 @@ class AgentClient:
         self.counters = counters
         self.policy = policy or ClientPolicy()
         self._rng = random.Random(seed)
+        self._diagnostics = diagnostics
         self._cond = asyncio.Condition()
         self._inflight: dict[int, _Pending] = {}
         self._inflight_bytes = 0
@@ -336,7 +341,7 @@ class AgentClient:
                          message.goodbye.retry_after_s)
                 return
             elif kind == "diagnostic_request":
-                await self._deny(message.diagnostic_request)
+                await self._answer(message.diagnostic_request)
 
     async def _on_ack(self, ack: agent_pb2.Ack) -> None:
         if ack.spool_epoch != self.epoch:
@@ -357,12 +362,18 @@ class AgentClient:
                 self._down_since = None
             self._cond.notify_all()
 
-    async def _deny(self, request: agent_pb2.DiagnosticRequest) -> None:
-        # A simulated host has no diagnostics allow-list: every action is outside the customer's consent.
-        result = agent_pb2.AgentMessage(diagnostic_result=agent_pb2.DiagnosticResult(
-            request_id=request.request_id, chunk=0, final=True, status="denied",
-            error=f"action {request.action!r} is not allowed on this (simulated) agent"))
-        self.counters.diagnostics_denied += 1
+    async def _answer(self, request: agent_pb2.DiagnosticRequest) -> None:
+        if self._diagnostics is None:
+            # Without an answering profile the host has no allow-list: nothing is within the customer's consent.
+            result = agent_pb2.DiagnosticResult(
+                request_id=request.request_id, chunk=0, final=True, status="denied",
+                error=f"action {request.action!r} is not allowed on this (simulated) agent")
+        else:
+            result = self._diagnostics(request)
+        if result.status == "denied":
+            self.counters.diagnostics_denied += 1
+        else:
+            self.counters.diagnostics_answered += 1
         async with self._cond:
-            self._control.append(result.SerializeToString())
+            self._control.append(agent_pb2.AgentMessage(diagnostic_result=result).SerializeToString())
             self._cond.notify_all()

@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from collector.simulator import diagnostics as simulated_diagnostics
 from collector.simulator.batches import HistorySchedule, HostFeed, to_ms
 from collector.simulator.client import AgentClient, ClientCounters, ClientPolicy, Connector, SimulationError
 from collector.simulator.fleet import Customer, Fleet, FleetSpec, build_fleet
@@ -320,8 +321,11 @@ class _Runner:
         def hello(acked: int, spool: agent_pb2.SpoolStats) -> bytes:
             return feed.hello(epoch, acked, spool=spool).SerializeToString()
 
+        def diagnose(request: agent_pb2.DiagnosticRequest) -> agent_pb2.DiagnosticResult:
+            return simulated_diagnostics.answer(feed.host, request, to_ms(self.clock()))
+
         client = AgentClient(feed.host.agent_id, self.target, epoch, self.pool.connector(index), hello,
-                             self.counters, self.policy, seed=feed.host.key)
+                             self.counters, self.policy, seed=feed.host.key, diagnostics=diagnose)
         self.clients.append(client)
         return client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,13 +92,37 @@ def get_host(conn: Connection, host_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+class AmbiguousHost(LookupError):
+    """A hostname that several hosts share (two agents on one machine, or one name at two customers)."""
+
+    def __init__(self, name: str, candidates: list[dict[str, Any]]) -> None:
+        self.name = name
+        self.candidates = candidates
+        listed = "; ".join(f"agent id {c['id']} (customer {c['customer_id']})" for c in candidates)
+        super().__init__(f"host name {name!r} is ambiguous, {len(candidates)} hosts have it: {listed}. "
+                         "Give the agent id instead.")
+
+
 def find_host(conn: Connection, ref: str) -> dict[str, Any] | None:
-    """A host by id, or by hostname when that is unambiguous."""
+    """A host by id, else by hostname; None when neither matches, :class:`AmbiguousHost` when the
+    name belongs to several hosts."""
     row = get_host(conn, ref)
     if row:
         return row
-    rows = conn.execute(select(hosts).where(hosts.c.hostname == ref)).mappings().all()
-    return dict(rows[0]) if len(rows) == 1 else None
+    rows = conn.execute(select(hosts).where(hosts.c.hostname == ref).order_by(hosts.c.customer_id, hosts.c.id)
+                        ).mappings().all()
+    if len(rows) > 1:
+        raise AmbiguousHost(ref, [{"id": r["id"], "customer_id": r["customer_id"]} for r in rows])
+    return dict(rows[0]) if rows else None
+
+
+def hostnames(conn: Connection, host_ids: Iterable[str | None]) -> dict[str, str]:
+    """Hostname by host id, for the ids given (unknown ids are left out)."""
+    wanted = sorted({h for h in host_ids if h})
+    if not wanted:
+        return {}
+    return {r.id: r.hostname for r in conn.execute(select(hosts.c.id, hosts.c.hostname)
+                                                   .where(hosts.c.id.in_(wanted)))}
 
 
 def latest_values(conn: Connection, host_id: str, prefix: str | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api import Engineer, Viewer
 from collector.notify.outbox import outbox_rows
+from collector.store import queries
 from collector.tickets import repository as repo
 from collector.tickets.calendar import CalendarError, parse_days
 from collector.tickets.lifecycle import TRANSITIONS
@@ -161,12 +162,14 @@ def ticket_view(svc: TicketService, t: Ticket) -> dict[str, Any]:
     with svc.engine.connect() as conn:
         timeline = repo.timeline(conn, t.id)
         clocks = repo.load_clocks(conn, t.id)
+        names = queries.hostnames(conn, [t.host_id])
     order = {c: i for i, c in enumerate(("respond", "on_site", "restore", "resolve", "plan"))}
     statuses = [clock_status(rec, profile.calendar_for(rec.clock), now).to_dict()
                 for rec in sorted(clocks.values(), key=lambda r: order.get(r.clock, 9))]
     chain = svc.cfg.escalation_for(t.customer_id)
     return {
         **t.to_dict(),
+        "hostname": names.get(t.host_id) if t.host_id else None,
         "customer_name": svc.customer_name(t.customer_id),
         "timezone": svc.timezone(t.customer_id),
         "now": now.isoformat(),
@@ -188,7 +191,8 @@ def list_tickets(request: Request, _: Viewer, customer: str | None = None, state
     with svc.engine.connect() as conn:
         rows = repo.list_tickets(conn, customer, None if state == "open" else state, open or state == "open", host,
                                  max(1, min(limit, 5000)))
-    return [t.summary() for t in rows]
+        names = queries.hostnames(conn, [t.host_id for t in rows])
+    return [{**t.summary(), "hostname": names.get(t.host_id) if t.host_id else None} for t in rows]
 
 
 @router.post("/tickets")

@@ -181,6 +181,12 @@ class ForecastPolicy(_Strict):
     default_severity: SeverityName = Severity.L4
     max_points: int = Field(240, ge=10, description="points of the series kept on the ticket")
 
+    def within(self, seconds_left: float) -> float:
+        """The tightest bound of the policy (a severity rule's ``within``, else the horizon) that
+        ``seconds_left`` falls in: a ticket title says "within 3d", which stays true as the ETA moves
+        between forecasts, where a countdown would be stale the next hour."""
+        return min((r.within for r in self.severity if seconds_left <= r.within), default=self.horizon)
+
     def severity_for(self, seconds_left: float) -> Severity:
         for rule in sorted(self.severity, key=lambda r: r.within):
             if seconds_left <= rule.within:

@@ -27,7 +27,7 @@ def duration(seconds: float | None) -> str:
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
     m = rem // 60
-    text = f"{d}d {h}h" if d else (f"{h}h {m:02d}m" if h else f"{m}m")
+    text = (f"{d}d {h}h" if h else f"{d}d") if d else (f"{h}h {m:02d}m" if h else f"{m}m")
     return ("-" if seconds < 0 else "") + text
 
 

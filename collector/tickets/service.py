@@ -576,7 +576,8 @@ class TicketService:
                 f = info.get("facts") or {}
                 env = " ".join(str(f[k]) for k in ("os", "kernel", "arch") if f.get(k))
                 reg.environment = f"{info.get('hostname') or host_id}" + (f" ({env})" if env else "")
-            reg.impact_scope = reg.impact_scope or f"host {host_id}"
+            name = (info or {}).get("hostname")
+            reg.impact_scope = reg.impact_scope or (f"host {name} (agent id {host_id})" if name else f"host {host_id}")
         reg.occurred_at = reg.occurred_at or now
 
     def _create(self, conn: Connection, s: Signal, now: datetime, customer_id: str, reg: Registration, *,

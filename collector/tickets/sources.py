@@ -176,7 +176,8 @@ def forecast_signals(items: Iterable[Any], policy: ForecastPolicy, now: datetime
         subject = labels_subject(labels)
         limit = fc.get("limit")
         where = f" {subject}" if subject else ""
-        title = (f"{series}{where} on {host_name} expected to reach {limit:g} in {duration(left)}"
+        title = (f"{series}{where} on {host_name} expected to reach {limit:g} "
+                 f"within {duration(policy.within(left if left is not None else horizon))}"
                  if firing and isinstance(limit, int | float)
                  else f"{series}{where} on {host_name}: trend toward limit")
         payload = {

@@ -30,6 +30,14 @@ def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condit
         raise AssertionError(str(e)) from None
 
 
+def patrol_cli(collector: CollectorProcess, *args: str, token: str = TOKEN,
+               timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """The ``patrol`` CLI in a child process, pointed at ``collector``."""
+    return subprocess.run([sys.executable, "-c", "from collector.cli import main; main()", "--url", collector.api,
+                           "--token", token, *args], capture_output=True, text=True, env=child_env(),
+                          timeout=timeout)
+
+
 class CollectorProcess:
     def __init__(self, workdir: Path, grpc_port: int | None = None, **overrides: Any) -> None:
         self.dir = workdir

@@ -71,8 +71,8 @@ def test_default_trouble_lands_once_each_on_fitting_distinct_hosts() -> None:
     assert not plan.skipped
     by_kind = {t.kind: t for t in plan.troubles}
     disk = by_kind[TroubleKind.DISK_FILL]
-    assert disk.subject == "/data" and disk.eta == END + timedelta(days=7)
-    assert by_kind[TroubleKind.MEMORY_LEAK].eta == END + timedelta(days=6)
+    assert disk.subject == "/data" and disk.eta == END + timedelta(days=5)
+    assert by_kind[TroubleKind.MEMORY_LEAK].eta == END + timedelta(days=4)
     hosts = {h.hostname: h for h in fleet.hosts}
     assert hosts[by_kind[TroubleKind.MEMORY_LEAK].host].role is Role.APP
     assert hosts[by_kind[TroubleKind.SILENT].host].role is Role.KIOSK

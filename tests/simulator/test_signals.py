@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from collector.simulator.localtime import LocalClock
 from collector.simulator.roles import Role
-from collector.simulator.trouble import TroubleKind
+from collector.simulator.trouble import TroubleKind, TroubleSpec
 from tests.simulator.helpers import (
     DAY_MS,
     END_MS,
@@ -151,7 +152,8 @@ def test_disk_fill_reaches_full_at_the_intended_time_and_not_before_the_end() ->
     recent = history >= END_MS - 21 * DAY_MS
     slope, intercept = np.polyfit((history[recent] - END_MS) / DAY_MS, pct[recent], 1)
     crossing_days = (100 - intercept) / slope
-    assert 6.5 < crossing_days < 7.5
+    full_after = TroubleSpec().disk_full_after / timedelta(days=1)
+    assert full_after - 0.5 < crossing_days < full_after + 0.5
     # The cleanup 30 days before the end is a visible drop.
     around = (history > fill.cleanup_ms - DAY_MS) & (history < fill.cleanup_ms + DAY_MS)
     assert np.min(np.diff(pct[around])) < -25
@@ -182,7 +184,8 @@ def test_memory_leak_declines_towards_exhaustion_days_after_the_end() -> None:
     available = one(by_key(signals, during), "mem.available_bytes")
     slope, intercept = np.polyfit((during - END_MS) / DAY_MS, available, 1)
     assert slope < 0
-    assert 4.5 < -intercept / slope < 7.5  # planned: 6 days after the end
+    planned = TroubleSpec().memory_exhausted_after / timedelta(days=1)
+    assert planned - 1.5 < -intercept / slope < planned + 1.5
     before = np.arange(leak.start_ms - 28 * DAY_MS, leak.start_ms, 30 * 60_000, dtype=np.int64)
     pct = one(by_key(signals, before), "mem.available_percent")
     flat_slope, _ = np.polyfit((before - END_MS) / DAY_MS, pct, 1)

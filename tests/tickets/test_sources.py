@@ -75,7 +75,7 @@ def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harnes
     assert f["series"] == "disk.used_percent" and f["labels"] == {"mount": "/data"}
     assert len(f["points"]) == h.cfg.forecasts.max_points and f["points"][-1] == [ts[-1], values[-1]]
     assert t.severity == Severity.L4  # about four days ahead: neither within 1 d (L2) nor 3 d (L3)
-    assert "expected to reach 100 in 3d" in t.title
+    assert "expected to reach 100 within 7d" in t.title  # the horizon: no tighter severity bound applies
     # Two days later the same trend is nearer: the ticket is updated and its severity raised.
     h.clock.advance(days=2)
     ts2, values2 = filling_disk(h.clock.now.timestamp() - 6 * 86400, days=6)
