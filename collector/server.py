@@ -242,7 +242,8 @@ class AgentService:
         acks: asyncio.Queue[PendingAck | None] = asyncio.Queue()
         reader = asyncio.create_task(self._reader(session, context, acks, loop))
         acker = asyncio.create_task(self._acker(session, acks))
-        writer = asyncio.create_task(self._writer(session, context))
+        in_flight: set[asyncio.Future[None]] = set()
+        writer = asyncio.create_task(self._writer(session, context, in_flight))
         tasks = {reader, acker, writer}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -259,6 +260,10 @@ class AgentService:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # A write already handed to gRPC's core keeps going when its task is cancelled; aborting the
+            # call while it is pending fails with TOO_MANY_OPERATIONS and the client never hears why.
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=5)
 
     async def _reader(self, session: Session, context: grpc.aio.ServicerContext,
                       acks: asyncio.Queue[PendingAck | None],
@@ -338,12 +343,16 @@ class AgentService:
                 acks.get_nowait()
             session.outbound.put_nowait(pb.CollectorMessage(ack=ack))
 
-    async def _writer(self, session: Session, context: grpc.aio.ServicerContext) -> None:
+    async def _writer(self, session: Session, context: grpc.aio.ServicerContext,
+                      in_flight: set[asyncio.Future[None]]) -> None:
         while True:
             msg = await session.outbound.get()
             if msg is None:
                 return
-            await context.write(msg.SerializeToString())
+            write = asyncio.ensure_future(context.write(msg.SerializeToString()))
+            in_flight.add(write)
+            write.add_done_callback(_settled(in_flight))
+            await asyncio.shield(write)
 
     async def _disconnected(self, session: Session) -> None:
         host = session.identity.host_id
@@ -382,3 +391,14 @@ def server_options(cfg: CollectorConfig) -> list[tuple[str, int]]:
         ("grpc.server.max_pending_requests", lim.max_streams),
         ("grpc.server.max_pending_requests_hard_limit", lim.max_streams),
     ]
+
+
+def _settled(in_flight: set[asyncio.Future[None]]) -> Callable[[asyncio.Future[None]], None]:
+    """A done callback that forgets a finished write and reads its error, which the stream's own end
+    already reports (a write fails when the client has gone)."""
+    def done(write: asyncio.Future[None]) -> None:
+        in_flight.discard(write)
+        if not write.cancelled():
+            write.exception()
+    return done
+
