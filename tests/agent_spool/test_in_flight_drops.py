@@ -20,6 +20,14 @@ def _send(spool: Spool, after_seq: int, limit: int) -> list[int]:
     return [seq for seq, _payload in spool.pending(after_seq=after_seq, limit=limit)]
 
 
+def _evict_after_sending(spool: Spool, sent: int) -> int:
+    """Spool 10 batches, send the first ``sent``, spool 40 more (evicting them); the drop count then."""
+    _append(spool, 10)
+    assert _send(spool, after_seq=0, limit=sent) == list(range(1, sent + 1))
+    _append(spool, 40)
+    return spool.stats().dropped_batches
+
+
 def test_a_batch_evicted_while_in_flight_and_then_acked_is_not_a_drop(tmp_path: Path) -> None:
     with Spool(tmp_path, fsync=False, **BOUND) as spool:
         _append(spool, 10)
@@ -41,10 +49,7 @@ def test_a_batch_evicted_while_in_flight_and_then_acked_is_not_a_drop(tmp_path: 
 
 def test_an_ack_refunds_only_the_batches_it_covers(tmp_path: Path) -> None:
     with Spool(tmp_path, fsync=False, **BOUND) as spool:
-        _append(spool, 10)
-        _send(spool, after_seq=0, limit=10)
-        _append(spool, 40)
-        evicted = spool.stats().dropped_batches
+        evicted = _evict_after_sending(spool, 10)
         spool.ack(4)  # only 1..4 are known to have arrived
         assert spool.stats().dropped_batches == evicted - 4
         spool.ack(4)  # a repeated ack refunds nothing twice
@@ -53,20 +58,14 @@ def test_an_ack_refunds_only_the_batches_it_covers(tmp_path: Path) -> None:
 
 def test_evicted_batches_that_were_never_sent_stay_dropped_after_a_later_ack(tmp_path: Path) -> None:
     with Spool(tmp_path, fsync=False, **BOUND) as spool:
-        _append(spool, 10)
-        _send(spool, after_seq=0, limit=3)  # only 1..3 went out
-        _append(spool, 40)
-        evicted = spool.stats()
+        evicted = _evict_after_sending(spool, 3)  # only 1..3 went out
         spool.ack(3)
-        assert spool.stats().dropped_batches == evicted.dropped_batches - 3
+        assert spool.stats().dropped_batches == evicted - 3
 
 
 def test_in_flight_batches_of_a_stream_that_ended_stay_dropped(tmp_path: Path) -> None:
     with Spool(tmp_path, fsync=False, **BOUND) as spool:
-        _append(spool, 10)
-        _send(spool, after_seq=0, limit=10)
-        _append(spool, 40)
-        evicted = spool.stats().dropped_batches
+        evicted = _evict_after_sending(spool, 10)
         # The stream broke: the transport reconnects and replays from the last ack (0).
         resent = _send(spool, after_seq=0, limit=5)
         assert resent[0] > 10
@@ -77,9 +76,7 @@ def test_in_flight_batches_of_a_stream_that_ended_stay_dropped(tmp_path: Path) -
 
 def test_refunded_counters_persist_across_restart(tmp_path: Path) -> None:
     with Spool(tmp_path, fsync=True, **BOUND) as spool:
-        _append(spool, 10)
-        _send(spool, after_seq=0, limit=10)
-        _append(spool, 40)
+        _evict_after_sending(spool, 10)
         spool.ack(10)
         before = spool.stats()
     with Spool(tmp_path, fsync=True, **BOUND) as spool:
