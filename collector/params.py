@@ -86,7 +86,7 @@ def _outside_time_range(name: str, value: str) -> HTTPException:
 
 def _span(delta: timedelta) -> str:
     seconds = delta.total_seconds()
-    return f"{seconds / 86400:g}d" if seconds >= 86400 else f"{seconds:g}s"
+    return f"{seconds / 86400:.0f}d" if seconds >= 86400 else f"{seconds:g}s"
 
 
 async def validation_error_response(request: Request, exc: RequestValidationError) -> JSONResponse:
