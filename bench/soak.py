@@ -1,12 +1,13 @@
 """Soak: real agents and a real collector under crashes, partitions and hostile streams.
 
 N agent processes stream to one collector process (SQLite), each through its own loopback TCP proxy
-that can be cut. For M minutes a seeded chaos loop kills the collector (SIGKILL, restart after a
-moment), kills agents (SIGKILL, restart on the same spool) and cuts agents' network paths, while
-hostile clients open raw gRPC streams to the collector: random bytes, oversized messages, streams
-without Hello, idle streams, NaN and infinite values, absurd timestamps, sequence numbers of 2^63
-and more, and label floods. A latency probe (a well-behaved raw client) sends one small batch at a
-time and times each ack.
+that can be cut like a network partition (nothing moves, nothing is dropped from a live connection).
+For M minutes a seeded chaos loop kills the collector (SIGKILL, restart after a moment), kills
+agents (SIGKILL, restart on the same spool) and cuts agents' network paths, while hostile clients
+open raw gRPC streams to the collector: random bytes, oversized messages, streams without Hello,
+idle streams, NaN and infinite values, absurd timestamps, sequence numbers of 2^63 and more, and
+label floods. A latency probe (a well-behaved raw client) sends one small batch at a time and times
+each ack.
 
 At the end every path is healed, every agent is running again and then stopped cleanly (draining
 its spool), and each good agent's trace (every batch it spooled: seq, samples, value sum) is
@@ -22,7 +23,7 @@ Also printed: quarantined batches (``patrol_ingest_quarantined_batches_total`` f
 summed over collector restarts; 0 when the collector has no such counter), peak collector RSS, the
 probe's ack latency percentiles, collector exits nobody asked for, the status of ``GET
 /api/v1/hosts`` at the end, and how each kind of hostile stream ended. Exit status 1 when a good
-agent lost or duplicated anything or the collector died on its own.
+agent lost, duplicated or could not deliver anything, or the collector died or stalled on its own.
 
     .venv/bin/python bench/soak.py [--quick] [--agents 4] [--minutes 3] [--seed N] [--hostile-clients 2]
                                    [--hostile-kinds random_bytes,oversized,...] [--chaos-every 8] [--keep]
@@ -38,6 +39,7 @@ import queue
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -57,7 +59,7 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from protos.patrol.v1 import agent_pb2 as pb
-from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, TcpProxy, wait_for
+from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, wait_for
 
 METHOD = "/patrol.v1.AgentService/Connect"
 QUARANTINE_METRIC = "patrol_ingest_quarantined_batches"  # the parser drops the _total suffix
@@ -152,6 +154,76 @@ def run_hostile_stream(target: str, kind: str, rng: random.Random, agent_id: str
             return getattr(code, "name", str(code))
 
 
+# ---------------------------------------------------------------------------------------- network paths
+
+
+class PartitionProxy:
+    """A loopback TCP proxy whose path can be cut the way a network partition cuts it.
+
+    While cut, nothing moves in either direction and bytes wait in the sockets' buffers, as they do
+    in TCP during an outage; when it heals, a connection that is still open carries on with every
+    byte in order, and one that a side gave up on delivers what it had sent, then ends. (Dropping
+    bytes from a live connection instead would be no network: TCP never skips data.)
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._sock.getsockname()[1])
+        self.open = threading.Event()
+        self.open.set()
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self, seconds: float) -> None:
+        self.open.clear()
+        heal = threading.Timer(seconds, self.open.set)
+        heal.daemon = True
+        heal.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            self.open.wait()
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                self.open.wait()
+                data = src.recv(65536)
+                if not data:
+                    break
+                self.open.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def close(self) -> None:
+        self._sock.close()
+        self.open.set()
+        for c in self._conns:
+            with contextlib.suppress(OSError):
+                c.close()
+
+
 # ---------------------------------------------------------------------------------------- latency probe
 
 
@@ -233,7 +305,7 @@ class Soak:
         self.stop = threading.Event()
         self.collector = CollectorProcess(root / "collector", store={"flush_interval": "0.5s"})
         self.target = f"127.0.0.1:{self.collector.grpc_port}"
-        self.proxies: list[TcpProxy] = []
+        self.proxies: list[PartitionProxy] = []
         self.agents: list[AgentProcess] = []
         self.agent_ids = [f"soak-agent-{i}" for i in range(args.agents)]
         self.probe = Probe(self.target)
@@ -245,7 +317,7 @@ class Soak:
     def start(self) -> None:
         self.collector.start()
         for agent_id in self.agent_ids:
-            proxy = TcpProxy(self.collector.grpc_port)
+            proxy = PartitionProxy(self.collector.grpc_port)
             self.proxies.append(proxy)
             self.agents.append(AgentProcess(self.root / agent_id, f"127.0.0.1:{proxy.port}", agent_id=agent_id).start())
         for target in (self._watch, self.probe.run, *[self._hostile_client] * self.args.hostile_clients):
@@ -346,11 +418,7 @@ class Soak:
                 cut = self.rng.uniform(3, 15)
                 print(f"[{self._elapsed()}] cut {self.agent_ids[i]}'s network for {cut:.0f} s", flush=True)
                 self.tally.partitions += 1
-                proxy = self.proxies[i]
-                proxy.cut.set()
-                heal = threading.Timer(cut, proxy.cut.clear)
-                heal.daemon = True
-                heal.start()
+                self.proxies[i].cut(cut)
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"
@@ -360,7 +428,7 @@ class Soak:
     def finish(self) -> bool:
         """Heal, drain and compare; True when the good agents lost and duplicated nothing."""
         for proxy in self.proxies:
-            proxy.cut.clear()
+            proxy.open.set()
         self.stop.set()
         self.probe.stop.set()
         with self.lock:
