@@ -59,7 +59,7 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from protos.patrol.v1 import agent_pb2 as pb
-from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, wait_for
+from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, TcpProxy, wait_for
 
 METHOD = "/patrol.v1.AgentService/Connect"
 QUARANTINE_METRIC = "patrol_ingest_quarantined_batches"  # the parser drops the _total suffix
@@ -157,71 +157,51 @@ def run_hostile_stream(target: str, kind: str, rng: random.Random, agent_id: str
 # ---------------------------------------------------------------------------------------- network paths
 
 
-class PartitionProxy:
+class PartitionProxy(TcpProxy):
     """A loopback TCP proxy whose path can be cut the way a network partition cuts it.
 
     While cut, nothing moves in either direction and bytes wait in the sockets' buffers, as they do
     in TCP during an outage; when it heals, a connection that is still open carries on with every
-    byte in order, and one that a side gave up on delivers what it had sent, then ends. (Dropping
-    bytes from a live connection instead would be no network: TCP never skips data.)
+    byte in order, and one that a side gave up on delivers what it had sent, then ends. (The
+    harness's own cut drops the bytes instead, which no network does to a live connection: after a
+    cut shorter than the keepalive, a stream would go on with whole messages missing.)
     """
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._sock.getsockname()[1])
+        super().__init__(target_port)
         self.open = threading.Event()
         self.open.set()
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def cut(self, seconds: float) -> None:
+    def partition(self, seconds: float) -> None:
         self.open.clear()
         heal = threading.Timer(seconds, self.open.set)
         heal.daemon = True
         heal.start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            self.open.wait()
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while True:
-                self.open.wait()
-                data = src.recv(65536)
-                if not data:
-                    break
-                self.open.wait()
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    s.close()
+        super()._pump(_HeldSocket(src, self.open), _HeldSocket(dst, self.open))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.open.set()
+        super().close()
+
+
+class _HeldSocket:
+    """A socket whose reads and writes wait while the path is cut."""
+
+    def __init__(self, sock: socket.socket, open_path: threading.Event) -> None:
+        self._sock, self._open = sock, open_path
+
+    def recv(self, size: int) -> bytes:
+        self._open.wait()
+        return self._sock.recv(size)
+
+    def sendall(self, data: bytes) -> None:
+        self._open.wait()
+        self._sock.sendall(data)
 
     def close(self) -> None:
         self._sock.close()
-        self.open.set()
-        for c in self._conns:
-            with contextlib.suppress(OSError):
-                c.close()
 
 
 # ---------------------------------------------------------------------------------------- latency probe
@@ -418,7 +398,7 @@ class Soak:
                 cut = self.rng.uniform(3, 15)
                 print(f"[{self._elapsed()}] cut {self.agent_ids[i]}'s network for {cut:.0f} s", flush=True)
                 self.tally.partitions += 1
-                self.proxies[i].cut(cut)
+                self.proxies[i].partition(cut)
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"
