@@ -15,6 +15,13 @@ Record: ``magic(4) length(u32) seq(u64) created_ms(i64) kind(u8) count(u32) crc3
 little-endian, the CRC covering everything before it plus the payload. A record is complete only if
 its CRC matches, so a torn write (crash, power loss, full disk) is recognisable and is cut away on open.
 
+Drop accounting: a record evicted by the bound is counted as dropped when it is evicted. If it had
+already been handed to the stream (read by :meth:`Spool.pending`) it may still arrive: when an ack
+then covers it on that same stream, the collector has it, and the count is taken back. The records
+of a stream that ended before their ack stay counted, since nothing will ever tell the agent their
+fate (the collector counts the gaps in the seqs it stored). The counters are persisted with every
+change, so a crash never forgets a drop.
+
 Run ``python -m agent.spool DIR`` to open a spool (repairing torn tails) and print its state.
 """
 
@@ -224,6 +231,15 @@ def _scan_segment(path: Path, first_seq: int, after_seq: int) -> _Scan:
 # ---------------------------------------------------------------------------------------- state file
 
 
+@dataclass(frozen=True, slots=True)
+class _EvictedInFlight:
+    """A record dropped by the bound after the stream had taken it: it may still be acked."""
+
+    seq: int
+    kind: int
+    count: int
+
+
 @dataclass(slots=True)
 class _State:
     epoch: str
@@ -320,6 +336,10 @@ class Spool:
         self._active_fd: int | None = None
         self._lock_fd: int | None = None
         self._bad: set[int] = set()  # seqs whose bytes went bad after open; never sent
+        # The stream's reading pass: the highest seq pending() has handed out since the reader last
+        # started over from an earlier seq, and the records of that pass the bound evicted since.
+        self._handed_out_seq = 0
+        self._evicted_in_flight: list[_EvictedInFlight] = []
         self._pending_batches = 0
         self._pending_bytes = 0
         self._disk_bytes = 0
@@ -383,8 +403,11 @@ class Spool:
         """Yield ``(seq, payload)`` of records not yet acked with seq > after_seq, in seq order.
 
         The lock is taken per chunk, not for the whole iteration: records acked or dropped while
-        iterating are not yielded any more, records appended meanwhile are.
+        iterating are not yielded any more, records appended meanwhile are. What it yields counts as
+        handed to the stream; a call with an ``after_seq`` below that starts a new stream's pass.
         """
+        with self._lock:
+            self._start_reading_after(after_seq)
         cursor = after_seq
         remaining = limit
         while remaining is None or remaining > 0:
@@ -393,6 +416,8 @@ class Spool:
                 self._check_open()
                 start = max(cursor, self._floor)
                 chunk, last_examined = self._read_after(start, want)
+                if chunk:
+                    self._handed_out_seq = max(self._handed_out_seq, chunk[-1][0])
             yield from chunk
             if last_examined == start:
                 return  # nothing left past the cursor
@@ -416,6 +441,7 @@ class Spool:
                 seq = self._state.next_seq - 1
                 if seq <= self._state.acked_seq:
                     return
+            self._refund_delivered(seq)
             self._advance_floor(seq, dropped=False)
             self._delete_consumed_segments()
             self._save_state()
@@ -776,15 +802,39 @@ class Spool:
             self._state.acked_seq = max(self._state.acked_seq, to_seq)
 
     def _count_dropped(self, segment: _Segment, lo: int, hi: int) -> None:
-        state = self._state
         for k in range(lo, hi):
-            if segment.seqs[k] in self._bad:
+            seq = segment.seqs[k]
+            if seq in self._bad:
                 continue
-            state.dropped_batches += 1
-            if segment.kinds[k] == RecordKind.SAMPLES:
-                state.dropped_samples += segment.counts[k]
-            elif segment.kinds[k] == RecordKind.EVENTS:
-                state.dropped_events += segment.counts[k]
+            self._add_to_drop_counters(segment.kinds[k], segment.counts[k], +1)
+            if self._state.acked_seq < seq <= self._handed_out_seq:
+                self._evicted_in_flight.append(_EvictedInFlight(seq, segment.kinds[k], segment.counts[k]))
+
+    def _add_to_drop_counters(self, kind: int, count: int, sign: int) -> None:
+        state = self._state
+        state.dropped_batches += sign
+        if kind == RecordKind.SAMPLES:
+            state.dropped_samples += sign * count
+        elif kind == RecordKind.EVENTS:
+            state.dropped_events += sign * count
+
+    def _start_reading_after(self, after_seq: int) -> None:
+        """A reader going back below what it was handed starts a new stream: the old one's fate is sealed."""
+        if after_seq < self._handed_out_seq:
+            self._handed_out_seq = after_seq
+            self._evicted_in_flight.clear()
+
+    def _refund_delivered(self, acked_seq: int) -> None:
+        """Evicted records the stream had taken, now covered by its ack, did reach the collector."""
+        if not self._evicted_in_flight:
+            return
+        still_unknown: list[_EvictedInFlight] = []
+        for record in self._evicted_in_flight:
+            if record.seq <= acked_seq:
+                self._add_to_drop_counters(record.kind, record.count, -1)
+            else:
+                still_unknown.append(record)
+        self._evicted_in_flight = still_unknown
 
     def _enforce_bounds(self) -> None:
         before = (self._state.dropped_batches, self._state.dropped_seq)

@@ -4,42 +4,25 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from prometheus_client import generate_latest
 from sqlalchemy import Connection
 
-from agent.configfile import parse_duration
 from collector import metrics
 from collector.apidocs import install_docs
+from collector.params import parse_duration_param, parse_time, validation_error_response
 from collector.store import queries
 
 if TYPE_CHECKING:
     from collector.app import CollectorApp
 
 ROLES = {"viewer": 0, "engineer": 1, "admin": 2}
-
-
-def parse_time(value: str | None, now: datetime, default: datetime | None = None) -> datetime:
-    """``7d`` (that long ago), ``now`` or an ISO 8601 timestamp."""
-    if value is None or value == "":
-        if default is None:
-            raise HTTPException(400, "a time is required")
-        return default
-    if value == "now":
-        return now
-    try:
-        return now.fromtimestamp(now.timestamp() - parse_duration(value), tz=UTC)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"cannot read time {value!r}: use a duration such as 7d or an ISO 8601 time") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+MIN_STEP = timedelta(seconds=1)
 
 
 def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
@@ -84,6 +67,7 @@ def create_api(app_state: CollectorApp) -> FastAPI:
     api = FastAPI(title="Patrol collector API", version="1", docs_url=None, redoc_url=None)
     api.state.collector = app_state
     install_docs(api)
+    api.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]
 
     def now() -> datetime:
         return datetime.fromtimestamp(app_state.clock(), tz=UTC)
@@ -125,14 +109,11 @@ def create_api(app_state: CollectorApp) -> FastAPI:
     def host_series(host: str, metric: str, _: Viewer, since: str = "7d", until: str | None = None,
                     step: str = "1h", label: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
         t_now = now()
-        t_since = parse_time(since, t_now)
-        t_until = parse_time(until, t_now, default=t_now)
-        try:
-            step_s = parse_duration(step)
-        except ValueError as e:
-            raise HTTPException(400, f"step: {e}") from None
-        if step_s <= 0 or t_since >= t_until:
-            raise HTTPException(400, "need since < until and a positive step")
+        t_since = parse_time(since, t_now, name="since")
+        t_until = parse_time(until, t_now, default=t_now, name="until")
+        step_s = parse_duration_param("step", step, minimum=MIN_STEP).total_seconds()
+        if t_since >= t_until:
+            raise HTTPException(400, "need since < until")
         wanted: dict[str, str] = {}
         for item in label or []:
             k, sep, v = item.partition("=")

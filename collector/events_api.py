@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
-from collector.api import Viewer, parse_time, resolve_host
+from collector.api import Viewer, resolve_host
+from collector.params import parse_time
 from collector.store import queries
 from collector.store.schema import events
 
@@ -26,8 +27,8 @@ def host_events(host: str, request: Request, _: Viewer, rule: str | None = None,
                 until: str | None = None, limit: int = 200) -> dict[str, Any]:
     app, row = _host(request, host)
     now = datetime.fromtimestamp(app.clock(), tz=UTC)
-    lo = int(parse_time(since, now).timestamp() * 1000)
-    hi = int(parse_time(until, now, default=now).timestamp() * 1000)
+    lo = int(parse_time(since, now, name="since").timestamp() * 1000)
+    hi = int(parse_time(until, now, default=now, name="until").timestamp() * 1000)
     q = (select(events).where(events.c.host_id == row["id"], events.c.ts_ms >= lo, events.c.ts_ms <= hi)
          .order_by(events.c.ts_ms.desc(), events.c.id.desc()).limit(max(1, min(limit, 10_000))))
     if rule:
@@ -45,8 +46,8 @@ def host_event_counts(host: str, request: Request, _: Viewer, since: str = "1d",
     """Events per rule; rate-limited (suppressed) events are counted too."""
     app, row = _host(request, host)
     now = datetime.fromtimestamp(app.clock(), tz=UTC)
-    lo = int(parse_time(since, now).timestamp() * 1000)
-    hi = int(parse_time(until, now, default=now).timestamp() * 1000)
+    lo = int(parse_time(since, now, name="since").timestamp() * 1000)
+    hi = int(parse_time(until, now, default=now, name="until").timestamp() * 1000)
     q = (select(events.c.rule, events.c.severity, func.count(), func.sum(events.c.suppressed_before))
          .where(events.c.host_id == row["id"], events.c.ts_ms >= lo, events.c.ts_ms <= hi)
          .group_by(events.c.rule, events.c.severity).order_by(func.count().desc()))

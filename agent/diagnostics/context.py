@@ -116,16 +116,17 @@ class ActionContext:
     # ------------------------------------------------------------------ child processes
 
     def stream(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
-               result: list[int] | None = None) -> Generator[bytes, None, None]:
+               result: list[int] | None = None, stdin: int | None = None) -> Generator[bytes, None, None]:
         """Run ``argv`` (stderr merged into stdout) and yield its output as it comes.
 
-        The exit status is appended to ``result`` when the process ends on its own.
+        ``stdin`` is a descriptor the child reads (none by default). The exit status is appended to
+        ``result`` when the process ends on its own.
         """
         self.check()
         try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, env=env or child_env(), close_fds=True,
-                                    start_new_session=True)
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env or child_env(),
+                                    close_fds=True, start_new_session=True)
         except FileNotFoundError:
             raise ActionError(f"{argv[0]} is not installed on this host (or not on {SAFE_PATH})") from None
         except OSError as e:

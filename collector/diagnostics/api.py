@@ -18,19 +18,20 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from collector.api import Engineer, Viewer, parse_time
+from collector.api import Engineer, Viewer
 from collector.diagnostics.audit import audit_events, audit_requests
 from collector.diagnostics.router import DiagError, DiagnosticsRouter, Pending
 from collector.diagnostics.service import DiagnosticsService, find_service
+from collector.params import BODY_CONFIG, parse_time
 from collector.store.queries import ms_to_dt
 
 router = APIRouter(prefix="/api/v1", tags=["diagnostics"])
 
 
 class DiagBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     host: str = Field(..., description="host id, or hostname when unambiguous")
     action: str
@@ -160,8 +161,8 @@ def audit(request: Request, _: Engineer, host: str | None = None, since: str = "
     """The diagnostics audit log: one row per request (or every event with ``events=true``), newest first."""
     app = request.app.state.collector
     now = datetime.fromtimestamp(app.clock(), tz=UTC)
-    lo = int(parse_time(since, now).timestamp() * 1000)
-    hi = int(parse_time(until, now, default=now).timestamp() * 1000)
+    lo = int(parse_time(since, now, name="since").timestamp() * 1000)
+    hi = int(parse_time(until, now, default=now, name="until").timestamp() * 1000)
     limit = max(1, min(limit, 10_000))
     with app.engine.connect() as conn:
         if events:

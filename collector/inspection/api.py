@@ -16,18 +16,19 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from collector.api import Engineer, Viewer
 from collector.inspection import runs
 from collector.inspection.runs import ChecklistUpdateError, RunNotFound, RunRequest
 from collector.inspection.service import InspectionRequestError, InspectionService, service_of
+from collector.params import BODY_CONFIG, StoreId
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 
 
 class RunBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     customer: str = Field(min_length=1)
     profile: str | None = Field(None, description="monthly, daily or a profile YAML path on the collector")
@@ -36,7 +37,7 @@ class RunBody(BaseModel):
 
 
 class ChecklistUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     item_id: str
     # Checked by runs.set_checklist, whose message lists the rows and results that exist.
@@ -45,7 +46,7 @@ class ChecklistUpdate(BaseModel):
 
 
 class ChecklistBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     rows: list[ChecklistUpdate] = Field(min_length=1)
 
@@ -92,7 +93,7 @@ def schedules(request: Request, _: Viewer) -> list[dict[str, Any]]:
 
 
 @router.get("/{run_id}")
-def get_run(run_id: int, request: Request, _: Viewer, findings: Literal["problems", "all", "none"] = "problems",
+def get_run(run_id: StoreId, request: Request, _: Viewer, findings: Literal["problems", "all", "none"] = "problems",
             host: str | None = None) -> dict[str, Any]:
     service = _service(request)
     cfg = request.app.state.collector.cfg
@@ -117,7 +118,7 @@ def get_run(run_id: int, request: Request, _: Viewer, findings: Literal["problem
 
 
 @router.get("/{run_id}/checklist")
-def get_checklist(run_id: int, request: Request, _: Viewer) -> list[dict[str, Any]]:
+def get_checklist(run_id: StoreId, request: Request, _: Viewer) -> list[dict[str, Any]]:
     service = _service(request)
     with service.engine.connect() as conn:
         try:
@@ -128,7 +129,7 @@ def get_checklist(run_id: int, request: Request, _: Viewer) -> list[dict[str, An
 
 
 @router.put("/{run_id}/checklist")
-def put_checklist(run_id: int, body: ChecklistBody, request: Request, who: Engineer) -> list[dict[str, Any]]:
+def put_checklist(run_id: StoreId, body: ChecklistBody, request: Request, who: Engineer) -> list[dict[str, Any]]:
     service = _service(request)
     try:
         rows = runs.set_checklist(service.engine, run_id, [(u.item_id, u.result, u.remark) for u in body.rows],

@@ -8,26 +8,28 @@ revoking certificates. Viewer: listing certificates.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from agent.configfile import parse_duration
 from collector.api import Admin, Viewer
+from collector.params import BODY_CONFIG, parse_duration_param
 from collector.pki.ca import CertificateAuthority
 from collector.pki.crl import RevocationError
 from collector.pki.enroll import EnrollmentError, Issued
 from collector.pki.runtime import Pki, PkiUnavailable
 
 log = logging.getLogger("patrol.pki.api")
+MIN_TOKEN_TTL = timedelta(seconds=1)
 
 public_router = APIRouter(tags=["pki"])
 router = APIRouter(tags=["pki"])
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
 
 class EnrollBody(_Body):
@@ -93,10 +95,7 @@ def enroll(body: EnrollBody, request: Request) -> dict[str, Any]:
 @router.post("/api/v1/pki/tokens")
 def create_token(body: TokenBody, request: Request, who: Admin) -> dict[str, Any]:
     pki = _pki(request)
-    try:
-        ttl = parse_duration(body.ttl) if body.ttl else None
-    except ValueError as e:
-        raise HTTPException(400, f"ttl: {e}") from None
+    ttl = parse_duration_param("ttl", body.ttl, minimum=MIN_TOKEN_TTL).total_seconds() if body.ttl else None
     try:
         t = pki.require_enrollment().create_token(body.customer, actor=who, ttl_s=ttl, host_id=body.host)
     except PkiUnavailable as e:

@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from collector.api import Engineer, Viewer
+from collector.params import BODY_CONFIG, StoreId
 from collector.reporting import archive
 from collector.reporting.builder import ReportRequestError
 from collector.reporting.config import check_emails
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
 class GenerateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     customer: str = Field(min_length=1)
     kind: Literal["monthly", "quarterly"]
@@ -51,7 +52,7 @@ class GenerateBody(BaseModel):
 
 
 class DeliverBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
     recipients: list[str] | None = None
 
@@ -97,7 +98,7 @@ def schedule(request: Request, _: Viewer) -> list[dict[str, Any]]:
 
 
 @router.get("/{report_id}")
-def get_report(report_id: int, request: Request, _: Viewer) -> dict[str, Any]:
+def get_report(report_id: StoreId, request: Request, _: Viewer) -> dict[str, Any]:
     service = _service(request)
     with service.engine.connect() as conn:
         try:
@@ -107,7 +108,7 @@ def get_report(report_id: int, request: Request, _: Viewer) -> dict[str, Any]:
 
 
 @router.get("/{report_id}/{fmt}")
-def download(report_id: int, fmt: Literal["html", "pdf"], request: Request, _: Viewer) -> Response:
+def download(report_id: StoreId, fmt: Literal["html", "pdf"], request: Request, _: Viewer) -> Response:
     service = _service(request)
     with service.engine.connect() as conn:
         try:
@@ -122,7 +123,7 @@ def download(report_id: int, fmt: Literal["html", "pdf"], request: Request, _: V
 
 
 @router.post("/{report_id}/deliver")
-def deliver(report_id: int, body: DeliverBody, request: Request, _: Engineer) -> dict[str, Any]:
+def deliver(report_id: StoreId, body: DeliverBody, request: Request, _: Engineer) -> dict[str, Any]:
     service = _service(request)
     try:
         return service.deliver(report_id, body.recipients)

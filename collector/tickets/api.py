@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from collector.api import Engineer, Viewer
 from collector.notify.outbox import outbox_rows
+from collector.params import BODY_CONFIG, StoreId
 from collector.store import queries
 from collector.tickets import repository as repo
 from collector.tickets.calendar import CalendarError, parse_days
@@ -37,7 +38,7 @@ T = TypeVar("T")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
 
 
 class NoteBody(_Body):
@@ -230,68 +231,68 @@ def evaluate_now(request: Request, _: Engineer) -> dict[str, Any]:
 
 
 @router.get("/tickets/{ticket_id}")
-def get_ticket(request: Request, ticket_id: int, _: Viewer) -> dict[str, Any]:
+def get_ticket(request: Request, ticket_id: StoreId, _: Viewer) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.get(ticket_id)))
 
 
 @router.post("/tickets/{ticket_id}/ack")
-def ack(request: Request, ticket_id: int, actor: Engineer, body: NoteBody) -> dict[str, Any]:
+def ack(request: Request, ticket_id: StoreId, actor: Engineer, body: NoteBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.ack(ticket_id, actor, body.note)))
 
 
 @router.post("/tickets/{ticket_id}/assign")
-def assign(request: Request, ticket_id: int, actor: Engineer, body: AssignBody) -> dict[str, Any]:
+def assign(request: Request, ticket_id: StoreId, actor: Engineer, body: AssignBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.assign(ticket_id, actor, body.assignee, body.note)))
 
 
 @router.post("/tickets/{ticket_id}/note")
-def note(request: Request, ticket_id: int, actor: Engineer, body: TextBody) -> dict[str, Any]:
+def note(request: Request, ticket_id: StoreId, actor: Engineer, body: TextBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.note(ticket_id, actor, body.text)))
 
 
 @router.post("/tickets/{ticket_id}/transition")
-def transition(request: Request, ticket_id: int, actor: Engineer, body: TransitionBody) -> dict[str, Any]:
+def transition(request: Request, ticket_id: StoreId, actor: Engineer, body: TransitionBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.transition(ticket_id, actor, body.state, body.note)))
 
 
 @router.post("/tickets/{ticket_id}/resolve")
-def resolve(request: Request, ticket_id: int, actor: Engineer, body: ResolveBody) -> dict[str, Any]:
+def resolve(request: Request, ticket_id: StoreId, actor: Engineer, body: ResolveBody) -> dict[str, Any]:
     svc = _service(request)
     closure = body.closure.closure() if body.closure else None
     return ticket_view(svc, _call(lambda: svc.resolve(ticket_id, actor, body.note, closure)))
 
 
 @router.post("/tickets/{ticket_id}/verify")
-def verify(request: Request, ticket_id: int, actor: Engineer, body: NoteBody) -> dict[str, Any]:
+def verify(request: Request, ticket_id: StoreId, actor: Engineer, body: NoteBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.verify(ticket_id, actor, body.note)))
 
 
 @router.post("/tickets/{ticket_id}/close")
-def close(request: Request, ticket_id: int, actor: Engineer, body: NoteBody) -> dict[str, Any]:
+def close(request: Request, ticket_id: StoreId, actor: Engineer, body: NoteBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.close(ticket_id, actor, body.note)))
 
 
 @router.post("/tickets/{ticket_id}/reopen")
-def reopen(request: Request, ticket_id: int, actor: Engineer, body: ReopenBody) -> dict[str, Any]:
+def reopen(request: Request, ticket_id: StoreId, actor: Engineer, body: ReopenBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.reopen(ticket_id, actor, body.reason)))
 
 
 @router.post("/tickets/{ticket_id}/classify")
-def classify(request: Request, ticket_id: int, actor: Engineer, body: ClassifyBody) -> dict[str, Any]:
+def classify(request: Request, ticket_id: StoreId, actor: Engineer, body: ClassifyBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.classify(ticket_id, actor, **body.model_dump())))
 
 
 @router.post("/tickets/{ticket_id}/registration")
-def registration(request: Request, ticket_id: int, actor: Engineer, body: RegistrationBody) -> dict[str, Any]:
+def registration(request: Request, ticket_id: StoreId, actor: Engineer, body: RegistrationBody) -> dict[str, Any]:
     svc = _service(request)
     fields = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in body.model_dump().items()
               if v is not None}
@@ -299,19 +300,19 @@ def registration(request: Request, ticket_id: int, actor: Engineer, body: Regist
 
 
 @router.post("/tickets/{ticket_id}/closure")
-def closure(request: Request, ticket_id: int, actor: Engineer, body: ClosureBody) -> dict[str, Any]:
+def closure(request: Request, ticket_id: StoreId, actor: Engineer, body: ClosureBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.record_closure(ticket_id, actor, body.closure())))
 
 
 @router.post("/tickets/{ticket_id}/satisfaction")
-def satisfaction(request: Request, ticket_id: int, actor: Engineer, body: RatingBody) -> dict[str, Any]:
+def satisfaction(request: Request, ticket_id: StoreId, actor: Engineer, body: RatingBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.rate(ticket_id, actor, Satisfaction(**body.model_dump()))))
 
 
 @router.post("/tickets/{ticket_id}/plan")
-def plan(request: Request, ticket_id: int, actor: Engineer, body: TextBody) -> dict[str, Any]:
+def plan(request: Request, ticket_id: StoreId, actor: Engineer, body: TextBody) -> dict[str, Any]:
     svc = _service(request)
     return ticket_view(svc, _call(lambda: svc.record_plan(ticket_id, actor, body.text)))
 
@@ -349,7 +350,7 @@ def add_window(request: Request, actor: Engineer, body: WindowBody) -> dict[str,
 
 
 @router.delete("/maintenance/{window_id}")
-def delete_window(request: Request, window_id: int, actor: Engineer) -> dict[str, Any]:
+def delete_window(request: Request, window_id: StoreId, actor: Engineer) -> dict[str, Any]:
     svc = _service(request)
     _call(lambda: svc.delete_window(actor, window_id))
     return {"deleted": window_id}

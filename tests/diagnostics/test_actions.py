@@ -42,6 +42,40 @@ def test_switched_off_unknown_and_stray_arguments_are_refused(tmp_path: Path) ->
     assert "no operator commands" in denied(cfg, "command", {"name": "x"})
 
 
+def test_a_hard_link_to_a_file_outside_the_allowed_logs_is_refused(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("ordinary line\n")
+    (tmp_path / "shadow").write_text("secret\n")
+    (logs / "copy.log").hardlink_to(tmp_path / "shadow")
+    (logs / "evil.log").symlink_to(tmp_path / "shadow")
+    cfg = config(tmp_path, log_paths=[str(logs / "*.log")])
+    for action, extra in (("tail_log", {}), ("grep_log", {"pattern": "secret"})):
+        reason = denied(cfg, action, {"path": str(logs / "copy.log"), **extra})
+        assert "hard link" in reason and str(logs / "copy.log") in reason
+        assert "links to" in denied(cfg, action, {"path": str(logs / "evil.log"), **extra})
+    assert run(cfg, "tail_log", {"path": str(logs / "app.log")}).endswith(b"ordinary line\n")
+    assert b"1:ordinary line" in run(cfg, "grep_log", {"path": str(logs / "app.log"), "pattern": "ordinary"})
+
+
+def test_a_log_swapped_for_a_hard_link_after_the_check_is_not_read(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("ordinary line\n")
+    (tmp_path / "shadow").write_text("secret\n")
+    cfg = config(tmp_path, log_paths=[str(logs / "*.log")])
+    for action, extra in (("tail_log", {}), ("grep_log", {"pattern": "secret"})):
+        prepared = actions.prepare(action, {"path": str(logs / "app.log"), **extra}, cfg.diagnostics)
+        # Between the check and the read, the file is replaced by a hard link to the secret.
+        (logs / "app.log").unlink()
+        (logs / "app.log").hardlink_to(tmp_path / "shadow")
+        with Spool(cfg.spool.dir) as spool, pytest.raises(Denied, match="replaced between its check and its read"):
+            ctx = ActionContext(time.monotonic() + 20, AgentRuntime("a1", cfg, spool.stats, time.time()))
+            b"".join(prepared.run(ctx))
+        (logs / "app.log").unlink()
+        (logs / "app.log").write_text("ordinary line\n")
+
+
 def test_log_files_must_be_on_the_allow_list_also_after_links(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -140,6 +140,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                                     for i in range(60)))
         (root / "secret.txt").write_text("not for engineers\n")
         (logs / "sneaky.log").symlink_to(root / "secret.txt")
+        (logs / "linked.log").hardlink_to(root / "secret.txt")
         agent = AgentProcess(root / "agent", proxy.address, agent_id=HOST, diagnostics={
             "collector_key": str(root / "collector.pem"),
             "log_paths": [str(logs / "*.log")],
@@ -264,7 +265,11 @@ def test_action_the_agent_does_not_allow_is_refused(env: Env) -> None:
     assert undeclared.final["status"] == "denied" and "no command 'rm'" in undeclared.final["error"]
     bad_value = diag(env, "command", args={"name": "greet", "who": "bob; reboot"})
     assert bad_value.final["status"] == "denied"
-    for request_id in (sneaky.request_id, undeclared.request_id, bad_value.request_id):
+    linked = diag(env, "tail_log", args={"path": str(env.log_file.parent / "linked.log")})
+    assert linked.final["status"] == "denied" and b"not for engineers" not in linked.output
+    assert "hard link" in linked.final["error"]
+    assert "hard link" in agent_event(env, linked.request_id, "refused")["error"]
+    for request_id in (sneaky.request_id, undeclared.request_id, bad_value.request_id, linked.request_id):
         assert agent_event(env, request_id, "refused")["reason"] == "not_allowed"
         assert collector_outcome(env, request_id)["outcome"] == "denied"
 

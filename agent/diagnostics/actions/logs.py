@@ -2,8 +2,14 @@
 
 A path is allowed when it matches one of the configured paths or globs (``*`` does not cross ``/``)
 both as written and after resolving symbolic links, so a link inside ``/var/log`` cannot expose
-``/etc/shadow``. Tail reads backwards from the end of the file in-process. Grep runs GNU ``grep``
-as a child process under the request's deadline and output cap: its regex engine does not
+``/etc/shadow``. A hard link cannot be resolved that way (every name of a file is equally real),
+so a regular file with more than one link is refused: it may be a second name of a file outside the
+allowed paths. The file is opened without following a final symbolic link and checked again on the
+open descriptor (same device and inode as checked, a regular file, one link), so a file swapped
+in between the check and the read is refused too, and both actions read only that descriptor.
+
+Tail reads backwards from the end of the file in-process. Grep runs GNU ``grep`` on the opened
+descriptor as a child process under the request's deadline and output cap: its regex engine does not
 backtrack (backreferences, the one construct that would, are refused), and the child is killed
 the moment the request is cancelled or runs out of time.
 """
@@ -13,8 +19,10 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent.diagnostics.actions.base import ActionSpec, Params, Prepared
@@ -38,7 +46,22 @@ def _matches(path: str, patterns: list[str]) -> bool:
     return any(pure.match(p) for p in patterns)
 
 
-def allowed_log(raw: str | None, patterns: list[str]) -> Path:
+@dataclass(frozen=True, slots=True)
+class AllowedLog:
+    """A log file that passed the allow-list, with the identity it had when it was checked."""
+
+    path: Path
+    device: int
+    inode: int
+
+
+def _refuse_multiply_linked(raw: str, st: os.stat_result) -> None:
+    if st.st_nlink > 1:
+        raise Denied(f"{raw} is a hard link ({st.st_nlink} names for one file): it may be a file from outside "
+                     "the allowed log paths, so it is not served; give a log file that has a single name")
+
+
+def allowed_log(raw: str | None, patterns: list[str]) -> AllowedLog:
     """The real path of an allowed log file; :class:`Denied` naming the allowed ones otherwise."""
     if not patterns:
         raise Denied("no log file may be read on this host: diagnostics.log_paths is empty "
@@ -55,16 +78,39 @@ def allowed_log(raw: str | None, patterns: list[str]) -> Path:
     real = os.path.realpath(norm)
     if real != norm and not _matches(real, patterns):
         raise Denied(f"{raw} links to {real}, which is not an allowed log file")
-    if not os.path.isfile(real):
+    try:
+        st = os.lstat(real)
+    except OSError:
+        raise Denied(f"{raw} does not exist or is not a regular file ({hint})") from None
+    if not stat.S_ISREG(st.st_mode):
         raise Denied(f"{raw} does not exist or is not a regular file ({hint})")
-    return Path(real)
+    _refuse_multiply_linked(raw, st)
+    return AllowedLog(Path(real), st.st_dev, st.st_ino)
 
 
-def tail_bytes(path: Path, lines: int, ctx: ActionContext) -> tuple[bytes, int]:
-    """The last ``lines`` lines of ``path`` and the file's size."""
-    # O_NOFOLLOW: the path was checked after resolving links; a link swapped in since is not followed.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
+def open_allowed_log(log: AllowedLog) -> int:
+    """A read-only descriptor of the checked file itself; :class:`Denied` if something else is there now."""
+    # O_NOFOLLOW: a symbolic link swapped in since the check is not followed. O_NONBLOCK: a FIFO swapped
+    # in does not hang the open (it is refused below); on a regular file the flag does nothing.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(log.path, flags)
+    except OSError as e:
+        raise Denied(f"{log.path} cannot be opened any more ({e.strerror}); it changed since it was checked") from None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (log.device, log.inode) or not stat.S_ISREG(st.st_mode):
+            raise Denied(f"{log.path} was replaced between its check and its read; ask again")
+        _refuse_multiply_linked(str(log.path), st)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def tail_bytes(log: AllowedLog, lines: int, ctx: ActionContext) -> tuple[bytes, int]:
+    """The last ``lines`` lines of the log and the file's size."""
+    with os.fdopen(open_allowed_log(log), "rb") as f:
         end = f.seek(0, os.SEEK_END)
         pos, buf = end, b""
         while pos > 0 and buf.count(b"\n") <= lines and end - pos < MAX_TAIL_READ:
@@ -81,11 +127,12 @@ def tail_bytes(path: Path, lines: int, ctx: ActionContext) -> tuple[bytes, int]:
 
 
 def prepare_tail(params: Params, cfg: DiagnosticsConfig) -> Prepared:
-    path = allowed_log(params.text("path", max_len=4096), cfg.log_paths)
+    log = allowed_log(params.text("path", max_len=4096), cfg.log_paths)
+    path = log.path
     lines = params.integer("lines", 100, 1, 5000)
 
     def run(ctx: ActionContext) -> Iterator[bytes]:
-        data, size = tail_bytes(path, lines, ctx)
+        data, size = tail_bytes(log, lines, ctx)
         got = data.count(b"\n")
         yield f"# last {got} lines of {path} ({size} bytes)\n".encode()
         yield data
@@ -94,7 +141,8 @@ def prepare_tail(params: Params, cfg: DiagnosticsConfig) -> Prepared:
 
 
 def prepare_grep(params: Params, cfg: DiagnosticsConfig) -> Prepared:
-    path = allowed_log(params.text("path", max_len=4096), cfg.log_paths)
+    log = allowed_log(params.text("path", max_len=4096), cfg.log_paths)
+    path = log.path
     pattern = params.required("pattern", "an extended regular expression, or a plain string with fixed=true",
                               max_len=512)
     fixed = params.flag("fixed")
@@ -109,20 +157,24 @@ def prepare_grep(params: Params, cfg: DiagnosticsConfig) -> Prepared:
         argv.append("-i")
     if where == "start":
         argv += ["-m", str(lines)]
-    argv += ["-e", pattern, "--", str(path)]
+    argv += ["-e", pattern]  # no file operand: grep reads the checked descriptor on its stdin
 
     def run(ctx: ActionContext) -> Iterator[bytes]:
+        with os.fdopen(open_allowed_log(log), "rb") as source:
+            yield from grep(ctx, source.fileno())
+
+    def grep(ctx: ActionContext, source: int) -> Iterator[bytes]:
         rc: list[int] = []
         matched = 0
         if where == "start":
             yield f"# first {lines} lines of {path} matching {pattern!r}\n".encode()
-            for data in ctx.stream(argv, result=rc):
+            for data in ctx.stream(argv, result=rc, stdin=source):
                 matched += data.count(b"\n")
                 yield data
         else:
             last: deque[bytes] = deque(maxlen=lines)
             pending = b""
-            for data in ctx.stream(argv, result=rc):
+            for data in ctx.stream(argv, result=rc, stdin=source):
                 pending += data
                 *complete, pending = pending.split(b"\n")
                 matched += len(complete)
