@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -30,7 +31,7 @@ def locked_pins(text: str) -> dict[str, tuple[str, int]]:
     return pins
 
 
-def project_requirements(pyproject: dict, extra: str = "dev") -> list[Requirement]:
+def project_requirements(pyproject: dict[str, Any], extra: str = "dev") -> list[Requirement]:
     """The project's own requirements plus ``extra``'s, following self-references like ``patrol[collector]``."""
     project = pyproject["project"]
     own = canonicalize_name(project["name"])
@@ -48,7 +49,7 @@ def project_requirements(pyproject: dict, extra: str = "dev") -> list[Requiremen
     return wanted
 
 
-def lock_problems(pyproject: dict, lock_text: str) -> list[str]:
+def lock_problems(pyproject: dict[str, Any], lock_text: str) -> list[str]:
     pins = locked_pins(lock_text)
     problems = [f"{name}=={version} has no --hash" for name, (version, hashes) in pins.items() if not hashes]
     for req in project_requirements(pyproject):
