@@ -3,14 +3,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every dependency of the collector and the dev tools, pinned with hashes for CPython 3.11 on Linux x86_64.
+LOCK   := requirements.lock
+# `make lock` upgrades every pin; `make lock LOCK_UPGRADE=` keeps the current pins and only adds what is new.
+LOCK_UPGRADE ?= --upgrade
+# pytest-xdist workers; the suite starts real servers and agent processes, so one per core.
+JOBS   ?= 2
 
-.PHONY: demo serve test lint bench protos clean
+.PHONY: demo serve test lint bench protos lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' $(LOCK_UPGRADE) -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/patrol demo
@@ -19,9 +31,10 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/patrol demo --serve $(if $(FRESH),--fresh)
 
+# Random order (pytest-randomly prints its seed first) on $(JOBS) parallel workers (pytest-xdist).
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -ra -n $(JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -149,7 +149,9 @@ class Ingestor:
         self._seen: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._last_flush = 0.0
-        self._last_retention = 0.0
+        # Minus infinity, not 0: the monotonic clock counts from boot, so 0 would skip retention for
+        # the first RETENTION_EVERY_S seconds of a freshly booted machine.
+        self._last_retention = float("-inf")
         self._pending_ids: list[int] = []
         self._wm = 0  # this collector's rollup watermark as last read or written
         # On SQLite this process is the only writer, so stream marks it has read stay true and are

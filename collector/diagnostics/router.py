@@ -148,7 +148,7 @@ class DiagnosticsRouter:
         self.relay_poll = relay_poll
         self._relay_out: asyncio.Queue[tuple[str, pb.DiagnosticResult]] = asyncio.Queue()
         self._relay_tasks: list[asyncio.Task[None]] = []
-        self._last_sweep = 0.0
+        self._last_sweep = float("-inf")  # the monotonic clock counts from boot: sweep on the first pass
         self._tasks: set[asyncio.Future[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 

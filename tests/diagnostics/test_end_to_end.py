@@ -320,7 +320,12 @@ def test_cancel_stops_a_running_action(env: Env) -> None:
     assert collector_outcome(env, rid)["outcome"] == "cancelled"
 
 
+def audit_rows(env: Env) -> list[dict[str, Any]]:
+    return list(api(env, "GET", "/api/v1/audit", params={"host": HOST, "since": "1h"}).json())
+
+
 def test_ctrl_c_in_the_cli_cancels_on_the_agent(env: Env) -> None:
+    earlier = {r["request_id"] for r in audit_rows(env)}  # the module's other tests share the collector
     cli = subprocess.Popen(
         [sys.executable, "-c", "from collector.cli import main; main()", "--url", env.collector.api, "--token",
          ENGINEER, "diag", HOST, "command", "--arg", "name=stall", "--timeout", "60"],
@@ -336,9 +341,13 @@ def test_ctrl_c_in_the_cli_cancels_on_the_agent(env: Env) -> None:
     assert cli.returncode == 1, err.decode()
     assert b"cancelled" in err
     wait_for(lambda: gone(pid), 10, f"`sleep` (pid {pid}) to be killed")
-    rows = api(env, "GET", "/api/v1/audit", params={"host": HOST, "since": "1h"}).json()
-    row = next(r for r in rows if r["args"] == {"name": "stall"} and r["outcome"] == "cancelled"
-               and r["cancelled_by"] == "alice")
+    # The outcome reaches the audit log when the agent's final result does, after the CLI has exited.
+    # Ctrl-C also closes the CLI's result stream, which the collector takes as alice's cancel too:
+    # whichever of the two arrives first is recorded.
+    row = wait_for(lambda: next((r for r in audit_rows(env) if r["request_id"] not in earlier
+                                 and r["args"] == {"name": "stall"} and r["outcome"] == "cancelled"
+                                 and r["cancelled_by"] in ("alice", "alice (client disconnected)")), None),
+                   20, "the cancelled request's audit row")
     assert agent_event(env, row["request_id"], "finished")["outcome"] == "cancelled"
 
 

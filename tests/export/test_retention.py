@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,17 @@ def test_retention_keeps_rows_from_the_export_cursor_on(engine: Engine) -> None:
 
 
 def test_without_export_retention_deletes_as_before(engine: Engine) -> None:
+    add_batches(engine, 3, received_ms=0)
+    run_retention(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(ingest_log.c.id)).first() is None
+
+
+def test_first_flush_runs_retention_on_a_freshly_booted_machine(engine: Engine,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The monotonic clock counts from boot; a few seconds after boot it is far below the retention
+    # period, and the first flush must still delete what is past retention.
+    monkeypatch.setattr(time, "monotonic", lambda: 5.0)
     add_batches(engine, 3, received_ms=0)
     run_retention(engine)
     with engine.connect() as conn:

@@ -69,9 +69,14 @@ class VictoriaMetrics:
             raise AssertionError(f"victoria-metrics exited with {self.proc.returncode}: "
                                  f"{self.log_path.read_text(errors='replace')[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            if httpx.get(f"{self.url}/health", timeout=1).status_code != 200:
+                return False
+            # Another test process's server may have taken the port between free_port() and our bind:
+            # it is healthy too, but stores its data elsewhere.
+            flags = httpx.get(f"{self.url}/flags", timeout=1).text
         except httpx.HTTPError:
             return False
+        return f'-storageDataPath="{self.dir / "data"}"' in flags
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:

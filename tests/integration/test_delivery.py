@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.spool import Spool
 from tests.integration.harness import (
     AgentProcess,
     CollectorProcess,
@@ -106,11 +107,15 @@ def test_spool_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
     collector.flush()
     with collector.db() as db:
         stored = stored_batches(db, "test-agent")
-    lost = sorted(set(produced) - set(stored))
+    # The agent may stop before it has replayed its whole spool (a loaded machine is slow): what it
+    # still holds is kept for the next connection, not lost.
+    with Spool(agent.dir / "spool", max_bytes=24 * 1024, segment_bytes=4096) as spool:
+        kept = {seq for seq, _ in spool.pending()}
+    lost = sorted(set(produced) - set(stored) - kept)
     assert lost, "expected the oldest batches to be dropped"
-    # Only the oldest were dropped: what is missing is a prefix, everything after it arrived.
+    # Only the oldest were dropped: what is missing is a prefix, everything after it arrived or waits.
     assert lost == list(range(1, len(lost) + 1))
-    assert set(stored) == set(produced) - set(lost)
+    assert set(stored) | kept == set(produced) - set(lost)
     info = collector.get("/api/v1/hosts/test-agent")
     assert info["spool"]["dropped_batches"] == len(lost)
     assert info["spool"]["dropped_samples"] == sum(produced[s][0] for s in lost)

@@ -53,7 +53,10 @@ def test_rotation_and_restart_deliver_every_line_once(tmp_path: Path) -> None:
         logs={"files": {"globs": [str(logdir / "*.log")]}, "journal": {"enabled": False},
         "rules": {"default": False, "packs": [str(tmp_path / "pack.yaml")]},
         "rate_limit": {"burst": 100000, "per_second": 100000}, "rotate_wait_s": 3}).start()
-    time.sleep(3)
+    # The agent starts at the end of a file it finds, so lines written before it opened the file
+    # would not be read: write only once it follows the file (a loaded machine starts it slowly).
+    wait_for(lambda: agent.log_path.exists() and f"tail_open path={log} " in agent.log_path.read_text(), 60,
+             "the agent to follow app.log")
     n = write(log, 0, 50)
     wait_for(lambda: len(stored_numbers(collector)) >= 50, 60, "first lines")
     # Rename rotation: the old file gets a few late lines, then a new file appears.

@@ -83,8 +83,15 @@ def patrol(c: CollectorProcess, *args: str) -> subprocess.CompletedProcess[str]:
                            "--token", TOKEN, *args], capture_output=True, text=True, env=child_env(), timeout=300)
 
 
+def archived_ids(c: CollectorProcess) -> set[int]:
+    listed = patrol(c, "reports", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    return {r["id"] for r in json.loads(listed.stdout)}
+
+
 @pytest.mark.integration
 def test_cli_writes_reports_and_lists_the_archive(collector_process: CollectorProcess, tmp_path: Path) -> None:
+    earlier = archived_ids(collector_process)  # the module's other tests share the collector
     out = tmp_path / "acme-2026-09.pdf"
     done = patrol(collector_process, "report", "monthly", "acme", "--period", "2026-09", "--format", "pdf",
                   "--lang", "zh", "-o", str(out))
@@ -100,7 +107,7 @@ def test_cli_writes_reports_and_lists_the_archive(collector_process: CollectorPr
     assert "设备的整体运行情况" in html and "Overall running status of the equipment" in html
     listed = patrol(collector_process, "reports", "--format", "json")
     assert listed.returncode == 0, listed.stderr
-    rows = json.loads(listed.stdout)
+    rows = [r for r in json.loads(listed.stdout) if r["id"] not in earlier]
     assert [(r["kind"], r["period"], r["lang"], r["formats"]) for r in rows] == [
         ("quarterly", "2026Q3", "en", "html"), ("monthly", "2026-09", "zh", "pdf")]
     again = tmp_path / "again.pdf"

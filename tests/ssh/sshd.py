@@ -105,12 +105,16 @@ class SshServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sshd exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            # Our own sshd must have bound the port: another test process's server could answer on it
+            # if it took the port between free_port() and our bind.
+            listening = f"Server listening on 127.0.0.1 port {self.port}." in self.log_path.read_text(errors="replace")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    if s.recv(64).startswith(b"SSH-"):
+                    if s.recv(64).startswith(b"SSH-") and listening:
                         return self
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError(f"sshd did not answer on port {self.port} within 10 s")
 
     def stop(self) -> None:

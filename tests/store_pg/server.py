@@ -137,8 +137,11 @@ class PostgresServer:
             if self.proc.poll() is not None:
                 return False  # e.g. the port was taken in the meantime: try another
             try:
-                with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
-                    return True
+                with psycopg.connect(self.dsn("postgres"), connect_timeout=2) as conn:
+                    # Another test process's server may have taken the port between free_port() and
+                    # our bind: it answers too, but serves another data directory.
+                    row = conn.execute("SHOW data_directory").fetchone()
+                    return row is not None and os.path.samefile(row[0], self.data)
             except psycopg.OperationalError:
                 time.sleep(0.05)
         return False
