@@ -166,15 +166,24 @@ class Door:
         lo, hi = self.window_ms()
         dropped: Counter[str] = Counter()
         kept: list[pb.Event] = []
+        restamped = False
         for i, ev in enumerate(msg.events):
             if not ev.rule:
                 raise InvalidMessage("bad_event", f"Events seq={msg.seq}: event #{i} has no rule id")
             reason = self._event_problem(ev, lo, hi)
-            if reason is None:
-                kept.append(ev)
-            else:
+            if reason is not None:
                 dropped[reason] += 1
-        if not dropped:
+                continue
+            if ev.timestamp_ms and not lo <= ev.timestamp_ms <= hi:
+                # The time a log line states is the logging program's claim (an old file, a device with a
+                # wrong clock, a syslog line without a year): the event is kept at the time the agent saw
+                # it, and the line itself still carries what it said.
+                ev = pb.Event()
+                ev.CopyFrom(msg.events[i])
+                ev.timestamp_ms = 0
+                restamped = True
+            kept.append(ev)
+        if not dropped and not restamped:
             return msg, Rejections()
         return pb.Events(seq=msg.seq, events=kept), Rejections(events=dropped)
 
@@ -182,10 +191,9 @@ class Door:
     def _event_problem(ev: pb.Event, lo: int, hi: int) -> str | None:
         if len(ev.rule) > b.MAX_RULE:
             return "rule_length"
-        for stamp in (ev.timestamp_ms, ev.observed_ms):
-            # 0 means "not set" (the collector then uses the other stamp or the receive time)
-            if stamp and not lo <= stamp <= hi:
-                return "timestamp_out_of_range"
+        # The agent's own clock; 0 means "not set" (the collector then uses the receive time).
+        if ev.observed_ms and not lo <= ev.observed_ms <= hi:
+            return "timestamp_out_of_range"
         if len(ev.source) > b.MAX_SOURCE or len(ev.line) > b.MAX_LINE:
             return "text_length"
         if len(ev.fields) > b.MAX_EVENT_FIELDS or any(

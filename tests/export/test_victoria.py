@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,20 @@ def test_collector_killed_with_a_backlog_resumes_from_its_cursor(tmp_path: Path)
 ODD_LABELS = {"mount": "C:\\", "device": "disk 0,part=1", "fstype": 'say "ntfs"', "note": "中文 ok\\x", "e": ""}
 
 
+# An hour ago, on a whole second: inside the collector's ingest window whenever the test runs.
+T0 = (int(time.time()) - 3600) * 1000
+
+
 def odd_traffic() -> tuple[Traffic, list[pb.Event]]:
     hello = pb.AgentMessage(hello=pb.Hello(agent_id="odd-1", hostname="db 01,eu=west", customer="acme",
                                            spool_epoch="e1", version="test"))
     samples = pb.AgentMessage(samples=pb.Samples(seq=1, series=[
-        pb.Series(name="disk.used_percent", labels=ODD_LABELS, timestamps_ms=[1_795_000_000_000, 1_795_000_010_000],
+        pb.Series(name="disk.used_percent", labels=ODD_LABELS, timestamps_ms=[T0, T0 + 10_000],
                   values=[12.5, 13.25]),
-        pb.Series(name="disk.free_bytes", labels=ODD_LABELS, timestamps_ms=[1_795_000_000_000, 1_795_000_010_000],
+        pb.Series(name="disk.free_bytes", labels=ODD_LABELS, timestamps_ms=[T0, T0 + 10_000],
                   values=[1e12, 1.5e12]),
     ]))
-    burst = [pb.Event(timestamp_ms=1_795_000_005_000, rule="sshd.failed_password", severity=pb.SEVERITY_WARNING,
+    burst = [pb.Event(timestamp_ms=T0 + 5_000, rule="sshd.failed_password", severity=pb.SEVERITY_WARNING,
                       source="/var/log/auth.log", line=f'Failed password for "root" from 10.0.0.{i}\nsecond line',
                       suppressed_before=i) for i in range(3)]
     events = pb.AgentMessage(events=pb.Events(seq=2, events=burst))
@@ -178,9 +183,9 @@ def test_odd_names_round_trip_and_events_of_one_millisecond_stay_apart(tmp_path:
         vm.stop()
     ident = {"customer": "acme", "host": "db 01,eu=west", "host_id": "odd-1"}
     labels = frozenset({**ident, **{k: v for k, v in ODD_LABELS.items() if v}}.items())
-    assert got[("disk_used_percent", labels)] == Counter({(1_795_000_000_000, 12.5): 1, (1_795_000_010_000, 13.25): 1})
-    assert got[("disk_free_bytes", labels)] == Counter({(1_795_000_000_000, 1e12): 1, (1_795_000_010_000, 1.5e12): 1})
+    assert got[("disk_used_percent", labels)] == Counter({(T0, 12.5): 1, (T0 + 10_000, 13.25): 1})
+    assert got[("disk_free_bytes", labels)] == Counter({(T0, 1e12): 1, (T0 + 10_000, 1.5e12): 1})
     event_labels = frozenset({**ident, "rule": "sshd.failed_password", "severity": "warning"}.items())
     # Three events in one millisecond: three points (count = 1 + suppressed before), not one.
-    assert got[("events_count", event_labels)] == Counter({(1_795_000_005_000, 1.0 + e.suppressed_before): 1
+    assert got[("events_count", event_labels)] == Counter({(T0 + 5_000, 1.0 + e.suppressed_before): 1
                                                            for e in burst})
