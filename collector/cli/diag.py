@@ -200,7 +200,7 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
         emit(rows, ["action", "summary", "arguments", "on_by_default"], fmt)
 
     @app.command("audit")
-    def audit(host: Annotated[str | None, typer.Option(help="only this host id")] = None,
+    def audit(host: Annotated[str | None, typer.Option(help="only this host (hostname or agent id)")] = None,
               since: Annotated[str, typer.Option(help="e.g. 7d, 12h, or an ISO time")] = "7d",
               until: Annotated[str | None, typer.Option()] = None,
               actor: Annotated[str | None, typer.Option(help="only requests by this API token name")] = None,
@@ -214,10 +214,11 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
         for r in rows:
             r["args_text"] = " ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items())
         if events:
-            cols = ["at", "event", "actor", "host_id", "action", "args_text", "outcome", "bytes", "request_id",
-                    "detail"]
+            cols = ["at", "event", "actor", "hostname", "host_id", "action", "args_text", "outcome", "bytes",
+                    "request_id", "detail"]
         else:
-            cols = ["at", "actor", "host_id", "action", "args_text", "outcome", "bytes", "request_id", "detail"]
+            cols = ["at", "actor", "hostname", "host_id", "action", "args_text", "outcome", "bytes", "request_id",
+                    "detail"]
         if fmt is not Format.table:
             emit(rows, cols, fmt)
             return
@@ -229,7 +230,7 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
             outcome = r.get("outcome") or "—"
             style = _STYLE.get(outcome, "")
             cells = [_when(r["at"])] + ([r["event"]] if events else []) + [
-                r["actor"], r.get("host_id") or "—", r.get("action") or "—", r["args_text"] or "—",
+                r["actor"], r.get("hostname") or r.get("host_id") or "—", r.get("action") or "—", r["args_text"] or "—",
                 f"[{style}]{outcome}[/]" if style else outcome,
                 fmt_bytes(r["bytes"]) if r.get("bytes") is not None else "—", (r.get("request_id") or "—")[:12],
                 (r.get("detail") or "")[:200]]

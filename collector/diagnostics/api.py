@@ -25,6 +25,7 @@ from collector.diagnostics.audit import audit_events, audit_requests
 from collector.diagnostics.router import DiagError, DiagnosticsRouter, Pending
 from collector.diagnostics.service import DiagnosticsService, find_service
 from collector.params import BODY_CONFIG, parse_time
+from collector.store import queries
 from collector.store.queries import ms_to_dt
 
 router = APIRouter(prefix="/api/v1", tags=["diagnostics"])
@@ -165,13 +166,22 @@ def audit(request: Request, _: Engineer, host: str | None = None, since: str = "
     hi = int(parse_time(until, now, default=now, name="until").timestamp() * 1000)
     limit = max(1, min(limit, 10_000))
     with app.engine.connect() as conn:
+        # A host is named by id or hostname; one no longer known (or never registered) still filters by id.
+        host_id = host
+        if host:
+            try:
+                known = queries.find_host(conn, host)
+            except queries.AmbiguousHost as e:
+                raise HTTPException(409, str(e)) from None
+            host_id = known["id"] if known else host
         if events:
-            rows = audit_events(conn, host=host, since_ms=lo, until_ms=hi, actor=actor, limit=limit)
-            for r in rows:
-                r["at"] = ms_to_dt(r.pop("at_ms"))
-            return rows
-        rows = audit_requests(conn, host=host, since_ms=lo, until_ms=hi, actor=actor, limit=limit)
+            rows = audit_events(conn, host=host_id, since_ms=lo, until_ms=hi, actor=actor, limit=limit)
+        else:
+            rows = audit_requests(conn, host=host_id, since_ms=lo, until_ms=hi, actor=actor, limit=limit)
+        names = queries.hostnames(conn, (r.get("host_id") for r in rows))
     for r in rows:
+        r["hostname"] = names.get(r.get("host_id") or "")
         r["at"] = ms_to_dt(r.pop("at_ms"))
-        r["finished_at"] = ms_to_dt(r.pop("finished_ms"))
+        if not events:
+            r["finished_at"] = ms_to_dt(r.pop("finished_ms"))
     return rows
