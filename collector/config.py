@@ -87,6 +87,8 @@ class Limits(_Strict):
     max_message_bytes: Bytes = 4 * 2**20
     max_streams: int = Field(20000, ge=1)
     hello_timeout: Seconds = 10.0
+    idle_timeout: Seconds = Field(300.0, description="a stream that sends nothing this long is ended; agents send a "
+                                                     "heartbeat every 30 s when they have nothing else to say")
     keepalive: Seconds = 30.0
     keepalive_timeout: Seconds = 10.0
     ingest_queue: int = Field(2048, ge=16, description="batches waiting for the store before backpressure")

@@ -269,8 +269,14 @@ class AgentService:
                       acks: asyncio.Queue[PendingAck | None],
                       loop: asyncio.AbstractEventLoop) -> None:
         host = session.identity.host_id
+        idle = self.cfg.limits.idle_timeout
         while True:
-            got = await self._read(context)
+            try:
+                got = await self._read(context, idle)
+            except TimeoutError:
+                # A live agent heartbeats long before this; a silent stream holds memory for nothing.
+                raise StreamError(grpc.StatusCode.DEADLINE_EXCEEDED, "idle",
+                                  f"nothing received for {idle:g}s (limits.idle_timeout)") from None
             if got is None:
                 return
             msg, raw = got
