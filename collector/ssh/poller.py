@@ -211,10 +211,9 @@ class SshPoller:
             try:
                 results = self._run_commands(conn, target, fresh)
             except SessionLost:
-                # A pooled connection that died since the last poll: dial once more before giving up.
+                # A pooled connection that died since the last poll, or a new one to an sshd that is just
+                # restarting and drops it: dial once more before giving up.
                 self.pool.discard(target.host_id, conn)
-                if fresh:
-                    raise
                 conn, fresh = self.pool.get(target)
                 reconnected = True
                 results = self._run_commands(conn, target, fresh)

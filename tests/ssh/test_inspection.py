@@ -113,7 +113,8 @@ def test_reconnects_when_the_pooled_connection_dies(own_sshd: SshServer, store: 
     own_sshd.start()
     report = poller.poll(target)
     assert report is not None and report.state == "ok", report
-    assert poller.pool.connects == 2
+    # Two dials, or three when the first new session reached the restarting sshd too early.
+    assert poller.pool.connects in (2, 3)
     assert poller.pool.open_connections() == 1
 
 
