@@ -25,12 +25,17 @@ ROLES = {"viewer": 0, "engineer": 1, "admin": 2}
 MIN_STEP = timedelta(seconds=1)
 
 
-def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
-    """The host an API path names by id or hostname: 404 when unknown, 409 when the name is ambiguous."""
+def lookup_host(conn: Connection, ref: str) -> dict[str, Any] | None:
+    """The host a request names by id or hostname, None when unknown; 409 when the name is ambiguous."""
     try:
-        row = queries.find_host(conn, ref)
+        return queries.find_host(conn, ref)
     except queries.AmbiguousHost as e:
         raise HTTPException(409, str(e)) from None
+
+
+def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
+    """The host an API path names by id or hostname: 404 when unknown, 409 when the name is ambiguous."""
+    row = lookup_host(conn, ref)
     if row is None:
         raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
     return row

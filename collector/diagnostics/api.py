@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from collector.api import Engineer, Viewer
+from collector.api import Engineer, Viewer, lookup_host
 from collector.diagnostics.audit import audit_events, audit_requests
 from collector.diagnostics.router import DiagError, DiagnosticsRouter, Pending
 from collector.diagnostics.service import DiagnosticsService, find_service
@@ -167,13 +167,8 @@ def audit(request: Request, _: Engineer, host: str | None = None, since: str = "
     limit = max(1, min(limit, 10_000))
     with app.engine.connect() as conn:
         # A host is named by id or hostname; one no longer known (or never registered) still filters by id.
-        host_id = host
-        if host:
-            try:
-                known = queries.find_host(conn, host)
-            except queries.AmbiguousHost as e:
-                raise HTTPException(409, str(e)) from None
-            host_id = known["id"] if known else host
+        known = lookup_host(conn, host) if host else None
+        host_id = known["id"] if known else host
         if events:
             rows = audit_events(conn, host=host_id, since_ms=lo, until_ms=hi, actor=actor, limit=limit)
         else:
