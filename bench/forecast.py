@@ -11,9 +11,9 @@ cycles, log-rotation sawtooth, growth months away from the limit, growth that st
 after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
 
 Ours runs exactly as the predictions job behind forecast tickets runs it
-(``collector.predict.forecast_capacity``): at each instant the store's answer to its query — the last
+(``collector.predictions.service.forecast_capacity``): at each instant the store's answer to its query — the last
 14 days as 10-minute averages of the 1-minute rollups — goes through
-``collector.predict.rollup_forecast_points`` into ``inspections.forecast.forecast``. Every method is
+``collector.predictions.service.rollup_forecast_points`` into ``inspections.forecast.forecast``. Every method is
 evaluated hourly in streaming fashion — at instant t it sees only samples up to t — with a 7-day
 horizon:
 
@@ -48,14 +48,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from collector.predict import rollup_forecast_points
+from collector.predictions.service import rollup_forecast_points
 from inspections.forecast import DAY, HOUR, Direction, forecast
 
 HORIZON = 7 * DAY
 EVERY = HOUR
 STEP = 600.0  # sampling interval of the generated series
 WARMUP = DAY  # no baseline alerts before a day of history, like ours
-# The predictions job's query (collector.predict.forecast_capacity): 14 days of 10-minute averages
+# The predictions job's query (collector.predictions.service.forecast_capacity): 14 days of 10-minute averages
 # from the 1-minute rollup tier.
 LOOKBACK = 14 * DAY
 ROLLUP_STEP = 600.0
@@ -365,7 +365,7 @@ def eval_instants(t: np.ndarray) -> np.ndarray:
 
 
 def stored_averages(s: Series, now: float) -> tuple[np.ndarray, np.ndarray]:
-    """What ``collector.predict.forecast_capacity`` reads at ``now``: bucket starts and averages.
+    """What ``collector.predictions.service.forecast_capacity`` reads at ``now``: bucket starts and averages.
 
     The store answers a 14-day, 10-minute query from its 1-minute rollups (kept 14 days), merging
     them into 10-minute buckets whose average is sum / count of the samples in them; only samples

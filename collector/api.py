@@ -2,69 +2,25 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from prometheus_client import generate_latest
-from sqlalchemy import Connection
 
 from collector import metrics
+from collector.api_deps import Admin, Viewer, resolve_host
 from collector.apidocs import install_docs
 from collector.params import parse_duration_param, parse_time, validation_error_response
 from collector.store import queries
+from collector.store.read import from_ms
 
 if TYPE_CHECKING:
     from collector.app import CollectorApp
 
-ROLES = {"viewer": 0, "engineer": 1, "admin": 2}
 MIN_STEP = timedelta(seconds=1)
-
-
-def lookup_host(conn: Connection, ref: str) -> dict[str, Any] | None:
-    """The host a request names by id or hostname, None when unknown; 409 when the name is ambiguous."""
-    try:
-        return queries.find_host(conn, ref)
-    except queries.AmbiguousHost as e:
-        raise HTTPException(409, str(e)) from None
-
-
-def resolve_host(conn: Connection, ref: str) -> dict[str, Any]:
-    """The host an API path names by id or hostname: 404 when unknown, 409 when the name is ambiguous."""
-    row = lookup_host(conn, ref)
-    if row is None:
-        raise HTTPException(404, f"unknown host {ref!r}: see 'patrol hosts' for the known ones")
-    return row
-
-
-def require(role: str) -> Callable[[Request], str]:
-    """A dependency admitting API tokens with at least ``role``; returns the token's name."""
-
-    def check(request: Request) -> str:
-        cfg = request.app.state.collector.cfg
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "missing API token: send 'Authorization: Bearer <token>' "
-                                     "(PATROL_TOKEN for the CLI)")
-        for t in cfg.api.tokens:
-            secret = t.secret()
-            if secret and hmac.compare_digest(secret.encode(), token.encode()):
-                if ROLES[t.role] < ROLES[role]:
-                    raise HTTPException(403, f"token {t.name!r} has role {t.role}; this needs {role}")
-                return str(t.name)
-        raise HTTPException(401, "unknown API token")
-
-    return check
-
-
-Viewer = Annotated[str, Depends(require("viewer"))]
-Engineer = Annotated[str, Depends(require("engineer"))]
-Admin = Annotated[str, Depends(require("admin"))]
 
 
 def create_api(app_state: CollectorApp) -> FastAPI:
@@ -106,7 +62,7 @@ def create_api(app_state: CollectorApp) -> FastAPI:
             "id": row["id"], "customer_id": row["customer_id"], "hostname": row["hostname"], "status": status,
             "source": row["source"], "labels": row["labels"], "facts": row["facts"],
             "agent_version": row["agent_version"], "spool": row["spool"], "rejected": row["rejected"] or {},
-            "first_seen": queries.ms_to_dt(row["first_seen_ms"]), "last_seen": queries.ms_to_dt(row["last_seen_ms"]),
+            "first_seen": from_ms(row["first_seen_ms"]), "last_seen": from_ms(row["last_seen_ms"]),
             "latest": values,
         }
 
@@ -132,18 +88,11 @@ def create_api(app_state: CollectorApp) -> FastAPI:
         return {"host": row["id"], "hostname": row["hostname"], "metric": metric, "since": t_since, "until": t_until,
                 "series": data}
 
+    from collector.events_api import router as events_router
     from collector.routers import routers
 
-    for router in routers():
+    for router in [events_router, *routers()]:
         api.include_router(router)
-
-    @api.post("/api/v1/admin/predict")
-    def predict(_: Admin, customer: str | None = None) -> dict[str, Any]:
-        """Run capacity forecasts and anomaly scoring now (they also run every hour)."""
-        from collector.predict import PredictService
-        from collector.services import find_service
-
-        return (find_service(app_state, PredictService) or PredictService(app_state)).run_once(customer)
 
     @api.post("/api/v1/admin/flush")
     def flush(_: Admin) -> dict[str, Any]:

@@ -1,39 +1,38 @@
-"""The collector process: state store, ingest writer, gRPC server and HTTP API in one event loop."""
+"""The collector process: state store, ingest writer, gRPC server, HTTP API and job scheduler in one event loop.
+
+Features (see :mod:`collector.features`) contribute services, started here in registry order after
+the store, ingest and gRPC server, and periodic jobs, which all run in one :class:`JobScheduler`.
+Loops that are not periodic jobs stay where they are: the ingest writer (flushes on its own queue
+and timer so acks wait no longer than ``store.flush_interval``), the cluster heartbeat (it decides
+who holds the lease the scheduler checks, so it cannot depend on it), the notification outbox
+(woken by new messages, not by a clock), the InfluxDB exporter (follows the ingest log as it
+grows), the diagnostics relay (sub-second polling while an engineer waits) and the gRPC streams.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import grpc
 from sqlalchemy import Engine, update
 
+from collector.collector_id import collector_id_for
 from collector.config import CollectorConfig
-from collector.ingest import Ingestor
+from collector.core_jobs import compaction_job
+from collector.features import resolve
+from collector.ingest import RETENTION_EVERY_S, Ingestor
+from collector.scheduler import Every, JobSpec
+from collector.scheduler.runner import JobScheduler
 from collector.server import AgentService, server_options
 from collector.store.engine import open_engine
 from collector.store.rollup import _insert
 from collector.store.schema import customers, hosts
 
 log = logging.getLogger("patrol.collector")
-
-
-def collector_id_for(cfg: CollectorConfig) -> str:
-    """The configured id, else one generated once and kept in the data folder."""
-    if cfg.collector_id:
-        return cfg.collector_id
-    path = cfg.data_dir / "collector-id"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        cid = f"collector-{uuid.uuid4().hex[:12]}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(cid + "\n")
-        return cid
 
 
 def sync_customers(engine: Engine, cfg: CollectorConfig) -> None:
@@ -80,6 +79,10 @@ class CollectorApp:
         self._api_server: Any = None
         self._api_task: asyncio.Task[None] | None = None
         self.services: list[Any] = []
+        from collector.cluster.membership import leads
+
+        self.scheduler = JobScheduler(self.engine, self.collector_id, cfg.section("jobs"),
+                                      leads=lambda: leads(self), clock=clock)
 
     async def start(self, api: bool = True) -> None:
         sync_customers(self.engine, self.cfg)
@@ -105,16 +108,36 @@ class CollectorApp:
         self.grpc_server = server
         log.info("event=grpc_listening address=%s tls=%s", self.cfg.listen, self.cfg.tls is not None)
         self.cluster.start()
-        from collector.services import FACTORIES
+        from collector.services import factories
 
-        for factory in FACTORIES():
+        for feature, factory in factories():
             service = factory(self)
             if service is not None:
                 await service.start()
                 self.services.append(service)
                 log.info("event=service_started service=%s", service.name)
+                if feature.jobs is not None:
+                    self.scheduler.add(resolve(feature.jobs)(service))
+        self.scheduler.add(self.core_jobs())
+        self.scheduler.check_config()
+        self.scheduler.start()
         if api:
             await self._start_api()
+
+    def core_jobs(self) -> list[JobSpec]:
+        # Every collector expires its own raw batches, so retention is not a leader-only job; the
+        # leader does it for members that are gone.
+        from collector.cluster.takeover import expire_gone_members
+
+        def gone_members() -> None:
+            expire_gone_members(self.engine, self.collector_id, self.cluster.ttl_ms, self.ingestor.retention_s,
+                                self.clock())
+
+        return [JobSpec("retention", "Retention: delete data past its retention", self.ingestor.run_retention,
+                        Every(RETENTION_EVERY_S), leader_only=False),
+                compaction_job(self.engine, self.clock),
+                JobSpec("retention-of-gone-members", "Retention: raw batches of collectors that are gone",
+                        gone_members, Every(RETENTION_EVERY_S))]
 
     def _server_credentials(self) -> grpc.ServerCredentials:
         tls = self.cfg.tls
@@ -145,6 +168,8 @@ class CollectorApp:
         log.info("event=api_listening address=%s", self.cfg.api.listen)
 
     async def stop(self, grace: float = 5.0) -> None:
+        # Runs in progress finish before the services they use stop.
+        await asyncio.get_running_loop().run_in_executor(None, self.scheduler.shutdown)
         for service in reversed(self.services):
             try:
                 await service.stop()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from agent.configfile import ConfigError, format_validation_error, load_model, parse_duration, parse_size
 from collector.ingest_validation.bounds import IngestBounds
-from collector.pki.config import PkiConfig
+from collector.pki_config import PkiConfig
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Bytes = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -121,7 +121,11 @@ class ClusterConfig(_Strict):
         return self
 
 
-class CollectorConfig(_Strict):
+class CollectorConfig(BaseModel):
+    # Besides the core fields below, each registered feature has a top-level section (a mapping)
+    # validated by its own model; any other key is an error.
+    model_config = ConfigDict(extra="allow")
+
     data_dir: Path = Path("/var/lib/patrol")
     listen: str = "127.0.0.1:4317"
     insecure: bool = Field(False, description="plaintext gRPC; only for the embedded demo and loopback tests")
@@ -137,14 +141,22 @@ class CollectorConfig(_Strict):
     ingest: IngestBounds = Field(default_factory=IngestBounds)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     log_level: str = "INFO"
-    # Feature sections: each feature validates its own section with its own pydantic model.
-    inspections: dict[str, Any] = Field(default_factory=dict)
-    tickets: dict[str, Any] = Field(default_factory=dict)
-    notifications: dict[str, Any] = Field(default_factory=dict)
-    ssh: dict[str, Any] = Field(default_factory=dict)
-    export: dict[str, Any] = Field(default_factory=dict)
-    reports: dict[str, Any] = Field(default_factory=dict)
-    diagnostics: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        sections = feature_sections()
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            if key not in sections:
+                known = sorted([*cls.model_fields, *sections])
+                raise ValueError(f"unknown section {key!r}; the sections are {', '.join(known)}")
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"section {key!r} must be a mapping, got {type(value).__name__}")
+        return data
 
     @field_validator("listen")
     @classmethod
@@ -179,29 +191,25 @@ class CollectorConfig(_Strict):
         """A feature section validated by its own model (see :func:`section_models`)."""
         cache: dict[str, Any] = self.__dict__.setdefault("_sections", {})
         if name not in cache:
-            cache[name] = section_models()[name].model_validate(getattr(self, name))
+            cache[name] = section_models()[name].model_validate(self.raw_section(name))
         return cache[name]
+
+    def raw_section(self, name: str) -> dict[str, Any]:
+        """A feature section as written in the file ({} when absent)."""
+        return dict((self.model_extra or {}).get(name) or {})
+
+
+def feature_sections() -> dict[str, str]:
+    from collector.features import config_sections
+
+    return config_sections()
 
 
 def section_models() -> dict[str, type[BaseModel]]:
-    """The pydantic model of each feature section; features add theirs here."""
-    from collector.diagnostics.config import DiagnosticsSettings
-    from collector.export.config import ExportConfig
-    from collector.inspection.config import InspectionsConfig
-    from collector.notify.config import NotificationsConfig
-    from collector.reporting.config import ReportsConfig
-    from collector.ssh.config import SshConfig
-    from collector.tickets.config import TicketsConfig
+    """The pydantic model of each feature section, as the features declare them."""
+    from collector.features import resolve
 
-    return {
-        "inspections": InspectionsConfig,
-        "tickets": TicketsConfig,
-        "notifications": NotificationsConfig,
-        "ssh": SshConfig,
-        "export": ExportConfig,
-        "reports": ReportsConfig,
-        "diagnostics": DiagnosticsSettings,
-    }
+    return {key: resolve(ref) for key, ref in feature_sections().items()}
 
 
 def load_collector_config(path: Path | str) -> CollectorConfig:
@@ -212,7 +220,7 @@ def load_collector_config(path: Path | str) -> CollectorConfig:
     for name, model in section_models().items():
         try:
             cfg.__dict__.setdefault("_sections", {})[name] = model.model_validate(
-                getattr(cfg, name), context={"config_dir": base})
+                cfg.raw_section(name), context={"config_dir": base})
         except ValidationError as e:
             text = format_validation_error(path, e)
             raise ConfigError(text.replace("  field ", f"  field {name}.")) from None

@@ -15,6 +15,27 @@ from collector.localrun import ManagedProcess, api_healthy, free_port, port_avai
 
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_API_PORT = 8080
+# Several live intervals of the simulated fleet and the local agent: a host that streams is never
+# taken for offline.
+DEMO_OFFLINE_AFTER_S = 45
+
+DEMO_POLICY_NAME = "ticket-policy.yaml"
+# Critical findings open tickets; warnings stay in the inspection report. A warning near its threshold
+# can land on either side of it in two runs minutes apart, and the demo raises the same tickets every run.
+DEMO_POLICY = """\
+# Written by `patrol demo`: the ticket policy for inspection findings (docs/tickets.md).
+rules:
+  - name: security findings
+    categories: [data_security]
+    states: [critical]
+    severity: L1
+  - name: other critical findings
+    states: [critical]
+    severity: L2
+  - name: manual checklist rows marked abnormal
+    states: [issue]
+    severity: L3
+"""
 
 
 @dataclass
@@ -180,12 +201,15 @@ class Demo:
             "customers": self.customers,
             # The simulated fleet backfills months of history through the ingest door.
             "ingest": {"max_age": "400d"},
-            # Offline and anomaly tickets follow the wall clock (how long a host has been quiet, how
-            # the last hour's live points score), so `patrol demo` would raise a different set on a
-            # slow run than on a fast one. Its tickets come from the injected trouble only; a serving
-            # demo, where time passes, raises both kinds.
-            "tickets": {"offline": {"enabled": self.serving}, "anomalies": {"enabled": self.serving}},
+            # The simulated fleet streams live every 10 s and its silent host stopped long before the
+            # end of history, so a short offline limit tells them apart within the scripted run (the
+            # tour waits it out once). Anomaly tickets follow how the last hour's live points score,
+            # which differs between a slow and a fast run; a serving demo, where time passes, raises them.
+            "offline_after": f"{DEMO_OFFLINE_AFTER_S}s",
+            "tickets": {"offline": {"enabled": True}, "anomalies": {"enabled": self.serving},
+                        "policy_file": DEMO_POLICY_NAME},
         }
+        (root / DEMO_POLICY_NAME).write_text(DEMO_POLICY, encoding="utf-8")
         self.paths.collector_config.write_text(
             "# Written by `patrol demo`: an embedded collector on SQLite, loopback only.\n"
             + yaml.safe_dump(collector_cfg, allow_unicode=True, sort_keys=False))

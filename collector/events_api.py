@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
-from collector.api import Viewer, resolve_host
+from collector.api_deps import Viewer, resolve_host
 from collector.params import parse_time
-from collector.store import queries
+from collector.store.read import from_ms
 from collector.store.schema import events
 
 router = APIRouter()
@@ -36,7 +36,7 @@ def host_events(host: str, request: Request, _: Viewer, rule: str | None = None,
     with app.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
     return {"host": row["id"], "hostname": row["hostname"], "events": [
-        {"ts": queries.ms_to_dt(r["ts_ms"]), "rule": r["rule"], "severity": r["severity"], "source": r["source"],
+        {"ts": from_ms(r["ts_ms"]), "rule": r["rule"], "severity": r["severity"], "source": r["source"],
          "line": r["line"], "fields": r["fields"], "suppressed_before": r["suppressed_before"]} for r in rows]}
 
 

@@ -29,12 +29,13 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from collector import metrics
-from collector.export.cursors import events_keep_from, raw_keep_from
 from collector.ingest_validation import Rejections
 from collector.ingest_validation.bounds import MAX_SEQ
-from collector.quarantine import repository as quarantined
+from collector.store import quarantine as quarantined
 from collector.store import watermark
 from collector.store.bulk import raise_column
+from collector.store.compaction import expire_blocks
+from collector.store.cursors import events_keep_from, raw_keep_from
 from collector.store.rollup import TIERS, RollupAggregator, _insert
 from collector.store.schema import agent_streams, events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
@@ -99,7 +100,7 @@ class HostUpdate:
 
 
 Clock = Callable[[], float]
-RETENTION_EVERY_S = 600.0  # retention deletes are not worth running on every flush
+RETENTION_EVERY_S = 600.0  # default interval of the retention job: deletes are not worth running more often
 RECOVER_CHUNK = 1000  # ingest log rows folded per flush while recovering: bounded memory
 REFOLD_BACKOFF_S = (1.0, 60.0)  # after a failed flush, refold after 1 s, doubling up to 60 s
 
@@ -149,9 +150,6 @@ class Ingestor:
         self._seen: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._last_flush = 0.0
-        # Minus infinity, not 0: the monotonic clock counts from boot, so 0 would skip retention for
-        # the first RETENTION_EVERY_S seconds of a freshly booted machine.
-        self._last_retention = float("-inf")
         self._pending_ids: list[int] = []
         self._wm = 0  # this collector's rollup watermark as last read or written
         # On SQLite this process is the only writer, so stream marks it has read stay true and are
@@ -530,8 +528,6 @@ class Ingestor:
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
                     raise_column(conn, "hosts", column, "id", values)
                 add_rejected(conn, rejected)
-                if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
-                    self._retention(conn)
         except Exception as e:
             # The raw batches are durable; dropping the accumulators would lose them from the rollups,
             # so forget them and refold from the ingest log past the watermark.
@@ -560,14 +556,20 @@ class Ingestor:
             self._flushed.notify_all()
         return True
 
+    def run_retention(self) -> None:
+        """Delete what is past retention (the ``retention`` job, on every collector of a group):
+        this collector's raw batches that are folded and exported, old rollups and old events."""
+        with self.engine.begin() as conn:
+            self._retention(conn)
+
     def _retention(self, conn: Any) -> None:
-        self._last_retention = time.monotonic()
         now = self.clock()
-        wm = max(self._pending_ids) if self._pending_ids else self._wm
-        expire_raw(conn, self.collector_id, wm, int((now - self.retention_s["raw"]) * 1000))
+        # Only batches up to the written watermark are in the stored rollups; pending ones are not yet.
+        expire_raw(conn, self.collector_id, self._wm, int((now - self.retention_s["raw"]) * 1000))
         for tier in TIERS:
             floor = int(now - self.retention_s[tier.name])
             conn.execute(delete(tier.table).where(tier.table.c.bucket < floor))
+            expire_blocks(conn, tier, floor)
         old_events = [events.c.ts_ms < int((now - self.retention_s["events"]) * 1000)]
         keep_events = events_keep_from(conn, int(now * 1000))
         if keep_events is not None:

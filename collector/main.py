@@ -25,7 +25,11 @@ async def serve(cfg: CollectorConfig) -> None:
     from collector.app import CollectorApp
 
     app = CollectorApp(cfg)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()  # what did start (store, ingest, services) stops cleanly before the exit
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -55,3 +55,12 @@ streams_ended = Counter(
 quarantine_held = Gauge(
     "patrol_quarantine_held_batches", "Batches held in the quarantine of the store", registry=REGISTRY
 )
+job_runs = Counter(
+    "patrol_job_runs_total", "Runs of periodic jobs, by job and outcome (ok, failed, skipped)", ["job", "outcome"],
+    registry=REGISTRY,
+)
+job_failures = Counter("patrol_job_failures_total", "Runs of periodic jobs that raised", ["job"], registry=REGISTRY)
+job_duration_seconds = Histogram(
+    "patrol_job_duration_seconds", "Time one run of a periodic job took", ["job"], registry=REGISTRY,
+    buckets=(0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900),
+)

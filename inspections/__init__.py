@@ -14,6 +14,7 @@ from inspections.checks.context import CheckContext
 from inspections.checks.library import PYTHON_CHECKS, CheckLibrary, builtin_library, load_library
 from inspections.data import (
     EventRecord,
+    EventStamps,
     HostInfo,
     InspectionData,
     LatestValue,
@@ -56,6 +57,7 @@ __all__ = [
     "ChecklistRow",
     "CustomerScore",
     "EventRecord",
+    "EventStamps",
     "Evidence",
     "ExpectedHttp",
     "ExpectedProcess",

@@ -57,12 +57,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-Direction = Literal["up", "down"]
+from inspections.catalogue import Direction, limit_of
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -311,42 +311,14 @@ def capacity_limit(
     labels: Mapping[str, str] | None = None,
     latest_values: Mapping[str, float] | None = None,
 ) -> tuple[float, Direction] | None:
-    """The (limit, direction) a capacity series of docs/metrics.md runs into, or None if it is not one.
+    """The (limit, direction) a series of the metric catalogue runs into, or None if it has none.
 
     ``latest_values`` holds the newest values of sibling series with the same labels (for example
     ``{"disk.total_bytes": 5e11}``); absolute "used" series need their total from it and give None
     without. ``labels`` are accepted for symmetry with the catalogue; no limit depends on them today.
     """
     del labels  # limits do not depend on mount, device or filesystem type
-    if series_name in _PERCENT_UP:
-        return 100.0, "up"
-    if series_name in _DOWN_TO_ZERO:
-        return 0.0, "down"
-    total_name = _USED_OF_TOTAL.get(series_name)
-    if total_name is not None:
-        total = (latest_values or {}).get(total_name)
-        if total is not None and math.isfinite(total) and total > 0:
-            return float(total), "up"
-    return None
-
-
-_PERCENT_UP = frozenset(
-    {
-        "disk.used_percent",
-        "disk.inodes_used_percent",
-        "mem.used_percent",
-        "swap.used_percent",
-        "fd.used_percent",
-    }
-)
-_DOWN_TO_ZERO = frozenset({"disk.free_bytes", "disk.inodes_free", "mem.available_bytes", "mem.available_percent"})
-_USED_OF_TOTAL = {
-    "disk.used_bytes": "disk.total_bytes",
-    "disk.inodes_used": "disk.inodes_total",
-    "mem.used_bytes": "mem.total_bytes",
-    "swap.used_bytes": "swap.total_bytes",
-    "fd.open": "fd.max",
-}
+    return limit_of(series_name, latest_values)
 
 
 def bucketize(ts: np.ndarray, values: np.ndarray, bucket_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -95,6 +95,11 @@ class SeriesRef:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
 
+    def __str__(self) -> str:
+        """``disk.used_percent{mount=/data}``: how reports and the CLI cite the series."""
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{inner}}}" if inner else self.name
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "labels": dict(self.labels)}
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from inspections.model import Evidence
+from inspections.signals import CapacityForecast
 from reports.periods import Period, ReportKind
 
 Text = Mapping[str, str]
@@ -124,19 +126,6 @@ class HostChecks:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    source: str  # rollups | latest | events | host
-    series: tuple[str, ...] = ()  # "disk.used_percent{mount=/data}"
-    aggregation: str | None = None
-    rollup: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    points: int | None = None
-    latest_at: datetime | None = None
-    rules: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class FindingDetail:
     host: HostRef
     check_id: str
@@ -150,29 +139,10 @@ class FindingDetail:
     warn: float | None
     crit: float | None
     direction: str
-    evidence: Evidence
+    evidence: Evidence  # the inspection's own, as stored with the finding
     recommendation: Text
     note: Text | None = None
     unknown_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class CapacityForecast:
-    """When a capacity series is expected to reach its limit, with the band of that estimate."""
-
-    host: HostRef
-    series: str
-    subject: str  # the labels that name the resource, e.g. "/data"
-    limit: float
-    unit: str
-    level: float | None  # the trend value at the forecast time
-    slope_per_day: float | None
-    at: datetime  # the forecast was made with data up to here
-    eta: datetime | None
-    eta_low: datetime | None
-    eta_high: datetime | None
-    reason: str
-    ticket_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +219,20 @@ class ChecklistEntry:
 
 
 @dataclass(frozen=True)
+class MaintenanceEntry:
+    """系统维护记录表: a problem of the inspection an engineer fixed on the spot."""
+
+    host: HostRef | None
+    name: Text  # the check's display name
+    subject: str
+    symptom: str  # 问题的现象
+    analysis: str  # 分析
+    steps: str  # 排除步骤
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class Line:
     """One line of a chart: ``key`` picks its colour and legend text (cpu, mem, disk, …)."""
 
@@ -299,6 +283,7 @@ class MonthlyReport:
     utilisation: tuple[UtilisationChart, ...]
     disks: tuple[DiskChart, ...]
     inspection_profile: str = "monthly"  # the profile whose run the report follows
+    maintenance: tuple[MaintenanceEntry, ...] = ()  # problems of the run fixed on the spot
 
     @property
     def score_delta(self) -> int | None:

@@ -56,8 +56,8 @@ def quarterly_recommendations(running: RunningStatus, faults: FaultAnalysis, ser
                               rules: Rules = Rules()) -> tuple[Recommendation, ...]:
     out: list[Recommendation] = []
     for fc in sorted((f for f in forecasts if f.eta is not None), key=lambda f: f.eta or now):
-        what = f"{fc.subject} ({fc.series})" if fc.subject else fc.series
-        out.append(Recommendation("capacity", 1, {"host": fc.host.hostname, "what": what, "eta": fc.eta,
+        what = {lang: f"{name} {fc.subject}" if fc.subject else name for lang, name in fc.display.items()}
+        out.append(Recommendation("capacity", 1, {"host": fc.hostname, "what": what, "eta": fc.eta,
                                                   "eta_low": fc.eta_low or fc.eta}))
     repeated = Counter((r.host.hostname if r.host else "—", r.title) for r in faults.repeats)
     for (host, title), n in sorted(repeated.items()):

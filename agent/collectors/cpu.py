@@ -44,17 +44,25 @@ class CpuCollector:
         previous, self._previous = self._previous, current
         if previous is None:
             return []
-        # iowait in /proc/stat can go backwards on Linux (it is an estimate per idle CPU), so a
-        # negative delta is clamped rather than allowed to push other shares above 100.
-        deltas = {field: max(0.0, current[field] - previous.get(field, current[field])) for field in current}
-        total = sum(value for field, value in deltas.items() if field not in EXCLUDED_FROM_TOTAL)
-        if total <= 0:
-            return []
-        percents = {field: deltas[field] / total * 100.0 for field in deltas if field in CPU_SERIES}
-        samples = [Sample(CPU_SERIES[field], value) for field, value in percents.items()]
-        busy = 100.0 - sum(percents.get(field, 0.0) for field in NOT_BUSY)
-        samples.append(Sample("cpu.busy_percent", min(100.0, max(0.0, busy))))
-        return samples
+        return cpu_samples(previous, current)
 
 
-__all__ = ["CpuCollector"]
+def cpu_samples(previous: dict[str, float], current: dict[str, float]) -> list[Sample]:
+    """``cpu.*_percent`` between two readings of CPU time per field (psutil's or ``/proc/stat``'s).
+
+    The collector's SSH poller computes an agentless host's CPU shares with this same function.
+    """
+    # iowait in /proc/stat can go backwards on Linux (it is an estimate per idle CPU), so a
+    # negative delta is clamped rather than allowed to push other shares above 100.
+    deltas = {field: max(0.0, current[field] - previous.get(field, current[field])) for field in current}
+    total = sum(value for field, value in deltas.items() if field not in EXCLUDED_FROM_TOTAL)
+    if total <= 0:
+        return []
+    percents = {field: deltas[field] / total * 100.0 for field in deltas if field in CPU_SERIES}
+    samples = [Sample(CPU_SERIES[field], value) for field, value in percents.items()]
+    busy = 100.0 - sum(percents.get(field, 0.0) for field in NOT_BUSY)
+    samples.append(Sample("cpu.busy_percent", min(100.0, max(0.0, busy))))
+    return samples
+
+
+__all__ = ["CpuCollector", "cpu_samples"]

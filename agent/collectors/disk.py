@@ -10,7 +10,7 @@ from typing import ClassVar
 import psutil
 
 from agent.collectors.options import OptionSpec, string_list
-from agent.model import Sample, labels_of
+from agent.model import Labels, Sample, labels_of
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,35 @@ def usage(mount: str) -> Usage:
     total = st.f_blocks * st.f_frsize
     used = (st.f_blocks - st.f_bfree) * st.f_frsize
     free = st.f_bavail * st.f_frsize
-    # Like df: blocks reserved for root count neither as used nor as available.
-    percent = used / (used + free) * 100.0 if used + free > 0 else 0.0
+    percent = used_percent(used, free)
     # Filesystems without a fixed inode table (btrfs, vfat) report zero inodes.
     if st.f_files > 0:
         return Usage(total, used, free, percent, st.f_files, st.f_ffree)
     return Usage(total, used, free, percent)
+
+
+def used_percent(used: int, free: int) -> float:
+    """Like df: blocks reserved for root count neither as used nor as available."""
+    return used / (used + free) * 100.0 if used + free > 0 else 0.0
+
+
+def disk_samples(u: Usage, labels: Labels) -> list[Sample]:
+    """``disk.*`` of one filesystem; the collector's SSH poller builds an agentless host's with it too."""
+    samples = [
+        Sample("disk.total_bytes", float(u.total), labels),
+        Sample("disk.used_bytes", float(u.used), labels),
+        Sample("disk.free_bytes", float(u.free), labels),
+        Sample("disk.used_percent", u.used_percent, labels),
+    ]
+    if u.inodes_total is not None and u.inodes_free is not None and u.inodes_total > 0:
+        inodes_used = u.inodes_total - u.inodes_free
+        samples += [
+            Sample("disk.inodes_total", float(u.inodes_total), labels),
+            Sample("disk.inodes_used", float(inodes_used), labels),
+            Sample("disk.inodes_free", float(u.inodes_free), labels),
+            Sample("disk.inodes_used_percent", inodes_used / u.inodes_total * 100.0, labels),
+        ]
+    return samples
 
 
 class DiskCollector:
@@ -122,18 +145,5 @@ class DiskCollector:
             if u.total <= 0:
                 continue
             labels = labels_of({"mount": mnt.mount, "device": device_label(mnt.device), "fstype": mnt.fstype})
-            samples += [
-                Sample("disk.total_bytes", float(u.total), labels),
-                Sample("disk.used_bytes", float(u.used), labels),
-                Sample("disk.free_bytes", float(u.free), labels),
-                Sample("disk.used_percent", u.used_percent, labels),
-            ]
-            if u.inodes_total is not None and u.inodes_free is not None:
-                inodes_used = u.inodes_total - u.inodes_free
-                samples += [
-                    Sample("disk.inodes_total", float(u.inodes_total), labels),
-                    Sample("disk.inodes_used", float(inodes_used), labels),
-                    Sample("disk.inodes_free", float(u.inodes_free), labels),
-                    Sample("disk.inodes_used_percent", inodes_used / u.inodes_total * 100.0, labels),
-                ]
+            samples += disk_samples(u, labels)
         return samples

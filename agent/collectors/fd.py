@@ -28,9 +28,14 @@ class FdCollector:
                 allocated, unused, maximum = (int(x) for x in f.read().split()[:3])
         except FileNotFoundError:
             return []
-        # "unused" is always 0 since Linux 2.6 but older kernels kept freed handles allocated.
-        used = allocated - unused
-        samples = [Sample("fd.open", float(used)), Sample("fd.max", float(maximum))]
-        if maximum > 0:
-            samples.append(Sample("fd.used_percent", used / maximum * 100.0))
-        return samples
+        return fd_samples(allocated, unused, maximum)
+
+
+def fd_samples(allocated: int, unused: int, maximum: int) -> list[Sample]:
+    """``fd.*`` from ``/proc/sys/fs/file-nr``'s three numbers (also the SSH poller's)."""
+    # "unused" is always 0 since Linux 2.6 but older kernels kept freed handles allocated.
+    used = allocated - unused
+    samples = [Sample("fd.open", float(used)), Sample("fd.max", float(maximum))]
+    if maximum > 0:
+        samples.append(Sample("fd.used_percent", used / maximum * 100.0))
+    return samples

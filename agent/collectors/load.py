@@ -28,11 +28,15 @@ class LoadCollector:
         if not self._primed:
             self._primed = True
             return []
-        samples = [Sample(f"load.load{window}", value) for window, value in zip((1, 5, 15), averages, strict=True)]
-        cpus = psutil.cpu_count(logical=True)
-        if cpus:
-            samples.extend(
-                Sample(f"load.load{window}_per_core", value / cpus)
-                for window, value in zip((1, 5, 15), averages, strict=True)
-            )
-        return samples
+        return load_samples(averages, psutil.cpu_count(logical=True))
+
+
+def load_samples(averages: tuple[float, float, float], cpus: int | None) -> list[Sample]:
+    """``load.load{1,5,15}``, and per logical CPU where the count is known (also the SSH poller's)."""
+    samples = [Sample(f"load.load{window}", value) for window, value in zip((1, 5, 15), averages, strict=True)]
+    if cpus:
+        samples.extend(
+            Sample(f"load.load{window}_per_core", value / cpus)
+            for window, value in zip((1, 5, 15), averages, strict=True)
+        )
+    return samples

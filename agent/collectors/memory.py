@@ -25,16 +25,29 @@ class MemoryCollector:
 
     def collect(self) -> list[Sample]:
         mem = psutil.virtual_memory()
-        samples = [Sample("mem.total_bytes", float(mem.total)), Sample("mem.available_bytes", float(mem.available))]
-        if mem.total > 0:
-            used = max(0, mem.total - mem.available)
-            samples += [
-                Sample("mem.used_bytes", float(used)),
-                Sample("mem.used_percent", used / mem.total * 100.0),
-                Sample("mem.available_percent", mem.available / mem.total * 100.0),
-            ]
         swap = psutil.swap_memory()
-        samples += [Sample("swap.total_bytes", float(swap.total)), Sample("swap.used_bytes", float(swap.used))]
-        if swap.total > 0:
-            samples.append(Sample("swap.used_percent", swap.used / swap.total * 100.0))
-        return samples
+        return memory_samples(mem.total, mem.available) + swap_samples(swap.total, swap.used)
+
+
+def memory_samples(total: int, available: int) -> list[Sample]:
+    """``mem.*`` from total and available bytes: used is what the kernel cannot hand out without swapping.
+
+    The collector's SSH poller derives an agentless host's memory series with this same function.
+    """
+    samples = [Sample("mem.total_bytes", float(total)), Sample("mem.available_bytes", float(available))]
+    if total > 0:
+        used = max(0, total - available)
+        samples += [
+            Sample("mem.used_bytes", float(used)),
+            Sample("mem.used_percent", used / total * 100.0),
+            Sample("mem.available_percent", available / total * 100.0),
+        ]
+    return samples
+
+
+def swap_samples(total: int, used: int) -> list[Sample]:
+    """``swap.*``; ``swap.used_percent`` only when there is swap."""
+    samples = [Sample("swap.total_bytes", float(total)), Sample("swap.used_bytes", float(used))]
+    if total > 0:
+        samples.append(Sample("swap.used_percent", used / total * 100.0))
+    return samples

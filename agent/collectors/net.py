@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import psutil
@@ -76,17 +76,32 @@ class NetCollector:
             for name, io in counters.items()
             if included[name]
         }
-        samples: list[Sample] = []
-        for name, values in readings.items():
-            by_field = dict(zip((field for field, _ in _RATES), values, strict=True))
-            labels = labels_of({"interface": name})
-            samples += [Sample(series, by_field[field], labels) for field, series in _TOTALS]
+        samples = net_total_samples(readings)
         deltas = self._deltas.advance(readings)
         if deltas is not None:
-            for name, delta in deltas.by_key.items():
-                labels = labels_of({"interface": name})
-                samples += [
-                    Sample(series, value / deltas.elapsed, labels)
-                    for (_, series), value in zip(_RATES, delta, strict=True)
-                ]
+            samples += net_rate_samples(deltas.by_key, deltas.elapsed)
         return samples
+
+
+# The order of a reading's counters (received and sent bytes, packets, errors, drops): psutil's
+# fields above, and the SSH poller's /proc/net/dev columns, which share these two functions.
+_ERRORS_AND_DROPS = slice(4, 8)
+
+
+def net_total_samples(readings: Mapping[str, tuple[float, ...]]) -> list[Sample]:
+    """``net.*_total`` per interface: errors and drops since boot, from readings in ``_RATES`` order."""
+    samples: list[Sample] = []
+    for name, values in readings.items():
+        labels = labels_of({"interface": name})
+        samples += [Sample(series, value, labels)
+                    for (_, series), value in zip(_TOTALS, values[_ERRORS_AND_DROPS], strict=True)]
+    return samples
+
+
+def net_rate_samples(deltas: Mapping[str, tuple[float, ...]], elapsed: float) -> list[Sample]:
+    """``net.*_per_s`` per interface from counter deltas over ``elapsed`` seconds."""
+    samples: list[Sample] = []
+    for name, delta in deltas.items():
+        labels = labels_of({"interface": name})
+        samples += [Sample(series, value / elapsed, labels) for (_, series), value in zip(_RATES, delta, strict=True)]
+    return samples

@@ -1,4 +1,4 @@
-"""CLI command groups contributed by features: each module has ``register(app, client_factory)``."""
+"""CLI command groups: the core's (events) and those the features declare (``register(app, client_factory)``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 
 import typer
 
+from collector.features import features, resolve
+
 
 def register_all(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
-    from collector.cli import cluster, diag, events, inspections, pki, quarantine, reports, tickets
+    from collector.cli import events
 
-    for module in (events, inspections, tickets, diag, pki, reports, cluster, quarantine):
-        module.register(app, client_factory)
+    events.register(app, client_factory)
+    for feature in features():
+        if feature.cli is not None:
+            resolve(feature.cli)(app, client_factory)

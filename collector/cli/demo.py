@@ -109,13 +109,14 @@ def register(app: typer.Typer) -> None:
                             else timedelta(seconds=history_s))
 
                 def tour(summary: object) -> None:
+                    live_since = time.monotonic()
                     settings.save(d.paths.fleet)  # the history is in: a later --serve can reuse it
                     if not reuse:
                         client.post("/api/v1/admin/flush")
                     _how_to_use(client, summary, d)
                     if not reuse:
                         runs = _inspections(d)
-                        _tickets(client)
+                        _tickets(client, live_since)
                         _reports(client, d, runs)
                     console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
@@ -218,18 +219,28 @@ def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
         console.print(f"  {p}  ({p.stat().st_size / 1024:,.0f} KiB)")
 
 
-def _tickets(client: ApiClient) -> None:
+def _tickets(client: ApiClient, live_since: float) -> None:
     from collector.cli.tickets import print_tickets
+    from collector.demo import DEMO_OFFLINE_AFTER_S
 
     console.rule("tickets")
     with console.status("forecasting capacity and scoring anomalies over the fleet…"):
         result = client.post("/api/v1/admin/predict")
     console.print(f"{result['forecasts']} capacity series forecast, {result['crossings']} with a crossing ahead; "
                   f"{result['anomalies']} series behaving unusually right now")
+    # The silent host stopped before the live phase began: once the offline limit has passed since
+    # then, the SLA pass sees it offline while every streaming host stays fresh.
+    wait = live_since + DEMO_OFFLINE_AFTER_S - time.monotonic()
+    if wait > 0:
+        with console.status(f"waiting {wait:.0f}s until a host silent for {DEMO_OFFLINE_AFTER_S}s counts as "
+                            "offline…"):
+            time.sleep(wait)
+    client.post("/api/v1/jobs/tickets-sla/run")
     rows = client.get("/api/v1/tickets", open=True, limit=500)
-    predictive = sum(1 for t in rows if t["source"] == "forecast")
-    print_tickets(rows, title=f"{len(rows)} open tickets, {predictive} of them predictive (raised before anything "
-                              "failed)")
+    counts = {source: sum(1 for t in rows if t["source"] == source) for source in ("inspection", "forecast", "offline")}
+    print_tickets(rows, title=f"{len(rows)} open tickets: {counts['inspection']} from inspection findings, "
+                              f"{counts['forecast']} predictive (raised before anything failed), "
+                              f"{counts['offline']} for agents gone quiet")
 
 
 def _how_to_use(client: ApiClient, summary: object, d: Demo) -> None:

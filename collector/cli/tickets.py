@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from collector.cli import ticket_policy
 from collector.cli.output import Format, console, emit
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -129,7 +130,8 @@ def _print_clocks(t: dict[str, Any], tz: str) -> None:
 
 def _print_forecast(f: dict[str, Any], tz: str, show_series: bool) -> None:
     labels = ",".join(f"{k}={v}" for k, v in (f.get("labels") or {}).items())
-    console.print(f"[bold]forecast[/] {f.get('series')}{'{' + labels + '}' if labels else ''} reaches "
+    name = (f.get("display") or {}).get("en") or f.get("series")
+    console.print(f"[bold]forecast[/] {name} ({f.get('series')}{'{' + labels + '}' if labels else ''}) reaches "
                   f"{f.get('limit')} ({f.get('direction')}) at [bold]{when(f.get('eta'), tz)}[/] "
                   f"(band {when(f.get('eta_low'), tz)} … {when(f.get('eta_high'), tz)})")
     slope = f.get("slope_per_day")
@@ -191,13 +193,20 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
         else:
             emit([result], list(result.keys()), fmt)
 
-    @app.command("tickets")
-    def tickets(customer: Annotated[str | None, typer.Option(help="only this customer")] = None,
+    # A group that lists tickets when no subcommand follows: ``patrol tickets --all``, ``patrol tickets policy``.
+    tickets_app = typer.Typer(invoke_without_command=True)
+    tickets_app.add_typer(ticket_policy.app, name="policy")
+    app.add_typer(tickets_app, name="tickets")
+
+    @tickets_app.callback()
+    def tickets(ctx: typer.Context, customer: Annotated[str | None, typer.Option(help="only this customer")] = None,
                 state: Annotated[str | None, typer.Option(help="only this state (registered … surveyed)")] = None,
                 host: Annotated[str | None, typer.Option(help="only this host id")] = None,
                 all_: Annotated[bool, typer.Option("--all", help="also resolved and closed tickets")] = False,
                 limit: int = 200, fmt: Fmt = Format.table) -> None:
-        """Tickets, newest first (open ones unless --all or --state)."""
+        """Tickets, newest first (open ones unless --all or --state); 'patrol tickets policy' reviews a policy."""
+        if ctx.invoked_subcommand is not None:
+            return
         rows = client_factory().get("/api/v1/tickets", customer=customer, state=state, host=host,
                                     open=not all_ and state is None, limit=limit)
         if fmt is not Format.table:

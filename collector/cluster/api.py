@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from collector.api import Viewer
+from collector.api_deps import Viewer
 
 router = APIRouter()
 

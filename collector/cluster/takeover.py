@@ -4,20 +4,20 @@ A collector killed with batches that were durable but not yet folded into the ro
 them itself when it comes back under the same id. A member that does not come back (a node that was
 scaled away) would leave them out of every chart and inspection. The leader therefore folds every
 dead member's batches past that member's watermark, moving the watermark conditionally in the same
-transaction (:mod:`collector.store.watermark`), applies raw retention to that member's batches
-(which only their own collector does otherwise), and marks the hosts whose streams it held as
-disconnected.
+transaction (:mod:`collector.store.watermark`), and marks the hosts whose streams it held as
+disconnected, at every heartbeat. Raw retention of dead members' batches (which only their own
+collector does otherwise) is the leader's periodic job ``retention-of-gone-members``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select, update
 
-from collector.ingest import RETENTION_EVERY_S, expire_raw
+from collector.cluster.membership import dead_members, store_now_ms
+from collector.ingest import expire_raw
 from collector.store import watermark
 from collector.store.bulk import raise_column
 from collector.store.rollup import RollupAggregator
@@ -58,7 +58,6 @@ class Takeover:
         self.engine = engine
         self.retention_s = retention_s
         self.clock = clock
-        self._last_retention = float("-inf")
 
     def __call__(self, dead: list[str]) -> None:
         if not dead:
@@ -76,9 +75,14 @@ class Takeover:
                 continue
             if n:
                 log.warning("event=leftovers_folded member=%s batches=%d", member, n)
-        if time.monotonic() - self._last_retention > RETENTION_EVERY_S:
-            self._last_retention = time.monotonic()
-            for member in dead:
-                with self.engine.begin() as conn:
-                    expire_raw(conn, member, watermark.read(conn, member),
-                               int((self.clock() - self.retention_s["raw"]) * 1000))
+
+
+def expire_gone_members(engine: Engine, collector_id: str, ttl_ms: int, retention_s: dict[str, float],
+                        now_s: float) -> list[str]:
+    """Raw retention for the batches of members that are gone; returns their ids."""
+    with engine.connect() as conn:
+        gone = [m for m in dead_members(conn, ttl_ms, store_now_ms(conn)) if m != collector_id]
+    for member in gone:
+        with engine.begin() as conn:
+            expire_raw(conn, member, watermark.read(conn, member), int((now_s - retention_s["raw"]) * 1000))
+    return gone

@@ -20,13 +20,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from collector.api import Engineer, Viewer, lookup_host
+from collector.api_deps import Engineer, Viewer, lookup_host
 from collector.diagnostics.audit import audit_events, audit_requests
 from collector.diagnostics.router import DiagError, DiagnosticsRouter, Pending
 from collector.diagnostics.service import DiagnosticsService, find_service
 from collector.params import BODY_CONFIG, parse_time
 from collector.store import queries
-from collector.store.queries import ms_to_dt
+from collector.store.read import from_ms
 
 router = APIRouter(prefix="/api/v1", tags=["diagnostics"])
 
@@ -59,7 +59,7 @@ def _public(p: Pending, after: int | None = None) -> dict[str, Any]:
     out = p.summary(after or 0)
     if after is None:
         out.pop("chunks")
-    out["created_at"] = ms_to_dt(p.created_ms)
+    out["created_at"] = from_ms(p.created_ms)
     return out
 
 
@@ -176,7 +176,7 @@ def audit(request: Request, _: Engineer, host: str | None = None, since: str = "
         names = queries.hostnames(conn, (r.get("host_id") for r in rows))
     for r in rows:
         r["hostname"] = names.get(r.get("host_id") or "")
-        r["at"] = ms_to_dt(r.pop("at_ms"))
+        r["at"] = from_ms(r.pop("at_ms"))
         if not events:
-            r["finished_at"] = ms_to_dt(r.pop("finished_ms"))
+            r["finished_at"] = from_ms(r.pop("finished_ms"))
     return rows

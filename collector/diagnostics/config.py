@@ -15,7 +15,7 @@ diagnostics:
   keep_finished: 10m        # finished requests stay readable (polling clients) this long
 ```
 
-Until collector.yaml reserves the section, the defaults apply.
+Without the section, the defaults apply.
 """
 
 from __future__ import annotations

@@ -21,12 +21,9 @@ log = logging.getLogger("patrol.diagnostics")
 
 
 def settings_of(app: CollectorApp) -> DiagnosticsSettings:
-    """The ``diagnostics`` section when collector.yaml has one, else the defaults."""
-    if "diagnostics" in type(app.cfg).model_fields:
-        section = app.cfg.section("diagnostics")
-        if isinstance(section, DiagnosticsSettings):
-            return section
-    return DiagnosticsSettings()
+    """The ``diagnostics`` section of collector.yaml (the defaults when it has none)."""
+    settings: DiagnosticsSettings = app.cfg.section("diagnostics")
+    return settings
 
 
 class DiagnosticsService:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from collector.cluster.membership import dead_members, store_now_ms
 from collector.export.config import InfluxExport
 from collector.export.exporter import Exporter, TargetDown, Writer
-from collector.export.tables import export_cursors
+from collector.store.cursors import export_cursors
 
 log = logging.getLogger("patrol.export")
 

@@ -22,11 +22,11 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
-from collector.export import cursors
 from collector.export import metrics as m
 from collector.export.config import InfluxExport
 from collector.export.outcome import Precision, Verdict, WriteResult
 from collector.export.sources import Chunk, EventSource, HostDirectory, SampleSource, Source
+from collector.store import cursors
 
 log = logging.getLogger("patrol.export")
 

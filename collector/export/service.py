@@ -1,4 +1,8 @@
-"""The export as a collector service: started after ingest, stopped before it."""
+"""The export as a collector service: started after ingest, stopped before it.
+
+The exporter batches and writes on its own thread (it follows the ingest log as it grows); the
+adoption of what dead members of a group left unexported is a periodic job, ``export-adopt``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from collector.cluster.membership import leads
-from collector.export import cursors
 from collector.export.adopt import ADOPT_EVERY_S, adopt, orphans
 from collector.export.config import ExportConfig
 from collector.export.exporter import Exporter, create_exporter
 from collector.export.writer import InfluxWriter
+from collector.scheduler import Every, JobSpec
+from collector.store import cursors
 
 if TYPE_CHECKING:
     from collector.app import CollectorApp
@@ -25,24 +29,9 @@ class ExportService:
     def __init__(self, exporter: Exporter, app: CollectorApp | None = None) -> None:
         self.exporter = exporter
         self.app = app
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.exporter.start)
-        if self.app is not None:
-            self._task = asyncio.create_task(self._adopt_loop(), name="patrol-export-adopt")
-
-    async def _adopt_loop(self) -> None:
-        app = self.app
-        assert app is not None
-        while True:
-            await asyncio.sleep(ADOPT_EVERY_S)
-            if not leads(app):
-                continue
-            try:
-                await asyncio.to_thread(self.adopt_orphans)
-            except Exception:
-                log.exception("event=export_adoption_failed")
 
     def adopt_orphans(self) -> list[str]:
         """On the group's leader: export what dead members left behind."""
@@ -55,10 +44,14 @@ class ExportService:
         return members
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.get_running_loop().run_in_executor(None, self.exporter.stop)
+
+
+def jobs(service: ExportService) -> list[JobSpec]:
+    if service.app is None:
+        return []
+    return [JobSpec("export-adopt", "Export: deliver what stopped collectors of the group left unexported",
+                    service.adopt_orphans, Every(ADOPT_EVERY_S))]
 
 
 def export_service(app: CollectorApp) -> ExportService | None:

@@ -13,9 +13,10 @@ from typing import Protocol
 
 from sqlalchemy import Connection, select
 
-from collector.export import cursors, metrics
+from collector.export import metrics
 from collector.export.lineprotocol import HostTags, SampleEncoder, event_line
 from collector.export.outcome import Precision
+from collector.store import cursors
 from collector.store.schema import events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
 

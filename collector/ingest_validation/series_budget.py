@@ -7,12 +7,12 @@ closes: memory follows the connected fleet, bounded by the per-collector cap.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from collector.store.read import decode_labels
 from collector.store.schema import series
 
 
@@ -65,4 +65,4 @@ def stored_series(engine: Engine, host_id: str) -> list[int]:
     """Hashes of the series a host has in the store (run off the event loop)."""
     with engine.connect() as conn:
         rows = conn.execute(select(series.c.name, series.c.labels).where(series.c.host_id == host_id))
-        return [series_hash(name, dict(json.loads(labels))) for name, labels in rows]
+        return [series_hash(name, decode_labels(labels)) for name, labels in rows]

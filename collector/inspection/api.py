@@ -18,11 +18,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from collector.api import Engineer, Viewer
+from collector.api_deps import Engineer, Viewer
 from collector.inspection import runs
 from collector.inspection.runs import ChecklistUpdateError, RunNotFound, RunRequest
 from collector.inspection.service import InspectionRequestError, InspectionService, service_of
 from collector.params import BODY_CONFIG, StoreId
+from collector.tickets.handoff import checklist_updated
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 
@@ -138,4 +139,9 @@ def put_checklist(run_id: StoreId, body: ChecklistBody, request: Request, who: E
         raise HTTPException(404, str(exc)) from None
     except ChecklistUpdateError as exc:
         raise HTTPException(400, str(exc)) from None
+    with service.engine.connect() as conn:
+        customer_id = runs.get_run(conn, run_id)["customer_id"]
+    changed = {u.item_id.removeprefix("manual.") for u in body.rows}
+    checklist_updated(request.app.state.collector, run_id, customer_id,
+                      [r for r in rows if r.item_id.removeprefix("manual.") in changed])
     return [r.to_dict() for r in rows]

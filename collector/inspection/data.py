@@ -19,17 +19,27 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, Text, and_, cast, func, select
 
-from collector.store.queries import pick_tier
-from collector.store.rollup import TIERS, Tier
+from collector.store.read import (
+    Rollups,
+    SeriesRef,
+    chunks,
+    decode_labels,
+    find_series,
+    from_ms,
+    from_seconds,
+    read_rollups,
+    tier_for_window,
+    to_seconds,
+)
+from collector.store.read.columnar import HOST_CHUNK, IN_CHUNK
+from collector.store.read.tiers import TIERS, Tier
 from collector.store.schema import events, hosts, latest, series
-from inspections import EventRecord, HostInfo, LatestValue, RollupColumns, SeriesRollup
-from inspections.data import from_epoch, to_epoch
+from inspections import EventRecord, EventStamps, HostInfo, LatestValue, RollupColumns, SeriesRollup
 
 HOST_UP = "host.up"
 BOOT_TIME = "system.boot_time_seconds"
@@ -37,39 +47,34 @@ BOOT_TIME = "system.boot_time_seconds"
 # hour stand in for the heartbeat until ``host.up`` is stored.
 HEARTBEAT_SERIES = ("cpu.busy_percent", "mem.available_percent", "load.load1", "agent.cpu_percent")
 MAX_BUCKETS = 1500
-ROW_BUDGET = 400_000
+ROW_BUDGET = 400_000  # buckets per bulk slice: memory stays bounded however large the fleet
 # Buckets that ended less than this long ago may still be missing samples in flight (agent batches,
 # spool replays, the ingest flush), so availability does not judge them yet.
 INGEST_LAG_S = 300
 # An hour next to an outage with at least this share of the steady hours' sample count counts as fully
 # up: sampling jitter and batch boundaries move a sample or two between hours; an outage takes many.
 FULL_HOUR = 0.9
-_IN_CHUNK = 900  # ids per IN (...) list; well under every database's parameter limit
 
 Clock = Callable[[], float]
 
 
-def tier_for_window(since_s: float, until_s: float, now_s: float, retention_s: dict[str, float]) -> Tier:
-    """The finest tier that holds ``since`` and gives at most :data:`MAX_BUCKETS` per series."""
-    step = max(1.0, (until_s - since_s) / MAX_BUCKETS)
-    tier = pick_tier(since_s, step, now_s, retention_s)
-    for candidate in TIERS[TIERS.index(tier):]:
-        if candidate.width_s >= step:
-            return candidate
-    return TIERS[-1]
-
-
-def _labels(text: str) -> dict[str, str]:
-    return dict(json.loads(text)) if text and text != "[]" else {}
-
-
-def _ms_dt(ms: int | None) -> datetime | None:
-    return from_epoch(ms / 1000) if ms else None
-
-
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _events_fields(texts: Sequence[str | None]) -> list[dict[str, str]]:
+    """The fields of many events: the non-empty ones parsed as one JSON array, since a month of logs
+    is hundreds of thousands of small documents and a ``json.loads`` call per document costs more
+    than its parsing."""
+    out: list[dict[str, str]] = [{} for _ in texts]
+    at = [i for i, text in enumerate(texts) if text and text not in ("{}", "null")]
+    if not at:
+        return out
+    try:
+        docs = json.loads("[" + ",".join(texts[i] for i in at) + "]")  # type: ignore[misc]
+    except ValueError:  # one bad document: parse one by one, so the error names it
+        docs = [json.loads(texts[i]) for i in at]  # type: ignore[arg-type]
+    for i, doc in zip(at, docs, strict=True):
+        # Ingest writes the fields from the protocol's map<string, string>, so JSON gives back
+        # strings; anything else (a row written by hand) is made one.
+        out[i] = doc if all(type(v) is str for v in doc.values()) else {str(k): str(v) for k, v in doc.items()}
+    return out
 
 
 def _heartbeat_of(unlabelled: dict[str, int]) -> int | None:
@@ -77,12 +82,8 @@ def _heartbeat_of(unlabelled: dict[str, int]) -> int | None:
     return next((unlabelled[n] for n in HEARTBEAT_SERIES if n in unlabelled), None)
 
 
-def _columns(rows: np.ndarray) -> RollupColumns:
-    """Rows of (series_id, bucket, min, max, sum, count, last) of one series as columns."""
-    counts = rows[:, 5]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        avg = np.where(counts > 0, rows[:, 4] / counts, np.nan)
-    return RollupColumns(rows[:, 1], rows[:, 2], rows[:, 3], avg, rows[:, 6], counts.astype(np.int64))
+def _columns(data: Rollups) -> RollupColumns:
+    return RollupColumns(data.ts, data.min, data.max, data.avg, data.last, data.count)
 
 
 def derive_availability(
@@ -164,11 +165,11 @@ class StoreData:
         self._latest_names: frozenset[str] = frozenset()
         self._chunk: list[str] = []
         self._position: dict[str, int] = {}
-        self._series: dict[str, list[tuple[int, str, str]]] = {}  # host -> (series id, name, labels json)
+        self._series: dict[str, list[SeriesRef]] = {}  # host -> its series of the rollup names
         self._heartbeat: dict[str, int] = {}  # host -> series id of its heartbeat series
         self._first_seen: dict[str, float | None] = {}
         self._latest: dict[tuple[str, str], list[LatestValue]] = {}
-        self._event_counts: dict[str, dict[str, int]] = {}
+        self._event_counts: dict[str, dict[tuple[str, str], int]] = {}
         self._loaded: set[str] = set()
         self._rollups: dict[tuple[str, str], list[SeriesRollup]] = {}
 
@@ -176,33 +177,29 @@ class StoreData:
 
     def prefetch(self, host_ids: Sequence[str], rollup_names: Sequence[str], latest_names: Sequence[str],
                  since: datetime, until: datetime) -> None:
-        since_s, until_s = to_epoch(since), to_epoch(until)
+        since_s, until_s = to_seconds(since), to_seconds(until)
         self._window = (since_s, until_s)
-        self._tier = tier_for_window(since_s, until_s, self.now_s, self.retention_s)
+        self._tier = tier_for_window(since_s, until_s, self.now_s, self.retention_s, MAX_BUCKETS)
         self._rollup_names = frozenset(rollup_names)
         self._latest_names = frozenset(latest_names)
         self._chunk = list(dict.fromkeys(host_ids))
         self._position = {h: i for i, h in enumerate(self._chunk)}
         self._loaded.clear()
         self._rollups.clear()
-        names = sorted(self._rollup_names | set(HEARTBEAT_SERIES))
         self._series = {h: [] for h in self._chunk}
         self._heartbeat = {}
         with self.engine.connect() as conn:
             found: dict[str, dict[str, int]] = {}
-            for hosts_part in _chunks(self._chunk, 400):
-                self.queries += 1
-                rows = conn.execute(select(series.c.id, series.c.host_id, series.c.name, series.c.labels)
-                                    .where(series.c.host_id.in_(hosts_part), series.c.name.in_(names)))
-                for sid, host_id, name, labels in rows:
-                    if name in self._rollup_names:
-                        self._series[host_id].append((sid, name, labels))
-                    if name in HEARTBEAT_SERIES and labels == "[]":
-                        found.setdefault(host_id, {})[name] = sid
+            self.queries += math.ceil(len(self._chunk) / HOST_CHUNK)
+            for ref in find_series(conn, self._chunk, self._rollup_names | set(HEARTBEAT_SERIES)):
+                if ref.name in self._rollup_names:
+                    self._series[ref.host_id].append(ref)
+                if ref.name in HEARTBEAT_SERIES and not ref.labels:
+                    found.setdefault(ref.host_id, {})[ref.name] = ref.id
             for host_id, candidates in found.items():
-                ref = _heartbeat_of(candidates)
-                if ref is not None:
-                    self._heartbeat[host_id] = ref
+                beat = _heartbeat_of(candidates)
+                if beat is not None:
+                    self._heartbeat[host_id] = beat
             self._first_seen = self._first_seen_of(conn, self._chunk)
             self._latest = self._query_latest(conn, self._chunk, sorted(self._latest_names))
             self._event_counts = self._query_event_counts(conn, self._chunk, since_s, until_s)
@@ -210,7 +207,7 @@ class StoreData:
     # -- InspectionData ------------------------------------------------------------------------
 
     def rollups(self, host_id: str, name: str, since: datetime, until: datetime) -> list[SeriesRollup]:
-        since_s, until_s = to_epoch(since), to_epoch(until)
+        since_s, until_s = to_seconds(since), to_seconds(until)
         if (since_s, until_s) == self._window and host_id in self._position and name in self._rollup_names:
             if host_id not in self._loaded:
                 self._load_from(host_id)
@@ -223,19 +220,25 @@ class StoreData:
         with self.engine.connect() as conn:
             return self._query_latest(conn, [host_id], [name]).get((host_id, name), [])
 
-    def event_counts(self, host_id: str, since: datetime, until: datetime) -> dict[str, int]:
-        since_s, until_s = to_epoch(since), to_epoch(until)
+    def event_counts(self, host_id: str, since: datetime, until: datetime,
+                     severities: list[str] | None = None) -> dict[str, int]:
+        since_s, until_s = to_seconds(since), to_seconds(until)
         if (since_s, until_s) == self._window and host_id in self._position:
-            return dict(self._event_counts.get(host_id, {}))
-        with self.engine.connect() as conn:
-            return self._query_event_counts(conn, [host_id], since_s, until_s).get(host_id, {})
+            by_severity = self._event_counts.get(host_id, {})
+        else:
+            with self.engine.connect() as conn:
+                by_severity = self._query_event_counts(conn, [host_id], since_s, until_s).get(host_id, {})
+        out: dict[str, int] = {}
+        for (rule, severity), n in by_severity.items():
+            if severities is None or severity in severities:
+                out[rule] = out.get(rule, 0) + n
+        return out
 
-    def events(self, host_id: str, since: datetime, until: datetime, rules: list[str] | None, limit: int,
-               severities: list[str] | None = None) -> list[EventRecord]:
-        lo, hi = math.ceil(to_epoch(since) * 1000), math.ceil(to_epoch(until) * 1000)
-        q = (select(events.c.ts_ms, events.c.rule, events.c.severity, events.c.source, events.c.line,
-                    events.c.fields, events.c.suppressed_before)
-             .where(events.c.host_id == host_id, events.c.ts_ms >= lo, events.c.ts_ms < hi)
+    def _events_query(self, columns: Sequence[Any], host_id: str, since: datetime, until: datetime,
+                      rules: list[str] | None, limit: int, severities: list[str] | None) -> list[Any]:
+        """The rows of ``columns`` of the host's events in ``[since, until)``, oldest first, at most ``limit``."""
+        lo, hi = math.ceil(to_seconds(since) * 1000), math.ceil(to_seconds(until) * 1000)
+        q = (select(*columns).where(events.c.host_id == host_id, events.c.ts_ms >= lo, events.c.ts_ms < hi)
              .order_by(events.c.ts_ms, events.c.id).limit(max(0, limit)))
         if rules is not None:
             q = q.where(events.c.rule.in_(rules))
@@ -243,10 +246,33 @@ class StoreData:
             q = q.where(events.c.severity.in_(severities))
         self.queries += 1
         with self.engine.connect() as conn:
-            return [EventRecord(ts=from_epoch(r.ts_ms / 1000), rule=r.rule, severity=r.severity, source=r.source,
-                                line=r.line, fields={str(k): str(v) for k, v in (r.fields or {}).items()},
-                                suppressed_before=int(r.suppressed_before or 0))
-                    for r in conn.execute(q)]
+            result = conn.execute(q)
+            cursor = getattr(result, "cursor", None)
+            rows = cursor.fetchall() if cursor is not None else result.all()
+            result.close()
+        return rows
+
+    def events(self, host_id: str, since: datetime, until: datetime, rules: list[str] | None, limit: int,
+               severities: list[str] | None = None) -> list[EventRecord]:
+        # The fields as JSON text on every backend (PostgreSQL's driver would decode JSONB itself),
+        # decoded here only where there are any: the rows of a month of logs are many.
+        rows = self._events_query((events.c.ts_ms, events.c.rule, events.c.severity, events.c.source, events.c.line,
+                                   cast(events.c.fields, Text), events.c.suppressed_before),
+                                  host_id, since, until, rules, limit, severities)
+        fields = _events_fields([r[5] for r in rows])
+        return [EventRecord(ts=from_seconds(ts_ms / 1000), rule=rule, severity=severity, source=source, line=line,
+                            fields=doc, suppressed_before=int(suppressed or 0))
+                for (ts_ms, rule, severity, source, line, _, suppressed), doc in zip(rows, fields, strict=True)]
+
+    def event_stamps(self, host_id: str, since: datetime, until: datetime, rules: list[str] | None, limit: int,
+                     severities: list[str] | None = None) -> EventStamps:
+        """Only the time, rule and weight of each event: no line, fields or objects per event."""
+        rows = self._events_query((events.c.ts_ms, events.c.rule, events.c.suppressed_before),
+                                  host_id, since, until, rules, limit, severities)
+        n = len(rows)
+        ts = np.fromiter((r[0] for r in rows), dtype=np.float64, count=n) / 1000.0
+        weight = np.fromiter((r[2] or 0 for r in rows), dtype=np.int64, count=n) + 1
+        return EventStamps(ts, weight, tuple(sorted({r[1] for r in rows})))
 
     # -- bulk loading --------------------------------------------------------------------------
 
@@ -269,23 +295,36 @@ class StoreData:
             rows += cost
         self._loaded = set(selected)
         self._rollups = {}
-        keys = {sid: (host, name, labels) for host in selected for sid, name, labels in self._series[host]}
+        refs = {ref.id: ref for host in selected for ref in self._series[host]}
+        # A heartbeat series read at hourly resolution anyway need not be read again for host.up.
+        hourly: dict[int, Rollups] = {}
+        keep_hourly = self._tier is TIERS[-1] and HOST_UP in self._rollup_names
+        heartbeats = {self._heartbeat[h] for h in selected if h in self._heartbeat} if keep_hourly else set()
         with self.engine.connect() as conn:
-            for sid, data in self._query_rollups(conn, self._tier, sorted(keys), since_s, until_s):
-                host, name, labels = keys[sid]
-                self._rollups.setdefault((host, name), []).append(SeriesRollup(name, _labels(labels), data))
+            for sid, data in self._read(conn, self._tier, refs, since_s, until_s):
+                ref = refs[sid]
+                self._rollups.setdefault((ref.host_id, ref.name), []).append(
+                    SeriesRollup(ref.name, ref.labels, _columns(data)))
+                if sid in heartbeats:
+                    hourly[sid] = data
             if HOST_UP in self._rollup_names:
-                refs = {self._heartbeat[h]: h for h in selected
-                        if h in self._heartbeat and (h, HOST_UP) not in self._rollups}
-                for host, derived in self._derive_host_up(conn, refs, self._first_seen, since_s, until_s).items():
-                    self._rollups[(host, HOST_UP)] = [derived]
+                beats = {self._heartbeat[h]: h for h in selected
+                         if h in self._heartbeat and (h, HOST_UP) not in self._rollups}
+                derived = self._derive_host_up(conn, beats, self._first_seen, since_s, until_s, hourly)
+                for host, up in derived.items():
+                    self._rollups[(host, HOST_UP)] = [up]
 
     def _derive_host_up(self, conn: Any, refs: dict[int, str], first_seen: dict[str, float | None],
-                        since_s: float, until_s: float) -> dict[str, SeriesRollup]:
-        """``host.up`` of hosts from their heartbeat series (series id -> host id), hourly buckets."""
-        counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for sid, data in self._query_rollups(conn, TIERS[-1], sorted(refs), since_s, until_s):
-            counts[refs[sid]] = (data.ts, data.counts)
+                        since_s: float, until_s: float,
+                        hourly: dict[int, Rollups] | None = None) -> dict[str, SeriesRollup]:
+        """``host.up`` of hosts from their heartbeat series (series id -> host id), hourly buckets;
+        ``hourly`` holds heartbeat buckets already read from the hourly tier for this window."""
+        known = hourly or {}
+        counts: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            host: (known[sid].ts, known[sid].count) for sid, host in refs.items() if sid in known}
+        missing = [sid for sid in refs if sid not in known]
+        for sid, data in self._read(conn, TIERS[-1], missing, since_s, until_s) if missing else ():
+            counts[refs[sid]] = (data.ts, data.count)
         empty = np.zeros(0)
         out = {}
         for host_id in refs.values():
@@ -295,42 +334,23 @@ class StoreData:
                 out[host_id] = SeriesRollup(HOST_UP, {}, derived)
         return out
 
-    def _query_rollups(self, conn: Any, tier: Tier, series_ids: Sequence[int], since_s: float,
-                       until_s: float) -> Iterable[tuple[int, RollupColumns]]:
-        t = tier.table
-        lo, hi = math.ceil(since_s), math.ceil(until_s)
-        for part in _chunks(series_ids):
-            self.queries += 1
-            result = conn.execute(
-                select(t.c.series_id, t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c.count, t.c.last)
-                .where(t.c.series_id.in_(part), t.c.bucket >= lo, t.c.bucket < hi)
-                .order_by(t.c.series_id, t.c.bucket))
-            # Plain numbers straight from the driver's cursor: SQLAlchemy's Row objects would cost more
-            # than the database does for the hundreds of thousands of buckets of a monthly run.
-            cursor = getattr(result, "cursor", None)
-            raw = cursor.fetchall() if cursor is not None else result.all()
-            result.close()
-            if not raw:
-                continue
-            # fromiter over the flattened rows: np.array() on a list of rows is 50x slower.
-            table = np.fromiter(chain.from_iterable(raw), dtype=np.float64, count=len(raw) * 7).reshape(-1, 7)
-            cuts = np.flatnonzero(np.diff(table[:, 0])) + 1
-            for block in np.split(table, cuts):
-                yield int(block[0, 0]), _columns(block)
+    def _read(self, conn: Any, tier: Tier, series_ids: Iterable[int], since_s: float,
+              until_s: float) -> Iterable[tuple[int, Rollups]]:
+        ids = sorted(series_ids)
+        self.queries += math.ceil(len(ids) / IN_CHUNK)
+        return read_rollups(conn, tier, ids, since_s, until_s)
 
     def _rollups_direct(self, host_id: str, name: str, since_s: float, until_s: float) -> list[SeriesRollup]:
-        tier = tier_for_window(since_s, until_s, self.now_s, self.retention_s)
+        tier = tier_for_window(since_s, until_s, self.now_s, self.retention_s, MAX_BUCKETS)
         with self.engine.connect() as conn:
             self.queries += 1
-            found = conn.execute(select(series.c.id, series.c.name, series.c.labels)
-                                 .where(series.c.host_id == host_id,
-                                        series.c.name.in_([name, *HEARTBEAT_SERIES]))).all()
-            keys = {sid: labels for sid, n, labels in found if n == name}
-            out = [SeriesRollup(name, _labels(keys[sid]), data)
-                   for sid, data in self._query_rollups(conn, tier, sorted(keys), since_s, until_s)]
+            found = find_series(conn, [host_id], [name, *HEARTBEAT_SERIES])
+            refs = {ref.id: ref for ref in found if ref.name == name}
+            out = [SeriesRollup(name, refs[sid].labels, _columns(data))
+                   for sid, data in self._read(conn, tier, refs, since_s, until_s)]
             if name != HOST_UP or out:
                 return out
-            ref = _heartbeat_of({n: sid for sid, n, labels in found if labels == "[]"})
+            ref = _heartbeat_of({r.name: r.id for r in found if not r.labels})
             if ref is None:
                 return []
             derived = self._derive_host_up(conn, {ref: host_id}, self._first_seen_of(conn, [host_id]),
@@ -339,7 +359,7 @@ class StoreData:
 
     def _first_seen_of(self, conn: Any, host_ids: Sequence[str]) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
-        for part in _chunks(host_ids):
+        for part in chunks(host_ids):
             self.queries += 1
             for host_id, ms in conn.execute(select(hosts.c.id, hosts.c.first_seen_ms).where(hosts.c.id.in_(part))):
                 out[host_id] = ms / 1000 if ms else None
@@ -350,7 +370,7 @@ class StoreData:
         out: dict[tuple[str, str], list[LatestValue]] = {}
         if not names:
             return out
-        for part in _chunks(host_ids):
+        for part in chunks(host_ids):
             self.queries += 1
             rows = conn.execute(
                 select(series.c.host_id, series.c.name, series.c.labels, latest.c.ts_ms, latest.c.value)
@@ -358,21 +378,22 @@ class StoreData:
                 .where(series.c.host_id.in_(part), series.c.name.in_(names)))
             for host_id, name, labels, ts_ms, value in rows:
                 out.setdefault((host_id, name), []).append(
-                    LatestValue(name, _labels(labels), from_epoch(ts_ms / 1000), float(value)))
+                    LatestValue(name, decode_labels(labels), from_seconds(ts_ms / 1000), float(value)))
         return out
 
     def _query_event_counts(self, conn: Any, host_ids: Sequence[str], since_s: float,
-                            until_s: float) -> dict[str, dict[str, int]]:
+                            until_s: float) -> dict[str, dict[tuple[str, str], int]]:
+        """Per host, the events of each (rule, severity) in the window, with what the agent suppressed."""
         lo, hi = math.ceil(since_s * 1000), math.ceil(until_s * 1000)
-        out: dict[str, dict[str, int]] = {}
-        for part in _chunks(host_ids):
+        out: dict[str, dict[tuple[str, str], int]] = {}
+        for part in chunks(host_ids):
             self.queries += 1
             rows = conn.execute(
-                select(events.c.host_id, events.c.rule, func.sum(1 + events.c.suppressed_before))
+                select(events.c.host_id, events.c.rule, events.c.severity, func.sum(1 + events.c.suppressed_before))
                 .where(and_(events.c.host_id.in_(part), events.c.ts_ms >= lo, events.c.ts_ms < hi))
-                .group_by(events.c.host_id, events.c.rule))
-            for host_id, rule, total in rows:
-                out.setdefault(host_id, {})[rule] = int(total)
+                .group_by(events.c.host_id, events.c.rule, events.c.severity))
+            for host_id, rule, severity, total in rows:
+                out.setdefault(host_id, {})[(rule, severity)] = int(total)
         return out
 
 
@@ -395,7 +416,7 @@ def _boot_time(facts: dict[str, Any]) -> datetime | None:
         ms = int(raw) if raw is not None else 0
     except (TypeError, ValueError):
         return None
-    return from_epoch(ms / 1000) if ms > 0 else None
+    return from_seconds(ms / 1000) if ms > 0 else None
 
 
 def load_hosts(engine: Engine, customer_id: str, refs: Sequence[str] | None = None) -> list[HostInfo]:
@@ -416,7 +437,7 @@ def load_hosts(engine: Engine, customer_id: str, refs: Sequence[str] | None = No
             rows = chosen
         boots: dict[str, float] = {}
         ids = [r.id for r in rows]
-        for part in _chunks(ids):
+        for part in chunks(ids):
             for host_id, value in conn.execute(
                     select(series.c.host_id, latest.c.value).join(latest, latest.c.series_id == series.c.id)
                     .where(series.c.host_id.in_(part), series.c.name == BOOT_TIME)):
@@ -427,8 +448,8 @@ def load_hosts(engine: Engine, customer_id: str, refs: Sequence[str] | None = No
         facts = dict(r.facts or {})
         boot = _boot_time(facts)
         if boot is None and r.id in boots:
-            boot = from_epoch(boots[r.id])
+            boot = from_seconds(boots[r.id])
         out.append(HostInfo(host_id=r.id, hostname=r.hostname, customer_id=r.customer_id,
-                            last_seen=_ms_dt(r.last_seen_ms), facts=facts,
+                            last_seen=from_ms(r.last_seen_ms), facts=facts,
                             labels={str(k): str(v) for k, v in (r.labels or {}).items()}, boot_time=boot))
     return out

@@ -7,7 +7,7 @@ store's write lock for long while ingest is committing. Reads return plain dicts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -22,6 +22,7 @@ from inspections.data import from_epoch
 CHECKLIST_RESULTS: tuple[str, ...] = get_args(ChecklistResult)
 ACTIVE = ("queued", "running")
 _HOSTS_PER_TRANSACTION = 200
+_RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}  # worst first
 
 
 class RunNotFound(LookupError):
@@ -99,8 +100,13 @@ def _finding_row(run_id: int, f: Finding) -> dict[str, Any]:
             "severity": f.severity, "name": d["name"], "unknown_reason": f.unknown_reason, "note": d["note"]}
 
 
-def save_result(engine: Engine, run_id: int, result: InspectionResult, finished_ms: int) -> None:
-    """Store per-host results and findings, then mark the run completed with its summary."""
+def save_result(engine: Engine, run_id: int, result: InspectionResult, finished_ms: int,
+                on_stored: Callable[[], object] | None = None) -> None:
+    """Store per-host results and findings, call ``on_stored``, then mark the run completed with its summary.
+
+    ``on_stored`` hands the findings on (tickets) before the run reads as completed, so whoever waits
+    for completion finds its tickets too.
+    """
     for start in range(0, len(result.hosts), _HOSTS_PER_TRANSACTION):
         part = result.hosts[start : start + _HOSTS_PER_TRANSACTION]
         with engine.begin() as conn:
@@ -111,6 +117,8 @@ def save_result(engine: Engine, run_id: int, result: InspectionResult, finished_
             rows = [_finding_row(run_id, f) for h in part for f in h.findings]
             if rows:
                 conn.execute(insert(inspection_findings), rows)
+    if on_stored is not None:
+        on_stored()
     customer = result.customers[0] if result.customers else None
     with engine.begin() as conn:
         conn.execute(update(inspection_runs).where(inspection_runs.c.id == run_id).values(
@@ -232,11 +240,27 @@ def findings(conn: Connection, run_id: int, statuses: Sequence[str] | None = Non
         q = q.where(inspection_findings.c.status.in_(list(statuses)))
     if host_id:
         q = q.where(inspection_findings.c.host_id == host_id)
-    rank = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
     out = [{k: v for k, v in r.items() if k not in ("id", "run_id")}
            for r in conn.execute(q.order_by(inspection_findings.c.id)).mappings()]
-    out.sort(key=lambda f: (f["host_id"], rank.get(f["status"], 4)))
+    out.sort(key=lambda f: (f["host_id"], _RANK.get(f["status"], 4)))
     return out
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding of a stored run with its row id (the number engineers use to name it)."""
+
+    id: int
+    finding: Finding
+
+
+def stored_findings(conn: Connection, run_id: int, statuses: Sequence[str] | None = None) -> list[StoredFinding]:
+    """The run's findings parsed once into :class:`Finding`, in the order they were stored."""
+    q = select(inspection_findings).where(inspection_findings.c.run_id == run_id)
+    if statuses:
+        q = q.where(inspection_findings.c.status.in_(list(statuses)))
+    return [StoredFinding(r["id"], Finding.from_dict(dict(r)))
+            for r in conn.execute(q.order_by(inspection_findings.c.id)).mappings()]
 
 
 def checklist_rows(conn: Connection, run_id: int) -> list[ChecklistRow]:
@@ -292,8 +316,8 @@ def load_result(conn: Connection, run_id: int) -> InspectionResult:
     if run["status"] != "completed":
         raise ValueError(f"inspection run {run_id} is {run['status']}, not completed; it has no results")
     by_host: dict[str, list[Finding]] = {}
-    for f in findings(conn, run_id):
-        by_host.setdefault(f["host_id"], []).append(Finding.from_dict(f))
+    for s in sorted(stored_findings(conn, run_id), key=lambda s: _RANK.get(s.finding.status, 4)):
+        by_host.setdefault(s.finding.host_id, []).append(s.finding)
     host_rows = host_results(conn, run_id)
     hosts = [HostResult(host_id=h["host_id"], hostname=h["hostname"], customer_id=h["customer_id"],
                         score=h["score"], findings=by_host.get(h["host_id"], []),

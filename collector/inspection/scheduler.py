@@ -3,10 +3,10 @@
 APScheduler provides the parts that are hard to get right: cron triggers in each customer's time
 zone (daylight saving included) and the persistent job store (``SQLAlchemyJobStore`` on the
 collector's own engine, table ``inspection_jobs``), which keeps every job's next run time across
-restarts. APScheduler's own scheduler loop and executors read the wall clock in several places, so
-the loop that decides what is due is this module's: :meth:`InspectionScheduler.run_pending` takes
-the time from the injected clock, which lets a test advance a fake clock through an outage and
-see exactly which runs fire, without sleeping.
+restarts. The collector's job scheduler (:mod:`collector.scheduler`) fires each schedule at its
+cron times, and a catch-up job every minute; both call :meth:`InspectionScheduler.run_pending`,
+which decides what is due from the injected clock, so a test can advance a fake clock through an
+outage and see exactly which runs fire, without sleeping.
 
 Missed runs: a job's persisted next run time stays in the past while the collector is down. At the
 next :meth:`run_pending` every fire time between it and now is coalesced into one run (the latest
@@ -174,16 +174,6 @@ class InspectionScheduler:
                 next_run_time=datetime_to_utc_timestamp(next_run),
                 job_state=pickle.dumps(job.__getstate__(), self.store.pickle_protocol)))
         return bool(result.rowcount == 1)
-
-    def next_wakeup(self) -> datetime | None:
-        return self.store.get_next_run_time()  # type: ignore[no-any-return]
-
-    def seconds_until_due(self, cap: float = 60.0) -> float:
-        """How long the service may sleep before calling :meth:`run_pending` again."""
-        nxt = self.next_wakeup()
-        if nxt is None:
-            return cap
-        return max(0.0, min(cap, (nxt - self.now()).total_seconds()))
 
     def jobs(self) -> list[dict[str, Any]]:
         out = []

@@ -1,5 +1,5 @@
 """The inspection service inside the collector: starts runs, executes them off the event loop,
-and drives the schedules.
+and starts the scheduled ones when the job scheduler fires their schedules.
 
 Runs execute in a small thread pool (``inspections.workers``, default 1), never on the event loop:
 the gRPC streams and the HTTP API stay responsive, and ingest keeps its own writer thread. A run
@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.configfile import ConfigError
-from collector.cluster.membership import leads
 from collector.inspection import runs
 from collector.inspection.config import InspectionsConfig, section, validate_customers
 from collector.inspection.data import StoreData, UnknownHosts, load_hosts
 from collector.inspection.runs import RunRequest
 from collector.inspection.scheduler import DueRun, InspectionScheduler, ScheduleSpec
+from collector.scheduler import Cron, Every, JobSpec
+from collector.tickets.handoff import run_completed
 from inspections import InspectionConfigError, InspectionProgress, Profile, load_profile, run_inspection
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ class InspectionService:
         self._queued: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def _specs(self) -> list[ScheduleSpec]:
         return [ScheduleSpec(c.id, s.profile, s.cron, c.timezone)
@@ -72,10 +72,9 @@ class InspectionService:
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.start_sync)
-        self._task = asyncio.create_task(self._schedule_loop(), name="patrol-inspection-schedules")
 
     def start_sync(self) -> None:
-        """Everything :meth:`start` does except the timer loop (tests drive :meth:`run_pending`)."""
+        """Interrupt runs this collector left behind and bring the stored schedules in line with the config."""
         abandoned = runs.interrupt_abandoned(self.engine, self.app.collector_id, self._now_ms())
         if abandoned:
             log.warning("event=runs_interrupted runs=%s", ",".join(map(str, abandoned)))
@@ -97,26 +96,7 @@ class InspectionService:
                             request.profile_ref)
         return started
 
-    async def _schedule_loop(self) -> None:
-        # The first round runs at start: that is when runs missed during downtime fire (once each).
-        while True:
-            if not leads(self.app):
-                # Another collector of the group runs the schedules; take over when it stops beating.
-                await asyncio.sleep(self.app.cluster.heartbeat_s)
-                continue
-            try:
-                await asyncio.to_thread(self.scheduler.run_pending)
-                wait = await asyncio.to_thread(self.scheduler.seconds_until_due)
-            except Exception:
-                log.exception("event=schedule_round_failed; retrying in 30 s")
-                wait = 30.0
-            await asyncio.sleep(max(0.5, wait))
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         await asyncio.get_running_loop().run_in_executor(None, self.stop_sync)
 
     def stop_sync(self) -> None:
@@ -220,7 +200,8 @@ class InspectionService:
             data = StoreData(self.engine, self.app.ingestor.retention_s, self.clock)
             result = run_inspection(data, hosts, profile, overrides=overrides, now=now, previous_run_at=previous,
                                     progress=self._progress_callback(run_id))
-            runs.save_result(self.engine, run_id, result, self._now_ms())
+            runs.save_result(self.engine, run_id, result, self._now_ms(),
+                             on_stored=lambda: run_completed(self.app, run_id, request.customer_id, result))
         except _Cancelled:
             runs.mark_finished(self.engine, run_id, "cancelled", self._now_ms(),
                                "cancelled: the collector stopped during the run")
@@ -286,7 +267,7 @@ class InspectionService:
 
 
 def create_service(app: CollectorApp) -> InspectionService | None:
-    """The service factory (``collector/services.py``); None when inspections are disabled."""
+    """The service factory (declared in ``collector/inspection/feature.py``); None when inspections are disabled."""
     config = section(app.cfg)
     if not config.enabled:
         return None
@@ -295,6 +276,22 @@ def create_service(app: CollectorApp) -> InspectionService | None:
     except ValueError as exc:
         raise ConfigError(f"invalid inspections section: {exc}") from None
     return InspectionService(app, config)
+
+
+CATCH_UP_EVERY_S = 60.0
+
+
+def jobs(service: InspectionService) -> list[JobSpec]:
+    """One job per configured schedule, firing at its cron times in the customer's time zone, and a
+    catch-up job, at start and every minute, which starts runs that fell due while this collector
+    was down or was not the group's leader. Both start whatever is due through the persisted
+    schedules, which hand each fire time out once (see :mod:`collector.inspection.scheduler`)."""
+    specs = [JobSpec(spec.job_id, f"Inspection: {spec.profile} of {spec.customer}", service.run_pending,
+                     Cron(spec.cron, spec.timezone), configurable=False)
+             for spec in service.scheduler.specs]
+    catch_up = JobSpec("inspections-catch-up", "Inspections: start scheduled runs that are overdue",
+                       service.run_pending, Every(CATCH_UP_EVERY_S), start_delay=0)
+    return [*specs, catch_up] if specs else []
 
 
 def service_of(app: Any) -> InspectionService | None:

@@ -7,5 +7,5 @@
 - :mod:`collector.pki.runtime` / :mod:`collector.pki.service` — wiring into a running collector.
 - :mod:`collector.pki.api`, :mod:`collector.pki.bootstrap` — HTTP API and ``patrol-collector pki``.
 
-Kept import-light: ``collector.config`` embeds :class:`collector.pki.config.PkiConfig`.
+Its settings (``tls.pki``) are :class:`collector.pki_config.PkiConfig`, part of the core configuration.
 """

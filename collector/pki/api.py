@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from collector.api import Admin, Viewer
+from collector.api_deps import Admin, Viewer
 from collector.params import BODY_CONFIG, parse_duration_param
 from collector.pki.ca import CertificateAuthority
 from collector.pki.crl import RevocationError

@@ -16,8 +16,8 @@ from cryptography import x509
 
 from collector.config import CollectorConfig
 from collector.pki.ca import CaError, CertificateAuthority, cert_pem, fingerprint, key_pem, server_names
-from collector.pki.config import PkiConfig
 from collector.pki.pemfiles import check_private, write_private, write_public
+from collector.pki_config import PkiConfig
 
 
 def _paths(cfg: CollectorConfig) -> tuple[PkiConfig, Path, Path, Path, Path]:
@@ -41,7 +41,7 @@ def init(cfg: CollectorConfig, names: list[str], days: int, force: bool) -> int:
         print("patrol-collector: tls.pki.enabled is false: agent certificates come from another PKI")
         return 2
     now = datetime.now(tz=UTC)
-    from collector.app import collector_id_for
+    from collector.collector_id import collector_id_for
 
     ca, created = CertificateAuthority.load_or_create(ca_cert, ca_key, f"Patrol CA {collector_id_for(cfg)}", now)
     print(f"{'created' if created else 'using existing'} CA {ca_cert} ({ca.fingerprint})")

@@ -28,9 +28,9 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, and_, insert, select, update
 
 from collector.pki.ca import CertificateAuthority, cert_pem, check_public_key, fingerprint, serial_hex
-from collector.pki.config import PkiConfig
 from collector.pki.crl import Revocation, record
 from collector.pki.tables import certificates, enroll_tokens, revocations
+from collector.pki_config import PkiConfig
 from collector.store.schema import hosts
 
 log = logging.getLogger("patrol.pki.enroll")

@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 
 from collector.config import CollectorConfig
 from collector.pki.ca import CaError, CertificateAuthority, fingerprint, server_names
-from collector.pki.config import PkiConfig
 from collector.pki.crl import Revocation, RevocationList
 from collector.pki.enroll import Enrollment, Issued
 from collector.pki.identity import CertificateIdentity
 from collector.pki.pemfiles import check_private
+from collector.pki_config import PkiConfig
 
 log = logging.getLogger("patrol.pki")
 

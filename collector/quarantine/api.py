@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from collector.api import Admin, Engineer, Viewer
-from collector.quarantine import repository
+from collector.api_deps import Admin, Engineer, Viewer
 from collector.quarantine.service import QuarantineError, QuarantineService
 from collector.services import find_service
+from collector.store import quarantine as repository
 
 router = APIRouter()
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="quarantine entry id")]

@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError
 
 from collector import metrics
 from collector.ingest import Batch, Ingestor, Outcome
-from collector.quarantine import repository
+from collector.store import quarantine as repository
 from protos.patrol.v1 import agent_pb2 as pb
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
-from collector.api import Engineer, Viewer
+from collector.api_deps import Engineer, Viewer
 from collector.params import BODY_CONFIG, StoreId
 from collector.reporting import archive
 from collector.reporting.builder import ReportRequestError

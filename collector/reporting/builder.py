@@ -25,7 +25,6 @@ from collector.reporting.ticket_stats import TicketData
 from collector.store.schema import customers, hosts
 from collector.tickets.config import TicketsConfig
 from collector.tickets.model import fingerprint
-from inspections.forecast import ForecastConfig
 from reports.model import (
     Availability,
     CapacityForecast,
@@ -55,11 +54,6 @@ DAY = 86400.0
 CHART_STEP_S = 6 * 3600.0  # monthly charts: four points a day
 TOP_RISKS = 5
 RISK_FORECAST_DAYS = 30  # a forecast is a top risk when the limit is this close
-# The monthly report forecasts like the predictive tickets do (hourly, two weeks back). The quarterly
-# one looks further ahead (to the end of next quarter), so it rests on a longer history — the
-# forecaster extrapolates at most five times the span it fitted — read in three-hour maxima.
-MONTH_FORECAST = ForecastConfig()
-QUARTER_FORECAST = ForecastConfig(bucket_s=3 * 3600.0, lookback_s=30 * DAY)
 
 Clock = Callable[[], float]
 
@@ -160,16 +154,13 @@ class ReportBuilder:
                                   _utc_offset_s(tz, start))
         refs = _present(candidates, charts, until)
         header = replace(header, hosts=len(refs))
-        capacity = use.load_capacity(self.engine, [r.host_id for r in refs], until, MONTH_FORECAST)
-        links = td.forecast_tickets()
-        forecasts = [fc for ref in refs for fc in use.capacity_forecasts(
-            ref, capacity.get(ref.host_id, {}), until, horizon, MONTH_FORECAST, links)]
+        forecasts = use.stored_forecasts(self.engine, [r.host_id for r in refs], until, td.forecast_tickets())
         risks = sorted((f for f in forecasts if f.eta is not None and f.eta <= horizon),
-                       key=lambda f: (f.eta, f.host.hostname, f.series, f.subject))
+                       key=lambda f: (f.eta, f.hostname, f.series, f.subject))
         utilisation = tuple(UtilisationChart(ref, use.utilisation_lines(charts.get(ref.host_id, {}))) for ref in refs)
         disks = []
         for ref in refs:
-            by_mount = {f.subject: f for f in forecasts if f.host == ref and f.series == use.DISK}
+            by_mount = {f.subject: f for f in forecasts if f.host_id == ref.host_id and f.series == use.DISK}
             mounts = tuple(MountUsage(mount, tuple(points), by_mount.get(mount))
                            for mount, points in sorted(use.disk_history(charts.get(ref.host_id, {})).items()) if points)
             if mounts:
@@ -195,6 +186,7 @@ class ReportBuilder:
             utilisation=utilisation,
             disks=tuple(disks),
             inspection_profile=profile,
+            maintenance=results.maintenance_entries() if results is not None else (),
         )
 
     # -- quarterly -----------------------------------------------------------------------------
@@ -256,13 +248,10 @@ class ReportBuilder:
                                mttr_by_severity=per_severity, measures=td.measures())
         service = ServiceSituation(tickets=len(td.created()), sla=td.sla(), times=td.times(),
                                    satisfaction=td.satisfaction(), ticket_rows=td.rows())
-        links = td.forecast_tickets()
-        capacity = use.load_capacity(self.engine, ids, until, QUARTER_FORECAST)
-        forecasts = sorted((fc for ref in refs
-                            for fc in use.capacity_forecasts(ref, capacity.get(ref.host_id, {}), until, horizon_end,
-                                                             QUARTER_FORECAST, links)
+        forecasts = sorted((fc for fc in use.stored_forecasts(self.engine, [r.host_id for r in refs], until,
+                                                              td.forecast_tickets())
                             if fc.eta is not None and fc.eta <= horizon_end),
-                           key=lambda f: (f.eta, f.host.hostname, f.series, f.subject))
+                           key=lambda f: (f.eta, f.hostname, f.series, f.subject))
         open_risks, advice = _run_risks(last_run, td.open_fingerprints())
         all_risks = (*td.open_risks(), *open_risks)
         recs = quarterly_recommendations(running, faults, service, forecasts, all_risks, advice, until)
@@ -287,9 +276,9 @@ def _top_risks(problems: tuple[Any, ...], forecasts: list[CapacityForecast], unt
         if fc.eta is None or fc.eta - until > timedelta(days=RISK_FORECAST_DAYS):
             continue
         status: Status = "critical" if fc.eta - until <= timedelta(days=7) else "warning"
-        name = {"zh": fc.series, "en": fc.series}
         out.append((0 if status == "critical" else 1,
-                    TopRisk("forecast", fc.host, name, fc.subject, status, fc.level, fc.unit, fc.eta)))
+                    TopRisk("forecast", HostRef(fc.host_id, fc.hostname), fc.display, fc.subject, status, fc.level,
+                            fc.unit, fc.eta)))
     out.sort(key=lambda item: item[0])  # stable: findings keep their worst-first order
     return tuple(r for _, r in out[:TOP_RISKS])
 

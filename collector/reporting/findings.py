@@ -14,19 +14,20 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from collector.findings import records
 from collector.inspection import runs
 from collector.inspection.tables import inspection_runs
-from inspections import CATEGORY_TITLES
+from inspections import CATEGORY_TITLES, Finding
 from reports.model import (
     CATEGORY_ORDER,
     CategoryGroup,
     ChecklistEntry,
     CheckRow,
-    Evidence,
     FindingDetail,
     HostChecks,
     HostRef,
     InspectionInfo,
+    MaintenanceEntry,
     ScorePoint,
 )
 from reports.periods import Period, ReportKind
@@ -80,30 +81,12 @@ def inspection_info(run: dict[str, Any]) -> InspectionInfo:
                           since=since, until=until, started_at=started, checks=len(run["checks"] or []))
 
 
-def _series_text(ref: dict[str, Any]) -> str:
-    labels = ref.get("labels") or {}
-    inner = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    return f"{ref['name']}{{{inner}}}" if inner else str(ref["name"])
-
-
-def _evidence(e: dict[str, Any]) -> Evidence:
-    def dt(text: str | None) -> datetime | None:
-        return datetime.fromisoformat(text) if text else None
-
-    return Evidence(source=e.get("source", "host"), series=tuple(_series_text(s) for s in e.get("series", [])),
-                    aggregation=e.get("aggregation"), rollup=e.get("rollup"), since=dt(e.get("since")),
-                    until=dt(e.get("until")), points=e.get("points"), latest_at=dt(e.get("latest_ts")),
-                    rules=tuple(e.get("rules", [])))
-
-
-def finding_detail(f: dict[str, Any], host: HostRef) -> FindingDetail:
-    thr = f.get("threshold") or {}
-    return FindingDetail(host=host, check_id=f["check_id"], name=dict(f["name"]), category=f["category"],
-                         subject=f["subject"], status=f["status"], severity=f["severity"], observed=f["observed"],
-                         unit=f["unit"], warn=thr.get("warn"), crit=thr.get("crit"),
-                         direction=thr.get("direction", "above"), evidence=_evidence(f.get("evidence") or {}),
-                         recommendation=dict(f.get("recommendation") or {}), note=f.get("note"),
-                         unknown_reason=f.get("unknown_reason"))
+def finding_detail(f: Finding, host: HostRef) -> FindingDetail:
+    thr = f.threshold
+    return FindingDetail(host=host, check_id=f.check_id, name=dict(f.name), category=f.category, subject=f.subject,
+                         status=f.status, severity=f.severity, observed=f.observed, unit=f.unit, warn=thr.warn,
+                         crit=thr.crit, direction=thr.direction, evidence=f.evidence,
+                         recommendation=dict(f.recommendation), note=f.note, unknown_reason=f.unknown_reason)
 
 
 def sort_findings(items: Sequence[FindingDetail]) -> list[FindingDetail]:
@@ -118,27 +101,28 @@ class RunResults:
         self.run = run
         self.check_order = {c: i for i, c in enumerate(run["checks"] or [])}
         self.host_rows = runs.host_results(conn, run["id"])
-        self.findings = runs.findings(conn, run["id"])
+        self.findings = [s.finding for s in runs.stored_findings(conn, run["id"])]
         self.checklist = runs.checklist_rows(conn, run["id"])
+        self.fixes = records.fixes(conn, run["id"])
         self.refs = {h["host_id"]: HostRef(h["host_id"], h["hostname"]) for h in self.host_rows}
 
     def ref(self, host_id: str) -> HostRef:
         return self.refs.get(host_id) or HostRef(host_id, host_id)
 
     def details(self) -> list[FindingDetail]:
-        return [finding_detail(f, self.ref(f["host_id"])) for f in self.findings]
+        return [finding_detail(f, self.ref(f.host_id)) for f in self.findings]
 
     def host_checks(self) -> tuple[HostChecks, ...]:
-        by_host: dict[str, list[dict[str, Any]]] = {}
+        by_host: dict[str, list[Finding]] = {}
         for f in self.findings:
-            by_host.setdefault(f["host_id"], []).append(f)
+            by_host.setdefault(f.host_id, []).append(f)
         out = []
         for h in self.host_rows:
             groups = []
             mine = by_host.get(h["host_id"], [])
             for category in CATEGORY_ORDER:
-                rows = sorted((f for f in mine if f["category"] == category),
-                              key=lambda f: (self.check_order.get(f["check_id"], 10**6), f["check_id"], f["subject"]))
+                rows = sorted((f for f in mine if f.category == category),
+                              key=lambda f: (self.check_order.get(f.check_id, 10**6), f.check_id, f.subject))
                 if not rows:
                     continue
                 groups.append(CategoryGroup(category, dict(CATEGORY_TITLES[category]),  # type: ignore[index]
@@ -154,8 +138,17 @@ class RunResults:
                                     checked_by=r.checked_by, checked_at=r.checked_at) for r in self.checklist)
 
 
-def _check_row(f: dict[str, Any]) -> CheckRow:
-    thr = f.get("threshold") or {}
-    return CheckRow(check_id=f["check_id"], name=dict(f["name"]), subject=f["subject"], status=f["status"],
-                    observed=f["observed"], unit=f["unit"], warn=thr.get("warn"), crit=thr.get("crit"),
-                    direction=thr.get("direction", "above"), severity=f["severity"])
+    def maintenance_entries(self) -> tuple[MaintenanceEntry, ...]:
+        """The run's maintenance record, each problem under its check's display name."""
+        names: dict[tuple[str | None, str, str], dict[str, str]] = {
+            (f.host_id, f.check_id, f.subject): f.name for f in self.findings}
+        return tuple(MaintenanceEntry(host=self.ref(r.host_id) if r.host_id else None,
+                                      name=dict(names.get((r.host_id, r.check_id, r.subject), {})), subject=r.subject,
+                                      symptom=r.symptom, analysis=r.analysis, steps=r.steps,
+                                      recorded_by=r.recorded_by, recorded_at=r.recorded_at) for r in self.fixes)
+
+
+def _check_row(f: Finding) -> CheckRow:
+    thr = f.threshold
+    return CheckRow(check_id=f.check_id, name=dict(f.name), subject=f.subject, status=f.status, observed=f.observed,
+                    unit=f.unit, warn=thr.warn, crit=thr.crit, direction=thr.direction, severity=f.severity)

@@ -1,13 +1,13 @@
 """The report service inside the collector: generate, archive and deliver reports; run the schedules.
 
 Generation is synchronous work (store reads, then Jinja2 and WeasyPrint) and runs off the event
-loop: in the API's worker threads for requests, in a worker thread for the schedule. One report is
-rendered at a time per collector, which bounds the memory a PDF of a large fleet takes.
+loop: in the API's worker threads for requests, on a thread of the job scheduler for the schedules
+(job ``reports``). One report is rendered at a time per collector, which bounds the memory a PDF of
+a large fleet takes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from agent.configfile import ConfigError
-from collector.cluster.membership import leads
 from collector.reporting import archive
 from collector.reporting.builder import CustomerInfo, ReportBuilder, ReportRequestError, load_customer
 from collector.reporting.config import Format, ReportsConfig, section, validate_customers
 from collector.reporting.delivery import Attachment, DeliveryError, ReportMailer, mail_text
 from collector.reporting.schedule import CustomerSchedule, DueReport, ReportScheduler
+from collector.scheduler import Every, JobSpec
 from reports import Lang, Locale, MonthlyReport, Period, PeriodError, Report, ReportKind, render
 from reports.fonts import FontError
 from reports.render import RenderError
@@ -86,7 +86,6 @@ class ReportService:
         self.scheduler = ReportScheduler(app.engine, [CustomerSchedule(c.id, c.timezone) for c in app.cfg.customers],
                                          config, app.clock)
         self._render_lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -94,22 +93,10 @@ class ReportService:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="patrol-report-schedules")
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                if leads(self.app):
-                    await asyncio.to_thread(self.run_pending)
-            except Exception:
-                log.exception("event=report_round_failed; retrying next period")
-            await asyncio.sleep(self.config.check_every)
+        pass
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        pass
 
     # -- generating ----------------------------------------------------------------------------
 
@@ -265,7 +252,7 @@ def _run_of(model: Report) -> int | None:
 
 
 def create_service(app: CollectorApp) -> ReportService | None:
-    """The service factory (``collector/services.py``); None when reports are disabled."""
+    """The service factory (declared in ``collector/reporting/feature.py``); None when reports are disabled."""
     config = section(app.cfg)
     if not config.enabled:
         return None
@@ -274,6 +261,12 @@ def create_service(app: CollectorApp) -> ReportService | None:
     except ValueError as exc:
         raise ConfigError(f"invalid reports section: {exc}") from None
     return ReportService(app, config)
+
+
+def jobs(service: ReportService) -> list[JobSpec]:
+    # At start too: reports that fell due while the collector was down are generated at once.
+    return [JobSpec("reports", "Reports: generate and deliver the reports that are due", service.run_pending,
+                    Every(service.config.check_every), start_delay=0)]
 
 
 def service_of(app: Any) -> ReportService | None:

@@ -293,11 +293,6 @@ class TicketData:
     def open_fingerprints(self) -> set[str]:
         return {v.ticket.fingerprint for v in self.open_at_end()}
 
-    def forecast_tickets(self) -> dict[tuple[str | None, str, str], int]:
-        """Open predictive tickets by (host, series, subject labels) for linking forecasts to them."""
-        out: dict[tuple[str | None, str, str], int] = {}
-        for v in self.open_at_end():
-            t = v.ticket
-            if t.source == Source.FORECAST and t.check_id.startswith("forecast."):
-                out[(t.host_id, t.check_id.removeprefix("forecast."), t.subject)] = t.id
-        return out
+    def forecast_tickets(self) -> dict[str, int]:
+        """Open predictive tickets by fingerprint, for linking the forecast runs they were raised from."""
+        return {v.ticket.fingerprint: v.ticket.id for v in self.open_at_end() if v.ticket.source == Source.FORECAST}

@@ -1,45 +1,40 @@
 """Resource usage, availability and capacity forecasts of a customer's hosts, from the hourly rollups.
 
-Reports cover a month or a quarter, so they read the hourly tier, and let the database do the
-aggregating: charts get their points (six hours, a day) and the quarterly table its monthly figures
-from ``GROUP BY`` queries, a few rows per series instead of every hour. Only two things need the
-hours themselves:
+Reports cover a month or a quarter, so they read the hourly tier through the store's read layer
+and merge the hours into their buckets (six hours and a day for charts, a month for the quarterly
+table) as numpy columns. Two things need more than those buckets:
 
 - **availability** is the inspections' ``host.up`` read through :class:`StoreData`: the stored
   series where the collector writes one (agentless hosts), otherwise derived per hour from the
   heartbeat series' sample counts, so the report and the ``device.availability`` check agree;
-- **forecasts** run :func:`inspections.forecast.forecast` on the maxima per bucket up to the
-  report's end, so a past period gives the same forecast when it is regenerated.
+- **forecasts** are not computed here: they are the runs the predictions job stored
+  (:mod:`collector.predictions.runs`), the newest up to the report's end, so a past period gives
+  the same forecast when it is regenerated and every ETA equals the ticket's.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine
 
 from collector.inspection.data import HOST_UP, StoreData
-from collector.store.rollup import TIERS
-from collector.store.schema import series
-from inspections.data import from_epoch
-from inspections.forecast import ForecastConfig, capacity_limit, forecast
-from reports.model import CapacityForecast, HostRef, Line, Point
+from collector.predictions import runs
+from collector.store.read import find_series, from_seconds, read_series, to_seconds
+from collector.store.read.tiers import TIERS
+from collector.tickets.model import fingerprint
+from inspections.catalogue import subject_of
+from inspections.signals import CapacityForecast
+from reports.model import Line, Point
 
 CPU, MEM, DISK = "cpu.busy_percent", "mem.used_percent", "disk.used_percent"
 UTILISATION = (CPU, MEM, DISK)
-CAPACITY_SERIES = ("disk.used_percent", "disk.inodes_used_percent", "mem.used_percent", "swap.used_percent",
-                   "fd.used_percent")
-# The label that names the resource of a capacity series (the mount of a disk).
-_SUBJECT_LABEL = {"disk.used_percent": "mount", "disk.inodes_used_percent": "mount"}
-HOUR = 3600.0
-DAY = 86400.0
 FLEET_QUORUM = 0.9
-_IN_CHUNK = 900
+HOURLY = TIERS[-1]
 
 
 @dataclass
@@ -58,77 +53,44 @@ class Buckets:
 
     def points(self, how: str) -> list[Point]:
         values = self.max if how == "max" else self.avg
-        return [(from_epoch(t), float(v)) for t, v in zip(self.ts, values, strict=True) if math.isfinite(v)]
+        return [(from_seconds(t), float(v)) for t, v in zip(self.ts, values, strict=True) if math.isfinite(v)]
 
 
 Usage = dict[str, dict[str, list[Buckets]]]  # host id -> series name -> one per label set
 
 
-def _labels(text: str) -> dict[str, str]:
-    return dict(json.loads(text)) if text and text != "[]" else {}
-
-
-def _series_ids(conn: Connection, host_ids: Sequence[str], names: Sequence[str]) -> dict[int, tuple[str, str, str]]:
-    out: dict[int, tuple[str, str, str]] = {}
-    for i in range(0, len(host_ids), 400):
-        rows = conn.execute(select(series.c.id, series.c.host_id, series.c.name, series.c.labels)
-                            .where(series.c.host_id.in_(list(host_ids[i:i + 400])), series.c.name.in_(list(names))))
-        for sid, host, name, labels in rows:
-            out[sid] = (host, name, labels)
-    return out
-
-
 def load_buckets(engine: Engine, host_ids: Sequence[str], names: Sequence[str], since: datetime, until: datetime,
                  step_s: float, offset_s: float = 0.0) -> Usage:
-    """``names`` of every host aggregated into ``step_s`` buckets by the database.
+    """``names`` of every host from the hourly tier, merged into ``step_s`` buckets.
 
     Buckets start at multiples of ``step_s`` shifted by ``-offset_s`` (the zone's UTC offset makes
     daily buckets local days). The average is weighted by sample counts, the maximum is the largest.
     """
-    t = TIERS[-1].table
-    step, offset = int(step_s), int(offset_s)
-    lo, hi = math.ceil(since.timestamp()), math.ceil(until.timestamp())
     out: Usage = {}
     with engine.connect() as conn:
-        ids = _series_ids(conn, host_ids, names)
-        keys = sorted(ids)
-        for i in range(0, len(keys), _IN_CHUNK):
-            key = ((t.c.bucket + offset) // step).label("k")
-            rows = conn.execute(
-                select(t.c.series_id, key, func.sum(t.c.sum), func.sum(t.c.count), func.max(t.c.max))
-                .where(t.c.series_id.in_(keys[i:i + _IN_CHUNK]), t.c.bucket >= lo, t.c.bucket < hi)
-                .group_by(t.c.series_id, key).order_by(t.c.series_id, key)).all()
-            by_series: dict[int, list[tuple[int, float, float, float]]] = {}
-            for sid, k, total, count, peak in rows:
-                by_series.setdefault(sid, []).append((int(k), float(total), float(count), float(peak)))
-            for sid, cells in by_series.items():
-                host, name, labels = ids[sid]
-                arr = np.array(cells, dtype=np.float64)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    avg = np.where(arr[:, 2] > 0, arr[:, 1] / arr[:, 2], np.nan)
-                out.setdefault(host, {}).setdefault(name, []).append(
-                    Buckets(_labels(labels), arr[:, 0] * step - offset, avg, arr[:, 3], arr[:, 2]))
+        refs = find_series(conn, host_ids, names)
+        for ref, data in read_series(conn, HOURLY, refs, to_seconds(since), to_seconds(until)):
+            if not len(data):
+                continue
+            merged = data.rebucket(int(step_s), int(offset_s))
+            out.setdefault(ref.host_id, {}).setdefault(ref.name, []).append(
+                Buckets(ref.labels, merged.ts, merged.avg, merged.max, merged.count))
     return out
 
 
 def window_stats(engine: Engine, host_ids: Sequence[str], names: Sequence[str], since: datetime,
                  until: datetime) -> dict[str, dict[str, list[tuple[dict[str, str], float | None, float | None]]]]:
     """Per host and series: (labels, count-weighted average, maximum) over ``[since, until)``."""
-    t = TIERS[-1].table
-    lo, hi = math.ceil(since.timestamp()), math.ceil(until.timestamp())
     out: dict[str, dict[str, list[tuple[dict[str, str], float | None, float | None]]]] = {}
     with engine.connect() as conn:
-        ids = _series_ids(conn, host_ids, names)
-        keys = sorted(ids)
-        for i in range(0, len(keys), _IN_CHUNK):
-            rows = conn.execute(select(t.c.series_id, func.sum(t.c.sum), func.sum(t.c.count), func.max(t.c.max))
-                                .where(t.c.series_id.in_(keys[i:i + _IN_CHUNK]), t.c.bucket >= lo, t.c.bucket < hi)
-                                .group_by(t.c.series_id))
-            for sid, total, count, peak in rows:
-                host, name, labels = ids[sid]
-                avg = float(total) / float(count) if count else None
-                out.setdefault(host, {}).setdefault(name, []).append(
-                    (_labels(labels), avg, float(peak) if peak is not None else None))
+        refs = find_series(conn, host_ids, names)
+        for ref, data in read_series(conn, HOURLY, refs, to_seconds(since), to_seconds(until)):
+            if not len(data):
+                continue
+            count = int(data.count.sum())
+            avg = float(data.sum.sum()) / count if count else None
+            out.setdefault(ref.host_id, {}).setdefault(ref.name, []).append(
+                (ref.labels, avg, float(data.max.max())))
     return out
 
 
@@ -257,56 +219,15 @@ def disk_history(usage: Mapping[str, list[Buckets]]) -> dict[str, list[Point]]:
 # -- forecasts -----------------------------------------------------------------------------------
 
 
-def subject_of(name: str, labels: Mapping[str, str]) -> str:
-    key = _SUBJECT_LABEL.get(name)
-    if key and key in labels:
-        return labels[key]
-    return labels_subject(labels)
+def stored_forecasts(engine: Engine, host_ids: Sequence[str], at: datetime,
+                     tickets: Mapping[str, int] | None = None) -> list[CapacityForecast]:
+    """The capacity forecasts of each host's newest predictions pass up to ``at``, as tickets saw them.
 
-
-def labels_subject(labels: Mapping[str, str]) -> str:
-    """The subject predictive tickets use for a series' labels (``collector.tickets.sources``)."""
-    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
-def load_capacity(engine: Engine, host_ids: Sequence[str], at: datetime, config: ForecastConfig) -> Usage:
-    """Maxima per forecast bucket of the capacity series over the forecaster's lookback up to ``at``."""
-    since = at - timedelta(seconds=config.lookback_s)
-    return load_buckets(engine, host_ids, CAPACITY_SERIES, since, at, config.bucket_s)
-
-
-def capacity_forecasts(host: HostRef, usage: Mapping[str, list[Buckets]], at: datetime, horizon_end: datetime,
-                       config: ForecastConfig,
-                       tickets: Mapping[tuple[str | None, str, str], int] | None = None) -> list[CapacityForecast]:
-    """A forecast for every capacity series of the host from its bucket maxima up to ``at``.
-
-    ``tickets`` maps (host, series, labels subject) to an open predictive ticket to link.
+    Nothing is computed here: a report shows the runs the predictions job stored, so its ETAs equal
+    the tickets' and the API's, and a past period shows what was forecast then. ``tickets`` maps a
+    predictive ticket's fingerprint to its id; a forecast links to the ticket raised from its series.
     """
-    tickets = tickets or {}
-    out: list[CapacityForecast] = []
-    now = at.timestamp()
-    width = config.bucket_s
-    for name in CAPACITY_SERIES:
-        preset = capacity_limit(name)
-        if preset is None:
-            continue
-        limit, direction = preset
-        for b in usage.get(name, []):
-            ok = np.isfinite(b.max) & (b.ts + width <= now)
-            if ok.sum() < 3:
-                continue
-            # A bucket's maximum at its middle: the forecaster then says when the peaks reach the limit.
-            fc = forecast(b.ts[ok] + width / 2, b.max[ok], limit, direction, now=now,
-                          horizon_s=(horizon_end - at).total_seconds(), config=config)
-            out.append(CapacityForecast(
-                host=host, series=name, subject=subject_of(name, b.labels), limit=limit, unit="%",
-                level=fc.level, slope_per_day=None if fc.slope is None else fc.slope * DAY, at=at,
-                eta=_dt(fc.eta), eta_low=_dt(fc.eta_low), eta_high=_dt(fc.eta_high), reason=fc.reason,
-                ticket_id=tickets.get((host.host_id, name, labels_subject(b.labels)))))
-    return out
-
-
-def _dt(seconds: float | None) -> datetime | None:
-    if seconds is None or not math.isfinite(seconds):
-        return None
-    return from_epoch(seconds)
+    with engine.connect() as conn:
+        found = [r for r in runs.latest(conn, "capacity", at, host_ids=host_ids) if isinstance(r, CapacityForecast)]
+    links = tickets or {}
+    return [fc.linked(links.get(fingerprint(fc.host_id, fc.check_id, fc.labels_key))) for fc in found]

@@ -25,6 +25,7 @@ from collector.simulator.localtime import DAY_MS, HOUR_MS, LocalClock
 from collector.simulator.noise import FloatArray, IntArray
 from collector.simulator.roles import TRAITS, Role
 from collector.simulator.trouble import HostTrouble, TroubleKind
+from inspections.catalogue import catalogue
 
 Labels = tuple[tuple[str, str], ...]
 LONG_MAX = 9223372036854775807  # fs.file-max on kernels >= 5.x unless an admin lowered it
@@ -34,11 +35,16 @@ _DATA_FILE_SIZES = {Role.DB: 64 * 2**20, Role.FILE: 1536 * 1024, Role.APP: 256 *
 
 @dataclass(frozen=True, slots=True)
 class SeriesValues:
-    """One series of a host evaluated at the timestamps passed to ``generate``."""
+    """One series of a host evaluated at the timestamps passed to ``generate``: a catalogued series only."""
 
     name: str
     labels: Labels
     values: FloatArray
+
+    def __post_init__(self) -> None:
+        if self.name not in catalogue():
+            raise ValueError(f"the simulator writes {self.name!r}, which the metric catalogue "
+                             "(inspections/metrics.yaml) does not list")
 
 
 @dataclass(slots=True)

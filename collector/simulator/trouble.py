@@ -20,6 +20,7 @@ import numpy as np
 from collector.simulator.fleet import Fleet, HostProfile
 from collector.simulator.noise import FloatArray, IntArray, uniform
 from collector.simulator.roles import Role
+from inspections.catalogue import catalogue
 
 DAY_MS = 86_400_000
 
@@ -285,7 +286,7 @@ def _describe(host: HostProfile, t: HostTrouble, spec: TroubleSpec, end_ms: int)
                         f"the end of history and reaches 100 % {_span(spec.disk_full_after)} after it"))
     if t.memory_leak is not None:
         m = t.memory_leak
-        out.append(make(TroubleKind.MEMORY_LEAK, "mem.available_bytes", m.start_ms, m.exhausted_ms,
+        out.append(make(TroubleKind.MEMORY_LEAK, MEMORY_CAPACITY, m.start_ms, m.exhausted_ms,
                         f"available memory declines since a deploy {_span(spec.memory_leak_for)} before the "
                         f"end of history and runs out {_span(spec.memory_exhausted_after)} after it"))
     for b in t.bursts:
@@ -300,6 +301,10 @@ def _describe(host: HostProfile, t: HostTrouble, spec: TroubleSpec, end_ms: int)
         out.append(make(TroubleKind.SILENT, "host.up", t.silent_from_ms, None,
                         f"stops sending {_span(spec.silent_for)} before the end of history"))
     return out
+
+
+# The memory figure forecasts and tickets watch: a leak is reported against it.
+MEMORY_CAPACITY = next(name for name in catalogue().capacity_series() if name.startswith("mem."))
 
 
 def _span(value: timedelta) -> str:

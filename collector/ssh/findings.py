@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection
 
 from collector.ssh.state import OK, TargetStatus, load_statuses
-from collector.store.queries import ms_to_dt
+from collector.store.read import from_ms
 from inspections.model import Evidence, Finding, SeriesRef, Threshold
 
 REACHABLE = "ssh.reachable"
@@ -61,7 +61,7 @@ _HOST_KEY_RECOMMEND = {
 
 
 def _when(ms: int | None) -> str:
-    dt = ms_to_dt(ms)
+    dt = from_ms(ms)
     return dt.isoformat(timespec="seconds") if dt else "never"
 
 
@@ -84,7 +84,7 @@ def reachable_finding(status: TargetStatus) -> Finding:
         threshold=REACHABLE_THRESHOLD,
         unit="polls",
         evidence=Evidence(source="host", series=(SeriesRef("probe.ssh_up"),), aggregation="consecutive failed polls",
-                          latest_ts=ms_to_dt(status.last_attempt_ms)),
+                          latest_ts=from_ms(status.last_attempt_ms)),
         recommendation=_RECOMMEND.get(status.state, _RECOMMEND["error"]) if status.state != OK else _RECOMMEND[
             "unreachable"],
         category="device_network",
@@ -96,7 +96,7 @@ def reachable_finding(status: TargetStatus) -> Finding:
 
 def host_key_finding(status: TargetStatus) -> Finding | None:
     evidence = Evidence(source="host", series=(SeriesRef("probe.ssh_hostkey_ok"),),
-                        aggregation="host key check of the last poll", latest_ts=ms_to_dt(status.last_attempt_ms))
+                        aggregation="host key check of the last poll", latest_ts=from_ms(status.last_attempt_ms))
     common = {"host_id": status.host_id, "check_id": HOST_KEY, "subject": "", "threshold": HOST_KEY_THRESHOLD,
               "unit": "", "evidence": evidence, "recommendation": _HOST_KEY_RECOMMEND, "category": "data_security",
               "severity": "high", "name": _HOST_KEY_NAME}

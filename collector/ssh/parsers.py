@@ -12,8 +12,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agent.collectors.cpu import CPU_SERIES, EXCLUDED_FROM_TOTAL, NOT_BUSY
-from agent.collectors.disk import PSEUDO_FSTYPES, device_label
+from agent.collectors.cpu import cpu_samples as agent_cpu_samples
+from agent.collectors.disk import PSEUDO_FSTYPES, Usage, device_label, used_percent
+from agent.collectors.disk import disk_samples as agent_disk_samples
+from agent.collectors.fd import fd_samples as agent_fd_samples
+from agent.collectors.memory import memory_samples as agent_memory_samples
+from agent.collectors.memory import swap_samples
 from agent.collectors.tcp import STATES as TCP_STATES
 from agent.facts import parse_os_release as _parse_os_release
 from agent.model import Sample, labels_of
@@ -180,24 +184,9 @@ def parse_proc_stat(text: str) -> ProcStat | None:
     return ProcStat(cpu, cpus, btime)
 
 
-# The same names and the same arithmetic as the agent's CPU collector.
-_CPU_SERIES = CPU_SERIES
-_NOT_IN_TOTAL = EXCLUDED_FROM_TOTAL
-_NOT_BUSY = NOT_BUSY
-
-
 def cpu_samples(previous: dict[str, float], current: dict[str, float]) -> list[Sample]:
-    """``cpu.*_percent`` between two ``/proc/stat`` readings, computed exactly as the agent does."""
-    # iowait can go backwards (it is an estimate per idle CPU): clamp rather than skew the rest.
-    deltas = {f: max(0.0, current[f] - previous.get(f, current[f])) for f in current}
-    total = sum(v for f, v in deltas.items() if f not in _NOT_IN_TOTAL)
-    if total <= 0:
-        return []
-    percents = {f: deltas[f] / total * 100.0 for f in deltas if f in _CPU_SERIES}
-    samples = [Sample(_CPU_SERIES[f], v) for f, v in percents.items()]
-    busy = 100.0 - sum(percents.get(f, 0.0) for f in _NOT_BUSY)
-    samples.append(Sample("cpu.busy_percent", min(100.0, max(0.0, busy))))
-    return samples
+    """``cpu.*_percent`` between two ``/proc/stat`` readings: the agent's own function."""
+    return agent_cpu_samples(previous, current)
 
 
 # ------------------------------------------------------------------------------------ memory
@@ -231,25 +220,15 @@ def available_memory(meminfo: dict[str, int]) -> int | None:
 
 
 def memory_samples(meminfo: dict[str, int]) -> list[Sample]:
-    """``mem.*`` and ``swap.*`` with the agent's definitions (used = total - available)."""
+    """``mem.*`` and ``swap.*`` with the agent's own functions (used = total - available)."""
     total = meminfo.get("MemTotal")
     available = available_memory(meminfo)
     samples: list[Sample] = []
     if total is not None and available is not None:
-        samples += [Sample("mem.total_bytes", float(total)), Sample("mem.available_bytes", float(available))]
-        if total > 0:
-            used = max(0, total - available)
-            samples += [
-                Sample("mem.used_bytes", float(used)),
-                Sample("mem.used_percent", used / total * 100.0),
-                Sample("mem.available_percent", available / total * 100.0),
-            ]
+        samples += agent_memory_samples(total, available)
     swap_total, swap_free = meminfo.get("SwapTotal"), meminfo.get("SwapFree")
     if swap_total is not None and swap_free is not None:
-        swap_used = max(0, swap_total - swap_free)
-        samples += [Sample("swap.total_bytes", float(swap_total)), Sample("swap.used_bytes", float(swap_used))]
-        if swap_total > 0:
-            samples.append(Sample("swap.used_percent", swap_used / swap_total * 100.0))
+        samples += swap_samples(swap_total, max(0, swap_total - swap_free))
     return samples
 
 
@@ -263,13 +242,6 @@ def parse_loadavg(text: str) -> tuple[float, float, float] | None:
         return float(parts[0]), float(parts[1]), float(parts[2])
     except (IndexError, ValueError):
         return None
-
-
-def load_samples(averages: tuple[float, float, float], cpus: int | None) -> list[Sample]:
-    samples = [Sample(f"load.load{w}", v) for w, v in zip((1, 5, 15), averages, strict=True)]
-    if cpus:
-        samples += [Sample(f"load.load{w}_per_core", v / cpus) for w, v in zip((1, 5, 15), averages, strict=True)]
-    return samples
 
 
 # ------------------------------------------------------------------------------------ disks
@@ -383,32 +355,20 @@ def real_filesystems(df: list[DfRow], inodes: dict[str, tuple[int, int]],
 
 
 def disk_samples(filesystems: list[Filesystem]) -> list[Sample]:
-    """``disk.*`` labelled ``mount``, ``device``, ``fstype``, as the agent's disk collector."""
+    """``disk.*`` labelled ``mount``, ``device``, ``fstype``, with the agent's own function."""
     samples: list[Sample] = []
     for fs in filesystems:
         labels = labels_of({"mount": fs.mount, "device": fs.device, "fstype": fs.fstype})
-        percent = fs.used / (fs.used + fs.free) * 100.0 if fs.used + fs.free > 0 else 0.0
-        samples += [
-            Sample("disk.total_bytes", float(fs.total), labels),
-            Sample("disk.used_bytes", float(fs.used), labels),
-            Sample("disk.free_bytes", float(fs.free), labels),
-            Sample("disk.used_percent", percent, labels),
-        ]
-        if fs.inodes is not None:
-            total, free = fs.inodes
-            used = total - free
-            samples += [
-                Sample("disk.inodes_total", float(total), labels),
-                Sample("disk.inodes_used", float(used), labels),
-                Sample("disk.inodes_free", float(free), labels),
-                Sample("disk.inodes_used_percent", used / total * 100.0, labels),
-            ]
+        inodes_total, inodes_free = fs.inodes if fs.inodes is not None else (None, None)
+        usage = Usage(fs.total, fs.used, fs.free, used_percent(fs.used, fs.free), inodes_total, inodes_free)
+        samples += agent_disk_samples(usage, labels)
     return samples
 
 
 # ------------------------------------------------------------------------------------ network
 
 # Counter order for rates, matching the agent's net collector.
+# The agent's counter order (agent.collectors.net), so that its series functions apply as they are.
 NET_COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_drops", "tx_drops")
 
 
@@ -506,29 +466,6 @@ def net_counters(links: dict[str, Link]) -> dict[str, tuple[float, ...]]:
     }
 
 
-_RATE_SERIES = ("net.rx_bytes_per_s", "net.tx_bytes_per_s", "net.rx_packets_per_s", "net.tx_packets_per_s",
-                "net.rx_errors_per_s", "net.tx_errors_per_s", "net.rx_drops_per_s", "net.tx_drops_per_s")
-_TOTAL_SERIES = {"rx_errors": "net.rx_errors_total", "tx_errors": "net.tx_errors_total",
-                 "rx_drops": "net.rx_drops_total", "tx_drops": "net.tx_drops_total"}
-
-
-def net_total_samples(counters: dict[str, tuple[float, ...]]) -> list[Sample]:
-    samples: list[Sample] = []
-    for name, values in counters.items():
-        labels = labels_of({"interface": name})
-        by_counter = dict(zip(NET_COUNTERS, values, strict=True))
-        samples += [Sample(series, by_counter[c], labels) for c, series in _TOTAL_SERIES.items()]
-    return samples
-
-
-def net_rate_samples(deltas: dict[str, tuple[float, ...]], elapsed: float) -> list[Sample]:
-    samples: list[Sample] = []
-    for name, delta in deltas.items():
-        labels = labels_of({"interface": name})
-        samples += [Sample(series, value / elapsed, labels) for series, value in zip(_RATE_SERIES, delta, strict=True)]
-    return samples
-
-
 _ADDR_LINE = re.compile(r"^\d+:\s+(?P<name>[^\s@]+)(?:@\S+)?\s+(?P<family>inet6?)\s+(?P<addr>\S+)")
 
 
@@ -612,9 +549,5 @@ def parse_file_nr(text: str) -> tuple[int, int, int] | None:
 
 
 def fd_samples(file_nr: tuple[int, int, int]) -> list[Sample]:
-    allocated, unused, maximum = file_nr
-    used = allocated - unused
-    samples = [Sample("fd.open", float(used)), Sample("fd.max", float(maximum))]
-    if maximum > 0:
-        samples.append(Sample("fd.used_percent", used / maximum * 100.0))
-    return samples
+    """``fd.*`` from ``/proc/sys/fs/file-nr`` with the agent's own function."""
+    return agent_fd_samples(*file_nr)

@@ -1,4 +1,5 @@
-"""The SSH inspection service: polls each target on its interval and feeds the ingest path.
+"""The SSH inspection service: polls each target on its interval (job ``ssh-poll:<host>``) and feeds
+the ingest path.
 
 Each poll runs the fixed command set over the target's pooled connection, turns the output into
 the agent's series and facts (:mod:`collector.ssh.sampler`) and submits them to ``app.ingestor``
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -32,6 +34,7 @@ from agent.batch import BatchBuilder
 from agent.configfile import ConfigError
 from agent.model import Sample
 from collector.ingest import Batch, HostUpdate, Outcome
+from collector.scheduler import Every, JobSpec
 from collector.server import facts_to_dict
 from collector.ssh.actions import ActionStream, run_action
 from collector.ssh.client import (
@@ -83,12 +86,13 @@ class SshPoller:
 
     def __init__(self, cfg: SshConfig, *, engine: Engine, ingestor: Ingestor, collector_id: str,
                  clock: Callable[[], float] = time.time, pool: SshPool | None = None,
-                 leads: Callable[[], bool] = lambda: True) -> None:
+                 lease_token: Callable[[], object] = lambda: None) -> None:
         self.cfg = cfg
-        # In a collector group only the lease holder polls; a new holder first reloads the
-        # sequence numbers its predecessor advanced.
-        self.leads = leads
-        self._leading = True
+        # In a collector group only the lease holder polls (the job scheduler sees to that); a new
+        # holder first reloads the sequence numbers its predecessor advanced, which it notices by
+        # the lease's fencing token changing.
+        self.lease_token = lease_token
+        self._loaded_token: object = None
         self.engine = engine
         self.ingestor = ingestor
         self.collector_id = collector_id
@@ -104,33 +108,20 @@ class SshPoller:
         self._guard = threading.Lock()
         self._loaded = False
         self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
-        self._inflight: set[asyncio.Future[PollReport | None]] = set()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.stats = {"polls": 0, "failures": 0, "batches_failed": 0}
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._loaded_token = self.lease_token()
         await asyncio.get_running_loop().run_in_executor(None, self.load)
-        self._executor = concurrent.futures.ThreadPoolExecutor(self.cfg.max_concurrency,
-                                                               thread_name_prefix="patrol-ssh")
-        for target in self.targets.values():
-            self._tasks.append(asyncio.create_task(self._schedule(target), name=f"ssh:{target.host_id}"))
         log.info("event=ssh_started targets=%d concurrency=%d", len(self.targets), self.cfg.max_concurrency)
 
     async def stop(self) -> None:
+        # The job scheduler has stopped before the services; closing the connections also wakes
+        # any poll still blocked on the network.
         self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        self.pool.close_all()  # wakes polls blocked on the network
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=10)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self.pool.close_all()
 
     def load(self) -> None:
         """Read the targets' states, stream high-water marks and hostnames from the store."""
@@ -147,36 +138,34 @@ class SshPoller:
             self._hostnames.update({k: v for k, v in names.items() if v})
             self._loaded = True
 
-    async def _schedule(self, target: SshTarget) -> None:
-        loop = asyncio.get_running_loop()
+    def start_delay(self, target: SshTarget) -> float:
+        """A stable offset per host spreads the first polls without making restarts random."""
         spread = min(self.cfg.startup_spread, target.interval)
-        # A stable offset per host spreads the first polls without making restarts random.
-        next_due = time.monotonic() + spread * (zlib.crc32(target.host_id.encode()) % 1000) / 1000
-        while not self._stopping:
-            await asyncio.sleep(max(0.0, next_due - time.monotonic()))
-            if not self.leads():
-                self._leading = False
-                next_due = time.monotonic() + target.interval
-                continue
-            if not self._leading:
-                await loop.run_in_executor(self._executor, self.load)
-                self._leading = True
-            fut = loop.run_in_executor(self._executor, self.poll, target)
-            self._inflight.add(fut)
-            fut.add_done_callback(self._inflight.discard)
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), self.hard_limit(target))
-            except TimeoutError:
-                # A paramiko call that waits without a timeout of its own: closing the connection wakes it.
-                log.warning("event=ssh_poll_overrun host=%s limit_s=%.0f", target.host_id, self.hard_limit(target))
-                self.pool.discard(target.host_id)
-                await asyncio.wait({fut}, timeout=target.timeout)
-            except Exception:
-                log.exception("event=ssh_poll_crashed host=%s", target.host_id)
-            next_due += target.interval
-            now = time.monotonic()
-            if next_due < now:  # overran one or more slots: skip them rather than poll back to back
-                next_due += ((now - next_due) // target.interval + 1) * target.interval
+        return spread * (zlib.crc32(target.host_id.encode()) % 1000) / 1000
+
+    def scheduled_poll(self, target: SshTarget) -> PollReport | None:
+        """One poll of ``target`` as its job runs it, on a thread of the SSH job pool.
+
+        A paramiko call can wait without a timeout of its own; past :meth:`hard_limit` a watchdog
+        closes the target's connection, which wakes it.
+        """
+        if self._stopping:
+            return None
+        token = self.lease_token()
+        if token != self._loaded_token:
+            self.load()
+            self._loaded_token = token
+        watchdog = threading.Timer(self.hard_limit(target), self._overrun, args=(target,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self.poll(target)
+        finally:
+            watchdog.cancel()
+
+    def _overrun(self, target: SshTarget) -> None:
+        log.warning("event=ssh_poll_overrun host=%s limit_s=%.0f", target.host_id, self.hard_limit(target))
+        self.pool.discard(target.host_id)
 
     def poll_budget(self, target: SshTarget) -> float:
         """Seconds the commands of one poll may take together."""
@@ -368,7 +357,7 @@ def _endpoint(target: SshTarget) -> str:
 
 
 def ssh_service(app: CollectorApp) -> SshPoller | None:
-    """Service factory for :mod:`collector.services`: None when no SSH target is configured."""
+    """The service factory (declared in ``collector/ssh/feature.py``): None when no SSH target is configured."""
     cfg: SshConfig = app.cfg.section("ssh")
     if not cfg.targets:
         return None
@@ -376,10 +365,17 @@ def ssh_service(app: CollectorApp) -> SshPoller | None:
     if unknown:
         known = sorted(c.id for c in app.cfg.customers)
         raise ConfigError(f"ssh.targets: unknown customer(s) {', '.join(unknown)}; the configuration defines {known}")
-    from collector.cluster.membership import leads
-
     return SshPoller(cfg, engine=app.engine, ingestor=app.ingestor, collector_id=app.collector_id, clock=app.clock,
-                     leads=lambda: leads(app))
+                     lease_token=lambda: app.cluster.token)
+
+
+def jobs(poller: SshPoller) -> list[JobSpec]:
+    """One job per target, at the target's interval, on a pool of ``ssh.max_concurrency`` threads."""
+    return [JobSpec(f"ssh-poll:{target.host_id}", f"SSH poll of {target.host_id}",
+                    functools.partial(poller.scheduled_poll, target), Every(target.interval),
+                    start_delay=poller.start_delay(target), pool=("ssh", poller.cfg.max_concurrency),
+                    configurable=False)
+            for target in poller.targets.values()]
 
 
 def find_poller(app: Any) -> SshPoller | None:

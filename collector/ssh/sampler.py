@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.collectors.counters import CounterDeltas
+from agent.collectors.load import load_samples
+from agent.collectors.net import net_rate_samples, net_total_samples
 from agent.model import Sample, labels_of
 from collector.ssh import parsers as p
 from collector.ssh.client import CommandResult
@@ -77,7 +79,7 @@ class TargetSampler:
 
         load = p.parse_loadavg(text["loadavg"]) if "loadavg" in text else None
         if load is not None:
-            out.samples += p.load_samples(load, self._cpus)
+            out.samples += load_samples(load, self._cpus)
 
         filesystems = self._filesystems(results, text)
         out.samples += p.disk_samples(filesystems)
@@ -137,11 +139,11 @@ class TargetSampler:
         counters = p.net_counters(links)
         if not counters:
             return []
-        samples = p.net_total_samples(counters)
+        samples = net_total_samples(counters)
         self._net_at = results["net"].received_at
         deltas = self._net.advance(counters)
         if deltas is not None:
-            samples += p.net_rate_samples(deltas.by_key, deltas.elapsed)
+            samples += net_rate_samples(deltas.by_key, deltas.elapsed)
         return samples
 
     @staticmethod

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from collector.ssh.tables import ssh_targets
-from collector.store.queries import ms_to_dt
+from collector.store.read import from_ms
 from collector.store.rollup import _insert
 
 OK = "ok"
@@ -57,7 +57,7 @@ class TargetStatus:
         d = asdict(self)
         for key in ("first_attempt_ms", "last_attempt_ms", "state_since_ms", "last_ok_ms"):
             value = d.pop(key)
-            dt: datetime | None = ms_to_dt(value)
+            dt: datetime | None = from_ms(value)
             d[key.removesuffix("_ms")] = dt.isoformat() if dt else None
         return d
 

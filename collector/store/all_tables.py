@@ -1,17 +1,20 @@
-"""Importing this module registers every table with ``collector.store.schema.metadata``.
+"""Registers every table with ``collector.store.schema.metadata``.
 
 Feature packages keep their tables next to their code (``collector/<feature>/tables.py``, built on
-the shared ``metadata``); each is imported here so that schema creation and migrations see them.
+the shared ``metadata``) and name the modules in their ``feature`` declaration; importing them here
+is what lets schema creation and migrations see them.
 """
 
-# ruff: noqa: F401
-import collector.cluster.tables
-import collector.diagnostics.tables
-import collector.export.tables
-import collector.inspection.tables
-import collector.pki.tables
-import collector.quarantine.tables
-import collector.reporting.tables
-import collector.ssh.tables
-import collector.store.schema
-import collector.tickets.tables
+import importlib
+
+import collector.store.cursors
+import collector.store.quarantine  # noqa: F401
+from collector.features import table_modules
+
+
+def register_all() -> None:
+    for module in table_modules():
+        importlib.import_module(module)
+
+
+register_all()

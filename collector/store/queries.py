@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
-from collector.store.rollup import TIERS, Tier
+from collector.store.read import align, decode_labels, find_series, from_ms, from_seconds, pick_tier, read_series
 from collector.store.schema import customers, hosts, latest, series
 
 KEY_METRICS = ("cpu.busy_percent", "mem.used_percent", "load.load1_per_core", "disk.used_percent")
-
-
-# The instants a datetime can hold; a stamp outside (stored before ingest bounded the time window)
-# reads as unknown rather than failing every query that shows it.
-_MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)
-_MAX_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
-
-
-def ms_to_dt(ms: int | None) -> datetime | None:
-    if not ms or not _MIN_MS <= ms <= _MAX_MS:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass
@@ -79,8 +66,8 @@ def list_hosts(conn: Connection, now_s: float, offline_after_s: float,
     return [
         HostRow(id=r["id"], customer_id=r["customer_id"], hostname=r["hostname"], source=r["source"],
                 status=host_status(r["connected"], r["last_seen_ms"], now_s, offline_after_s),
-                connected=bool(r["connected"]), first_seen=ms_to_dt(r["first_seen_ms"]),
-                last_seen=ms_to_dt(r["last_seen_ms"]), last_data=ms_to_dt(r["last_data_ms"]),
+                connected=bool(r["connected"]), first_seen=from_ms(r["first_seen_ms"]),
+                last_seen=from_ms(r["last_seen_ms"]), last_data=from_ms(r["last_data_ms"]),
                 agent_version=r["agent_version"], labels=r["labels"] or {},
                 key_values=key_values.get(r["id"], {}))
         for r in host_rows
@@ -132,55 +119,26 @@ def latest_values(conn: Connection, host_id: str, prefix: str | None = None) -> 
          .order_by(series.c.name, series.c.labels))
     if prefix:
         q = q.where(series.c.name.startswith(prefix))
-    return [{"name": r.name, "labels": dict(json.loads(r.labels)), "ts": ms_to_dt(r.ts_ms), "value": r.value}
+    return [{"name": r.name, "labels": decode_labels(r.labels), "ts": from_ms(r.ts_ms), "value": r.value}
             for r in conn.execute(q)]
-
-
-def pick_tier(since_s: float, step_s: float, now_s: float, retention_s: dict[str, float]) -> Tier:
-    """The finest tier that still covers ``since`` and is not finer than needed for ``step``."""
-    for tier in TIERS:
-        if since_s >= now_s - retention_s[tier.name] and step_s < TIERS[-1].width_s:
-            return tier
-    return TIERS[-1]
 
 
 def series_points(conn: Connection, host_id: str, name: str, since_s: float, until_s: float, step_s: float,
                   now_s: float, retention_s: dict[str, float],
                   labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every series ``name`` of a host aggregated into ``step``-wide points from the fitting rollup tier."""
+    """Every series ``name`` of a host (those carrying ``labels``, if given) aggregated into
+    ``step``-wide points from the fitting rollup tier."""
     tier = pick_tier(since_s, step_s, now_s, retention_s)
     step = max(int(step_s), tier.width_s)
-    t = tier.table
-    sids = conn.execute(select(series.c.id, series.c.labels)
-                        .where(series.c.host_id == host_id, series.c.name == name)).all()
-    lo = int(since_s) - int(since_s) % tier.width_s
+    refs = [r for r in find_series(conn, [host_id], [name])
+            if not labels or all(r.labels.get(k) == v for k, v in labels.items())]
     out: list[dict[str, Any]] = []
-    for sid, lab in sids:
-        lab_d = dict(json.loads(lab))
-        if labels and any(lab_d.get(k) != v for k, v in labels.items()):
-            continue
-        rows = conn.execute(
-            select(t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c.count, t.c.last, t.c.last_ts_ms)
-            .where(and_(t.c.series_id == sid, t.c.bucket >= lo, t.c.bucket < until_s))
-            .order_by(t.c.bucket)
-        ).all()
-        points: list[dict[str, Any]] = []
-        for r in rows:
-            b = r.bucket - r.bucket % step
-            if points and points[-1]["_b"] == b:
-                p = points[-1]
-                p["min"] = min(p["min"], r.min)
-                p["max"] = max(p["max"], r.max)
-                p["_sum"] += r.sum
-                p["count"] += r.count
-                if r.last_ts_ms >= p["_lt"]:
-                    p["last"], p["_lt"] = r.last, r.last_ts_ms
-            else:
-                points.append({"_b": b, "min": r.min, "max": r.max, "_sum": r.sum, "count": r.count,
-                               "last": r.last, "_lt": r.last_ts_ms})
-        for p in points:
-            p["ts"] = datetime.fromtimestamp(p.pop("_b"), tz=UTC)
-            p["avg"] = p.pop("_sum") / p["count"] if p["count"] else None
-            p.pop("_lt")
-        out.append({"name": name, "labels": lab_d, "tier": tier.name, "step_s": step, "points": points})
+    for ref, data in read_series(conn, tier, refs, align(since_s, tier.width_s), until_s):
+        merged = data.rebucket(step)
+        avg = merged.avg
+        points = [{"min": float(merged.min[i]), "max": float(merged.max[i]), "count": int(merged.count[i]),
+                   "last": float(merged.last[i]), "ts": from_seconds(merged.ts[i]),
+                   "avg": float(avg[i]) if merged.count[i] else None}
+                  for i in range(len(merged))]
+        out.append({"name": name, "labels": ref.labels, "tier": tier.name, "step_s": step, "points": points})
     return out

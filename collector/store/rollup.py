@@ -8,10 +8,7 @@ so every batch contributes to the rollups exactly once.
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
-from collections.abc import Iterable
-from dataclasses import dataclass
 from math import isfinite
 from typing import Any
 
@@ -19,7 +16,9 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.store.bulk import insert_rows, is_postgresql
-from collector.store.schema import rollup_1h, rollup_1m, series
+from collector.store.read.labels import encode_labels
+from collector.store.read.tiers import TIERS
+from collector.store.schema import series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
 
@@ -27,20 +26,6 @@ SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
 # 2^31 * 1e298 < 2.2e307, below the largest double (1.8e308): sums, merges in the store and averages
 # stay finite on every backend. Points beyond it are left out of the rollups like NaN and infinity.
 MAX_ABS_VALUE = 1e298
-
-
-@dataclass(frozen=True)
-class Tier:
-    table: Table
-    width_s: int
-    name: str
-
-
-TIERS: tuple[Tier, ...] = (Tier(rollup_1m, 60, "1m"), Tier(rollup_1h, 3600, "1h"))
-
-
-def canonical_labels(labels: Iterable[tuple[str, str]]) -> str:
-    return json.dumps(sorted(labels), separators=(",", ":"), ensure_ascii=False)
 
 
 def _merge(acc: dict[tuple[SeriesKey, int], list[float]], k: tuple[SeriesKey, int], mn: float, mx: float,
@@ -81,7 +66,7 @@ class RollupAggregator:
         items = tuple(sorted(labels.items()))
         key = self._label_keys.get(items)
         if key is None:
-            key = canonical_labels(items)
+            key = encode_labels(items)
             if len(self._label_keys) < 200_000:
                 self._label_keys[items] = key
         return key

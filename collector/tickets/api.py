@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from collector.api import Engineer, Viewer
+from collector.api_deps import Engineer, Viewer
 from collector.notify.outbox import outbox_rows
 from collector.params import BODY_CONFIG, StoreId
 from collector.store import queries

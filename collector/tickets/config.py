@@ -28,11 +28,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agent.configfile import parse_duration
 from collector.tickets.calendar import CalendarError, ServiceCalendar, parse_days, parse_hours, zone
 from collector.tickets.model import Severity
+from collector.tickets.policy import PolicyError, TicketPolicy, load_policy
 from collector.tickets.sla import SlaProfile
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -150,20 +160,10 @@ class NoiseConfig(_Strict):
     reopen_within: Delay = Field(3600.0, description="firing again this soon after auto-resolve reopens the ticket")
 
 
-FindingStatus = Literal["warning", "critical", "unknown"]
-Importance = Literal["high", "medium", "low"]
-_FINDING_SEVERITY: dict[FindingStatus, dict[Importance, str]] = {
-    "critical": {"high": "L2", "medium": "L2", "low": "L3"},
-    "warning": {"high": "L3", "medium": "L3", "low": "L4"},
-    "unknown": {"high": "L3", "medium": "L4", "low": "L4"},
-}
-
-
 class FindingPolicy(_Strict):
+    """Whether inspection findings and checklist rows open tickets at all; which ones is the policy file's."""
+
     enabled: bool = True
-    statuses: list[FindingStatus] = Field(default_factory=lambda: list[FindingStatus](["warning", "critical"]))
-    severity: dict[FindingStatus, dict[Importance, SeverityName]] = Field(default_factory=lambda: {
-        k: {s: Severity(v) for s, v in m.items()} for k, m in _FINDING_SEVERITY.items()})
 
 
 class EtaSeverity(_Strict):
@@ -259,11 +259,42 @@ class TicketsConfig(_Strict):
                                              description="chain for customers without their own")
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
     findings: FindingPolicy = Field(default_factory=FindingPolicy)
+    policy_file: Path | None = Field(None, description="ticket policy for inspection findings (YAML rules, relative "
+                                                       "to collector.yaml); default: the built-in policy")
     forecasts: ForecastPolicy = Field(default_factory=ForecastPolicy)
     anomalies: AnomalyPolicy = Field(default_factory=AnomalyPolicy)
     offline: OfflinePolicy = Field(default_factory=OfflinePolicy)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     link: str | None = Field(None, description="URL template for a ticket in notifications, with {id}")
+
+    _policy: TicketPolicy | None = PrivateAttr(None)
+
+    @field_validator("policy_file")
+    @classmethod
+    def _policy_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        """Resolved next to collector.yaml and checked here, so that a bad rule is reported as this field."""
+        base = info.context.get("config_dir") if isinstance(info.context, dict) else None
+        if v is not None and not v.is_absolute() and base is not None:
+            v = Path(base) / v
+        profiles = {**_builtin()[1], **info.data.get("profiles", {})}
+        try:
+            load_policy(v).check_profiles(set(profiles))
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _load_policy(self) -> TicketsConfig:
+        try:
+            self._policy = load_policy(self.policy_file)
+        except PolicyError as exc:
+            raise ValueError(f"policy_file: {exc}") from None
+        return self
+
+    @property
+    def policy(self) -> TicketPolicy:
+        assert self._policy is not None, "set by validation"
+        return self._policy
 
     @model_validator(mode="after")
     def _references(self) -> TicketsConfig:

@@ -284,6 +284,8 @@ class Signal:
     forecast: dict[str, Any] | None = None
     # Heartbeat-style sources fire on every evaluation; counting those as repeats is noise.
     count_repeat: bool = True
+    # The SLA profile a policy rule chose; None: the customer's profile.
+    sla_profile: str | None = None
 
     @property
     def fingerprint(self) -> str:

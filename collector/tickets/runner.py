@@ -1,21 +1,20 @@
-"""The ``tickets`` collector service: every ``evaluate_every`` (30 s) detect offline agents and
-evaluate SLA clocks, escalation, the plan rule, auto-resolution and flapping of open tickets; it
-also runs the notification outbox worker (its own thread) when notifications are configured.
+"""The ``tickets`` collector service: the SLA pass (job ``tickets-sla``, every ``evaluate_every``,
+30 s by default) detects offline agents and evaluates SLA clocks, escalation, the plan rule,
+auto-resolution and flapping of open tickets; the service also runs the notification outbox worker
+(its own thread, woken by new messages) when notifications are configured.
 
-The work is synchronous database access, so it runs in a worker thread; the event loop (gRPC
-ingest, the API) never waits for it.
+The pass is synchronous database access and runs on a thread of the job scheduler; the event loop
+(gRPC ingest, the API) never waits for it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import weakref
 from typing import TYPE_CHECKING
 
-from collector.cluster.membership import leads
 from collector.notify.outbox import Outbox
+from collector.scheduler import Every, JobSpec
 from collector.tickets.config import TicketsConfig
 from collector.tickets.evaluate import EvaluationReport, SlaEvaluator
 from collector.tickets.offline import OfflineDetector
@@ -61,8 +60,6 @@ class TicketsRunner:
         self.service = service_for(app)
         self.evaluator = SlaEvaluator(self.service)
         self.offline = OfflineDetector(app.engine, cfg.offline, app.cfg.offline_after, app.clock)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
     def tick(self) -> tuple[IngestReport, EvaluationReport]:
         """One pass; tests call it directly with an injected clock."""
@@ -77,29 +74,18 @@ class TicketsRunner:
     async def start(self) -> None:
         if self.notify is not None:
             await self.notify.start()
-        if self.enabled:
-            self._stopping = asyncio.Event()
-            self._task = asyncio.create_task(self._loop(), name="patrol-tickets")
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            try:
-                if leads(self.app):  # SLA clocks run on one collector of a group
-                    await loop.run_in_executor(None, self.tick)
-            except Exception:
-                log.exception("event=tickets_pass_failed (retrying next period)")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.every)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            # Let a pass in progress finish: its thread would otherwise outlive the store.
-            self._stopping.set()
-            await asyncio.wait({self._task}, timeout=60)
-            self._task.cancel()
         if self.notify is not None:
             await self.notify.stop()
+
+
+def jobs(runner: TicketsRunner) -> list[JobSpec]:
+    if not runner.enabled:
+        return []
+    # At start too: tickets of agents that went offline while the collector was down open at once.
+    return [JobSpec("tickets-sla", "Tickets: offline agents, SLA clocks, escalation, auto-resolution",
+                    runner.tick, Every(runner.every), start_delay=0)]
 
 
 def create_service(app: CollectorApp) -> TicketsRunner | None:

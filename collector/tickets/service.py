@@ -584,7 +584,7 @@ class TicketService:
                 reporter: str, actor: str, repeat_of: int | None = None,
                 classification: Classification | None = None) -> Ticket:
         fp = s.fingerprint
-        profile_name = self.cfg.profile_name(customer_id)
+        profile_name = s.sla_profile or self.cfg.profile_name(customer_id)
         cls = classification or Classification()
         title = s.title or f"{s.check_id} {s.subject}".strip() + (f" on {s.host_id}" if s.host_id else "")
         ticket_id = repo.insert_ticket(conn, {

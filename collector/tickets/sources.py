@@ -1,43 +1,31 @@
 """Adapters from what other parts produce to ticket :class:`Signal` values — the only coupling point.
 
-Inputs are read loosely (objects with ``to_dict()``, dataclasses or plain mappings), so the inspection
-engine, the forecaster and the anomaly scorer can evolve without touching the ticket service:
+Every input arrives typed:
 
-- **inspection findings** — ``inspections.model.Finding`` (or its ``to_dict()``), a ``HostResult`` or a
-  whole ``InspectionResult``: ``warning``/``critical`` fire, ``ok`` clears, ``unknown`` says nothing
-  (configurable in ``tickets.findings``);
-- **forecasts** — one item per series: ``host_id``, ``series`` (catalogue name), ``labels``,
-  ``forecast`` (``inspections.forecast.Forecast`` or its ``to_dict()``), and the series behind it as
-  ``points`` (``[[unix_s, value], …]``) or ``ts``/``values`` arrays. A crossing expected within the
-  horizon fires; no crossing (or a later one) clears;
-- **anomaly episodes** — ``host_id``, ``series``, ``labels``, ``score`` (likelihood in [0, 1]),
-  ``observed``, ``band_low``/``band_high`` (the expected band), ``duration_s``, ``display`` and
-  ``unit``; ``firing`` when the caller has applied the policy, else ``min_likelihood`` and
-  ``min_duration`` decide.
+- **inspection findings** — :class:`FindingBatch` (the ``Finding`` objects of one run) and manual
+  checklist rows, judged by the ticket policy (:mod:`collector.tickets.policy`): a finding a rule
+  opens a ticket for fires, ``ok`` or an ignored problem clears, an unmatched ``unknown`` says nothing;
+- **forecasts** — :class:`inspections.signals.CapacityForecast`, one stored run per series (from
+  :mod:`collector.predictions.service`): a crossing expected within the horizon fires; no crossing (or a later
+  one) clears. Titles name the catalogue's display name and the resource, never a series id;
+- **anomalies** — :class:`inspections.signals.Anomaly`, one stored run per series: ``firing`` (the
+  predictions pass has applied likelihood, duration and rate limit) opens, clear closes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.tickets.config import AnomalyPolicy, FindingPolicy, ForecastPolicy
+from collector.tickets.config import AnomalyPolicy, ForecastPolicy
 from collector.tickets.messages import duration
 from collector.tickets.model import Severity, Signal, Source
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    if hasattr(obj, "to_dict"):
-        return dict(obj.to_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    raise TypeError(f"cannot read {type(obj).__name__} as a mapping: pass a dict, a dataclass or an object "
-                    "with to_dict()")
+from collector.tickets.policy import Decision, TicketPolicy
+from inspections import ChecklistRow, Finding, Threshold
+from inspections.signals import Anomaly, CapacityForecast, SeriesResult
 
 
 def _time(value: Any, default: datetime) -> datetime:
@@ -51,89 +39,112 @@ def _time(value: Any, default: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def labels_subject(labels: Mapping[str, Any] | None) -> str:
-    items = labels or {}
-    return ",".join(f"{k}={items[k]}" for k in sorted(items))
+# -- inspection findings and checklist rows ------------------------------------------------------
 
 
-# -- inspection findings -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class FindingBatch:
+    """The findings of one completed inspection run, as the engine produced them."""
+
+    run_id: int
+    customer_id: str
+    evaluated_at: datetime
+    findings: Sequence[Finding]
+    hostnames: Mapping[str, str] = field(default_factory=dict)
 
 
-def _flatten_findings(items: Any) -> Iterable[tuple[dict[str, Any], str | None, Any]]:
-    """(finding, customer_id, evaluated_at) from a result, host results or findings."""
-    if not isinstance(items, Mapping) and hasattr(items, "hosts") and hasattr(items, "evaluated_at"):
-        items = as_dict(items)
-    if isinstance(items, Mapping) and "hosts" in items:
-        at = items.get("evaluated_at")
-        for h in items["hosts"]:
-            hd = as_dict(h)
-            for f in hd.get("findings", []):
-                yield as_dict(f), hd.get("customer_id"), at
-        return
-    if isinstance(items, Mapping) and "findings" in items:
-        for f in items["findings"]:
-            yield as_dict(f), items.get("customer_id"), None
-        return
-    for item in items:
-        d = as_dict(item)
-        if "findings" in d and "check_id" not in d:
-            yield from _flatten_findings(d)
-        else:
-            yield d, d.get("customer_id"), d.get("evaluated_at")
+def _measured(value: float | None, unit: str) -> str:
+    """A measured value or level as the check states it: 93.5%, 918 attempts/h, 1,024 MiB."""
+    if value is None or not math.isfinite(value):
+        return "no value"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}".rstrip("0").rstrip(".")
+    return text + unit if unit in ("%", "") else f"{text} {unit}"
 
 
-def _bi(name: Any, lang: str = "en") -> str:
-    if isinstance(name, Mapping):
-        return str(name.get(lang) or name.get("en") or name.get("zh") or "")
-    return str(name or "")
+def _threshold_text(t: Threshold, unit: str) -> str:
+    sign = "≥" if t.direction == "above" else "<"
+    parts = [f"{name} {sign} {_measured(level, unit)}" for name, level in (("warning", t.warn), ("critical", t.crit))
+             if level is not None]
+    return ", ".join(parts)
 
 
-def finding_signals(findings: Any, policy: FindingPolicy, now: datetime) -> list[Signal]:
+def _state(decision: Decision, status: str) -> bool | None:
+    """Firing when a rule opens a ticket; ok, or a problem the policy ignores, counts as clear;
+    an unknown nobody asked a ticket for says nothing (the check could not look)."""
+    if decision.opens:
+        return True
+    return None if status == "unknown" else False
+
+
+def finding_signal(f: Finding, batch: FindingBatch, policy: TicketPolicy) -> Signal:
+    decision = policy.decide(f.check_id, f.category, f.status, f.severity, batch.customer_id)
+    firing = _state(decision, f.status) if f.status != "ok" else False
+    host = batch.hostnames.get(f.host_id, f.host_id)
+    name_en, name_zh = f.name.get("en") or f.check_id, f.name.get("zh") or ""
+    shown = _measured(f.observed, f.unit)
+    where = f" {f.subject}" if f.subject else ""
+    limits = _threshold_text(f.threshold, f.unit)
+    # The title names the condition, not the value: it stays true while the value moves between runs.
+    title = f"{name_en}{where} on {host}: {f.status}"
+    lines = [f"{name_zh + ' / ' if name_zh else ''}{name_en}{where} on {host}: {f.status}, measured {shown}"
+             + (f" (thresholds: {limits})" if limits else "")]
+    if f.unknown_reason:
+        lines.append(f"not evaluated: {f.unknown_reason}")
+    if f.note:
+        lines.append(" / ".join(v for v in (f.note.get("zh"), f.note.get("en")) if v))
+    if f.recommendation:
+        lines.append("recommendation: " + " / ".join(v for v in (f.recommendation.get("zh"),
+                                                                 f.recommendation.get("en")) if v))
+    lines.append(f"found by inspection run {batch.run_id} at {batch.evaluated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return Signal(
+        source=Source.INSPECTION, check_id=f.check_id, subject=f.subject, firing=firing,
+        observed_at=batch.evaluated_at, host_id=f.host_id, customer_id=batch.customer_id,
+        severity=decision.severity if decision.opens else Severity.L4, title=title, description="\n".join(lines),
+        details={"finding": f.to_dict(), "observed": _json_number(f.observed), "run_id": batch.run_id,
+                 "policy": decision.describe()},
+        sla_profile=decision.rule.sla_profile if decision.rule is not None else None,
+    )
+
+
+def finding_signals(batch: FindingBatch, policy: TicketPolicy) -> list[Signal]:
+    """One signal per finding of the run: problems the policy opens tickets for fire, the rest clear."""
+    return [finding_signal(f, batch, policy) for f in batch.findings]
+
+
+def checklist_signals(rows: Iterable[ChecklistRow], run_id: int, customer_id: str, customer_name: str,
+                      policy: TicketPolicy, at: datetime) -> list[Signal]:
+    """A manual checklist row marked abnormal (``issue``) fires per the policy; marked ok clears.
+
+    A row belongs to the customer's site, not to one host: its subject is the customer, so each
+    customer has at most one open ticket per checklist item.
+    """
     out: list[Signal] = []
-    for f, customer_id, evaluated_at in _flatten_findings(findings):
-        status = f.get("status")
-        if status in policy.statuses:
-            firing: bool | None = True
-        elif status == "ok":
-            firing = False
-        else:
-            firing = None
-        level = str(f.get("severity") or "medium")
-        table = next((m for k, m in policy.severity.items() if k == status), {}) if firing else {}
-        severity = next((v for k, v in table.items() if k == level), Severity.L3 if firing else Severity.L4)
-        subject = f.get("subject") or ""
-        host = f.get("host_id")
-        observed, unit = f.get("observed"), f.get("unit") or ""
-        name_en, name_zh = _bi(f.get("name"), "en") or f["check_id"], _bi(f.get("name"), "zh")
-        shown = f"{observed:g}{unit}" if isinstance(observed, int | float) else "no value"
-        title = f"{name_en}{f' {subject}' if subject else ''} on {host}: {status} ({shown})"
-        thr = f.get("threshold") or {}
-        rec = f.get("recommendation") or {}
-        lines = [f"{name_zh + ' / ' if name_zh else ''}{name_en}: {status}, observed {shown}"
-                 + (f" (warn {thr.get('warn')}, crit {thr.get('crit')}, {thr.get('direction')})" if thr else "")]
-        if f.get("unknown_reason"):
-            lines.append(f"unknown: {f['unknown_reason']}")
-        if rec:
-            lines.append("recommendation: " + " / ".join(str(v) for v in (rec.get("en"), rec.get("zh")) if v))
+    for r in rows:
+        if r.result is None:
+            continue
+        decision = policy.decide(r.item_id, r.category, "issue", "medium", customer_id)
+        firing = decision.opens and r.result == "issue"
+        title_en, title_zh = r.title.get("en") or r.item_id, r.title.get("zh") or ""
+        remark = f": {r.remark}" if r.remark else ""
+        lines = [f"{title_zh + ' / ' if title_zh else ''}{title_en}: marked abnormal by {r.checked_by or 'an engineer'}"
+                 f" during inspection run {run_id}{remark}",
+                 "expected: " + " / ".join(v for v in (r.guidance.get("zh"), r.guidance.get("en")) if v)]
         out.append(Signal(
-            source=Source.INSPECTION, check_id=str(f["check_id"]), subject=subject, firing=firing,
-            observed_at=_time(evaluated_at, now), host_id=host, customer_id=customer_id or f.get("customer_id"),
-            severity=severity, title=title, description="\n".join(lines), details={"finding": f, "observed": observed},
+            source=Source.INSPECTION, check_id=r.item_id, subject=customer_id, firing=firing,
+            observed_at=r.checked_at or at, host_id=None, customer_id=customer_id,
+            severity=decision.severity if firing else Severity.L4,
+            title=f"{title_en} at {customer_name} marked abnormal{remark}", description="\n".join(lines),
+            details={"checklist": r.to_dict(), "run_id": run_id, "policy": decision.describe()},
+            sla_profile=decision.rule.sla_profile if firing and decision.rule is not None else None,
         ))
     return out
 
 
+def _json_number(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
 # -- forecasts ---------------------------------------------------------------------------------
-
-
-def _points(item: Mapping[str, Any]) -> list[tuple[float, float]]:
-    if item.get("points") is not None:
-        pts = [(float(p[0]), float(p[1])) for p in item["points"]]
-    elif item.get("ts") is not None and item.get("values") is not None:
-        pts = [(float(a), float(b)) for a, b in zip(item["ts"], item["values"], strict=True)]
-    else:
-        pts = []
-    return [(a, b) for a, b in pts if math.isfinite(a) and math.isfinite(b)]
 
 
 def downsample(points: list[tuple[float, float]], max_points: int) -> list[list[float]]:
@@ -155,107 +166,89 @@ def downsample(points: list[tuple[float, float]], max_points: int) -> list[list[
     return out
 
 
-def forecast_signals(items: Iterable[Any], policy: ForecastPolicy, now: datetime) -> list[Signal]:
+def _what(r: SeriesResult) -> str:
+    """The display name (English / Chinese) and the resource, as people read them: "Disk / 磁盘 /data"."""
+    name = r.display
+    shown = f"{name['en']} / {name['zh']}" if name.get("zh") and name["zh"] != name["en"] else name["en"]
+    return f"{shown} {r.subject}" if r.subject else shown
+
+
+def _reaches(fc: CapacityForecast) -> str:
+    if fc.result.direction == "up" and fc.unit == "%" and fc.limit >= 100.0:
+        return "full"
+    if fc.result.direction == "down" and fc.limit == 0.0:
+        return "exhausted"
+    return f"at {_quantity(fc.limit, fc.unit)}"
+
+
+def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPolicy, now: datetime) -> list[Signal]:
+    """One signal per stored forecast run: a crossing expected within the horizon fires, else it clears."""
     out: list[Signal] = []
-    for raw in items:
-        item = as_dict(raw)
-        fc = as_dict(item["forecast"]) if item.get("forecast") is not None else item
-        series = str(item.get("series") or item.get("name") or item.get("metric") or "")
-        if not series:
-            raise ValueError("a forecast item needs 'series' (the catalogue name, e.g. disk.used_percent)")
-        labels = dict(item.get("labels") or {})
-        host = item.get("host_id")
-        host_name = item.get("hostname") or host
-        at = float(fc.get("now") or now.timestamp())
-        eta = fc.get("eta")
-        horizon = float(item.get("horizon_s") or fc.get("horizon_s") or policy.horizon)
-        left = None if eta is None else max(0.0, float(eta) - at)
-        left_low = _left(fc.get("eta_low"), at)
+    for fc in forecasts:
+        res = fc.result
+        left, left_low = fc.result.time_left_s, _left(res.eta_low, res.now)
+        horizon = policy.horizon
         firing = left is not None and (left <= horizon or (policy.band_edge and left_low is not None
                                                           and left_low <= horizon))
-        subject = labels_subject(labels)
-        limit = fc.get("limit")
-        where = f" {subject}" if subject else ""
-        title = (f"{series}{where} on {host_name} expected to reach {limit:g} "
-                 f"within {duration(policy.within(left if left is not None else horizon))}"
-                 if firing and isinstance(limit, int | float)
-                 else f"{series}{where} on {host_name}: trend toward limit")
-        payload = {
-            **{k: v for k, v in fc.items() if k not in ("points", "ts", "values")},
-            "series": series, "labels": labels, "unit": item.get("unit"), "horizon_s": horizon,
-            "points": downsample(_points(item), policy.max_points),
-        }
-        reason = fc.get("reason")
-        description = (f"Forecast: {series}{where} reaches {limit} in {duration(left)}"
-                       + (f" (band {duration(_left(fc.get('eta_low'), at))} … "
-                          f"{duration(_left(fc.get('eta_high'), at))})" if fc.get("eta_low") is not None else "")
-                       + (f". {reason}" if reason else ""))
+        what = _what(fc)
+        if firing and left is not None and left <= horizon:
+            title = f"{what} on {fc.hostname} {_reaches(fc)} within {duration(policy.within(left))}"
+        elif firing:
+            # Raised by the early edge of the band: the likely crossing is later than the horizon.
+            title = f"{what} on {fc.hostname} could be {_reaches(fc)} within {duration(horizon)}"
+        else:
+            title = f"{what} on {fc.hostname}: trend toward its limit"
+        payload = {**res.to_dict(), "series": fc.series, "labels": dict(fc.labels), "display": fc.display,
+                   "subject": fc.subject, "unit": fc.unit, "horizon_s": horizon, "run_id": fc.run_id,
+                   "computed_at": fc.computed_at.isoformat(), "method": fc.method,
+                   "points": downsample(list(fc.points), policy.max_points)}
+        band = (f" (band {duration(left_low)} … {duration(_left(res.eta_high, res.now))})"
+                if res.eta_low is not None else "")
+        description = (f"Forecast: {what} reaches {_quantity(fc.limit, fc.unit)} in {duration(left)}{band}"
+                       + (f". {res.reason}" if res.reason else ""))
         out.append(Signal(
-            source=Source.FORECAST, check_id=f"forecast.{series}", subject=subject, firing=firing,
-            observed_at=_time(at, now), host_id=host, customer_id=item.get("customer_id"),
+            source=Source.FORECAST, check_id=fc.check_id, subject=fc.labels_key, firing=firing,
+            observed_at=_time(res.now, now), host_id=fc.host_id, customer_id=fc.customer_id,
             severity=policy.severity_for(left) if left is not None else policy.default_severity, title=title,
-            description=description, details={"observed": fc.get("level")}, forecast=payload if firing else None,
+            description=description, details={"observed": res.level, "run_id": fc.run_id},
+            forecast=payload if firing else None,
         ))
     return out
 
 
-def _left(eta: Any, at: float) -> float | None:
-    return None if eta is None else max(0.0, float(eta) - at)
+def _left(eta: float | None, at: float) -> float | None:
+    return None if eta is None else max(0.0, eta - at)
 
 
 # -- anomaly scores ----------------------------------------------------------------------------
 
 
-def anomaly_signals(items: Iterable[Any], policy: AnomalyPolicy, now: datetime) -> list[Signal]:
-    """One signal per series. An item carrying ``firing`` (what :mod:`collector.predict` sends, with
-    duration and rate limit already applied) says so itself; otherwise it fires when its ``score``
-    reaches ``min_likelihood`` and its ``duration_s`` ``min_duration``, and clears when either falls short."""
-    out: list[Signal] = []
-    for raw in items:
-        item = as_dict(raw)
-        score = float(item.get("score") or 0.0)
-        if not math.isfinite(score):
-            continue
-        lasted = float(item.get("duration_s") or 0.0)
-        firing = item.get("firing")
-        if firing is None:
-            firing = score >= policy.min_likelihood and lasted >= policy.min_duration
-        series = str(item.get("series") or item.get("name") or "")
-        labels = dict(item.get("labels") or {})
-        subject = labels_subject(labels)
-        host = item.get("host_id")
-        what = _display(item, series) + (f" {subject}" if subject else "")
-        where = item.get("hostname") or host
-        unit = str(item.get("unit") or "")
-        observed, low, high = item.get("observed", item.get("value")), item.get("band_low"), item.get("band_high")
-        seen = _quantity(observed, unit)
-        expected = (f"expected {_quantity(low, '')}–{_quantity(high, unit)}"
-                    if isinstance(low, int | float) and isinstance(high, int | float) else "")
-        title = f"Unusual {what} on {where}: {seen}" + (f" ({expected})" if expected else "")
-        description = (f"{what} on {where}: " + (f"{expected}, " if expected else "")
-                       + f"observed {seen}" + (f" for {duration(lasted)}" if lasted > 0 else "")
-                       + (", still going on" if item.get("ongoing") else "")
-                       + f" (anomaly likelihood {score:.2f}).")
-        if not firing:
-            title, description = f"{what} on {where} back within its usual range", ""
-        details = {k: item.get(k) for k in ("score", "observed", "peak", "expected", "band_low", "band_high",
-                                            "start", "duration_s", "ongoing", "unit")}
-        out.append(Signal(
-            source=Source.ANOMALY, check_id=f"anomaly.{series}", subject=subject, firing=bool(firing),
-            observed_at=_time(item.get("detected_at", item.get("ts")), now), host_id=host,
-            customer_id=item.get("customer_id"), severity=policy.severity, title=title, description=description,
-            details={**details, "series": series, "labels": labels},
-        ))
-    return out
+def anomaly_signals(anomalies: Iterable[Anomaly], policy: AnomalyPolicy, now: datetime) -> list[Signal]:
+    """One signal per stored anomaly run: firing (the predictions pass applied duration and rate
+    limit) opens or updates a ticket, clear closes it after the hysteresis."""
+    return [_anomaly_signal(a, policy, now) for a in anomalies]
 
 
-def _display(item: Mapping[str, Any], series: str) -> str:
-    """The series' display name (English / Chinese where both are known), never its id if it has one."""
-    name = item.get("display")
-    if isinstance(name, Mapping):
-        en, zh = name.get("en"), name.get("zh")
-        return f"{en} / {zh}" if en and zh else str(en or zh or series)
-    return str(name or series)
+def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy, now: datetime) -> Signal:
+    what, where, unit, ep = _what(a), a.hostname, a.unit, a.episode
+    if not a.firing or ep is None or a.band is None:
+        return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=False,
+                      observed_at=a.computed_at, host_id=a.host_id, customer_id=a.customer_id,
+                      severity=policy.severity, title=f"{what} on {where} back within its usual range", description="",
+                      details={"series": a.series, "labels": dict(a.labels), "run_id": a.run_id})
+    low, high = a.band
+    seen = _quantity(ep.observed, unit)
+    expected = f"expected {_quantity(low, '')}–{_quantity(high, unit)}"
+    description = (f"{what} on {where}: {expected}, observed {seen}"
+                   + (f" for {duration(ep.duration_s)}" if ep.duration_s > 0 else "")
+                   + (", still going on" if ep.ongoing else "") + f" (anomaly likelihood {ep.score:.2f}).")
+    details = {"score": ep.score, "observed": ep.observed, "peak": ep.peak, "expected": ep.expected,
+               "band_low": low, "band_high": high, "start": ep.start, "duration_s": ep.duration_s,
+               "ongoing": ep.ongoing, "unit": unit, "series": a.series, "labels": dict(a.labels), "run_id": a.run_id}
+    return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=True,
+                  observed_at=_time(ep.detected_at, now), host_id=a.host_id, customer_id=a.customer_id,
+                  severity=policy.severity, title=f"Unusual {what} on {where}: {seen} ({expected})",
+                  description=description, details=details)
 
 
 def _quantity(value: Any, unit: str) -> str:

@@ -98,5 +98,5 @@ maintenance_windows = Table(
     Column("deleted_ms", BigInteger, nullable=True),
 )
 
-# Notifications share the registration line of this feature in collector/store/all_tables.py.
+# Notifications' tables are registered with this feature's (collector/tickets/feature.py).
 import collector.notify.tables  # noqa: E402, F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from inspections.data import EventRecord, HostInfo, InspectionData, LatestValue, SeriesRollup, from_epoch
+from inspections.data import EventRecord, EventStamps, HostInfo, InspectionData, LatestValue, SeriesRollup, from_epoch
 from inspections.expectations import HostExpectations
 
 # The widest rollup tier; used as the bucket width when a series has a single bucket to infer from.
@@ -38,8 +38,9 @@ class CheckContext:
         self.expectations = expectations
         self._rollups: dict[tuple[str, datetime], list[SeriesRollup]] = {}
         self._latest: dict[str, list[LatestValue]] = {}
-        self._event_counts: dict[str, int] | None = None
+        self._event_counts: dict[tuple[str, ...] | None, dict[str, int]] = {}
         self._events: dict[tuple[tuple[str, ...] | None, tuple[str, ...] | None, int], list[EventRecord]] = {}
+        self._stamps: dict[tuple[tuple[str, ...] | None, tuple[str, ...] | None, int], EventStamps] = {}
 
     @property
     def window_hours(self) -> float:
@@ -60,10 +61,13 @@ class CheckContext:
             self._latest[name] = self.data.latest(self.host.host_id, name)
         return self._latest[name]
 
-    def event_counts(self) -> dict[str, int]:
-        if self._event_counts is None:
-            self._event_counts = self.data.event_counts(self.host.host_id, self.since, self.until)
-        return self._event_counts
+    def event_counts(self, severities: list[str] | None = None) -> dict[str, int]:
+        key = tuple(severities) if severities is not None else None
+        if key not in self._event_counts:
+            self._event_counts[key] = self.data.event_counts(
+                self.host.host_id, self.since, self.until, severities=severities
+            )
+        return self._event_counts[key]
 
     def events(self, rules: list[str] | None, severities: list[str] | None, limit: int) -> list[EventRecord]:
         key = (tuple(rules) if rules is not None else None, tuple(severities) if severities else None, limit)
@@ -72,6 +76,15 @@ class CheckContext:
                 self.host.host_id, self.since, self.until, rules, limit, severities=severities
             )
         return self._events[key]
+
+    def event_stamps(self, rules: list[str] | None, severities: list[str] | None, limit: int) -> EventStamps:
+        """Times and weights of the events :meth:`events` would return."""
+        key = (tuple(rules) if rules is not None else None, tuple(severities) if severities else None, limit)
+        if key not in self._stamps:
+            self._stamps[key] = self.data.event_stamps(
+                self.host.host_id, self.since, self.until, rules, limit, severities=severities
+            )
+        return self._stamps[key]
 
     # -- freshness ---------------------------------------------------------------------------------
 

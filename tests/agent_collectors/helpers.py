@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from agent.model import Sample
-
-CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+from inspections.catalogue import catalogue as metric_catalogue
 
 
 class ManualClock:
@@ -24,23 +20,15 @@ class ManualClock:
 
 
 def catalogue() -> dict[str, frozenset[str]]:
-    """Series name -> label keys, read from the table in docs/metrics.md."""
-    result: dict[str, frozenset[str]] = {}
-    for line in CATALOGUE.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`"):
-            continue
-        labels = frozenset(re.findall(r"`(\w+)`", cells[1].split("(")[0]))
-        for name in re.findall(r"`([a-z_]+\.[a-z0-9_]+)`", cells[0]):
-            result[name] = labels
-    return result
+    """Series name -> label keys, from the metric catalogue (inspections/metrics.yaml)."""
+    return {m.name: frozenset(m.labels) for m in metric_catalogue().metrics.values()}
 
 
 def assert_catalogued(samples: list[Sample]) -> None:
     """Every sample uses a catalogued name with exactly the catalogued label keys."""
     known = catalogue()
     for s in samples:
-        assert s.name in known, f"{s.name} is not in docs/metrics.md"
+        assert s.name in known, f"{s.name} is not in the metric catalogue"
         assert frozenset(k for k, _ in s.labels) == known[s.name], f"{s.name} labels {s.labels}"
         assert isinstance(s.value, float), f"{s.name} value {s.value!r} is not a float"
 

@@ -1,21 +1,20 @@
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from agent.collectors import REGISTRY, build_collectors
 from agent.model import Collector
-from tests.agent_collectors.helpers import CATALOGUE, assert_catalogued, by_key
+from inspections.catalogue import catalogue
+from tests.agent_collectors.helpers import assert_catalogued, by_key
 
 EXPECTED = ["cpu", "load", "memory", "disk", "diskio", "net", "tcp", "procs", "top", "uptime", "sensors", "fd"]
 
 
 def catalogued_intervals() -> dict[str, float]:
-    """Collector name -> default interval from the 'collector (default interval)' column."""
-    text = CATALOGUE.read_text(encoding="utf-8")
-    return {name: float(seconds) for name, seconds in re.findall(r"\| (\w+) \((\d+) s\) \|", text)}
+    """Collector name -> default interval, from the metric catalogue's groups."""
+    return {g.collector: g.interval_s for g in catalogue().groups if g.collector and g.interval_s}
 
 
 def test_registry_lists_every_collector_under_its_own_name() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from collector.cluster.membership import Cluster
-from collector.export import cursors
 from collector.export.adopt import adopt, orphans
+from collector.store import cursors
 from collector.store.engine import open_engine
 from tests.export.rows import ScriptedWriter, add_batches, add_host
 from tests.export.test_exporter import NOW, config

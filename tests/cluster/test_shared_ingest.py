@@ -7,7 +7,7 @@ import threading
 import time
 
 from collector.cluster.membership import Cluster
-from collector.cluster.takeover import Takeover, fold_leftovers
+from collector.cluster.takeover import Takeover, expire_gone_members, fold_leftovers
 from collector.ingest import Outcome
 from collector.store import watermark
 from collector.store.engine import open_engine
@@ -151,5 +151,7 @@ def test_the_leader_applies_raw_retention_to_a_dead_collectors_batches(store_url
     leader = Cluster(engine, "col-b", listen="x:3", api="x:4", heartbeat_s=0.1, lease_ttl_s=0.3)
     leader.on_leader_beat.append(Takeover(engine, RET, lambda: later))
     assert leader.beat()
+    assert len(stored_seqs(a)) == 2, "the beat folds; retention is the job's"
+    assert expire_gone_members(engine, "col-b", leader.ttl_ms, RET, later) == ["col-a"]
     assert stored_seqs(a) == [], "folded first, then expired"
     assert rollup_totals(a) == (2, 3.0)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from collector.ingest import Batch, Outcome
-from collector.quarantine import repository
-from collector.quarantine.tables import quarantine
+from collector.store import quarantine as repository
 from collector.store import queries
+from collector.store.quarantine import quarantine
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.test_ingest_store import NOW, batch, commit, host, make, samples
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from collector.app import CollectorApp
-from collector.quarantine.tables import quarantine
 from collector.store import queries
+from collector.store.quarantine import quarantine
 from collector.store.schema import events as events_table
 from collector.store.schema import hosts, series
 from protos.patrol.v1 import agent_pb2 as pb

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from collector.ingest import Batch, Ingestor
-from collector.predict import forecast_capacity, rollup_forecast_points
+from collector.predictions.service import forecast_capacity, rollup_forecast_points
 from collector.simulator import FleetSpec, HistorySchedule, TroubleSpec, build_fleet, encoded_batches
 from collector.simulator.trouble import TroubleKind, plan_troubles
 from collector.store.engine import open_engine
@@ -52,7 +52,7 @@ def test_forecasts_lead_the_injected_failures(tmp_path: Path) -> None:
     assert disk_fc.eta is not None and disk_fc.eta_low is not None and disk_fc.eta_high is not None
     assert abs(disk_fc.eta - disk.eta.timestamp()) < 1.5 * 86400  # about a week out, within a day and a half
     assert disk_fc.eta > now  # predicted before it happens
-    leak_fc = by_key[(leak.agent_id, "mem.available_bytes", "")].result
+    leak_fc = by_key[(leak.agent_id, "mem.used_percent", "")].result
     assert leak_fc.eta is not None and leak_fc.eta_low is not None
     assert leak_fc.eta_low <= leak.eta.timestamp() + 86400  # the band opens before the failure
     # Hosts without trouble get no crossing within a week.

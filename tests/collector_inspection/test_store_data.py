@@ -12,14 +12,15 @@ from sqlalchemy import Engine
 
 from collector.inspection.data import (
     HOST_UP,
+    MAX_BUCKETS,
     StoreData,
     UnknownHosts,
     derive_availability,
     load_hosts,
-    tier_for_window,
 )
 from collector.simulator import HistorySchedule, TroubleSpec, encoded_batches
-from inspections import RollupColumns, load_profile, run_inspection
+from collector.store.read import tier_for_window
+from inspections import EventStamps, RollupColumns, load_profile, run_inspection
 from inspections.profiles import parse_profile
 from tests.collector_inspection.store import RETENTION, Expected, events, hello, ingest, open_store, samples
 
@@ -57,7 +58,7 @@ def test_rollups_equal_the_ingested_samples(fleet: tuple[Engine, Expected], hour
                                             prefetch: bool) -> None:
     engine, expected = fleet
     since, until = END - timedelta(hours=hours), END + timedelta(minutes=1)
-    assert tier_for_window(since.timestamp(), until.timestamp(), NOW_S, RETENTION).width_s == width
+    assert tier_for_window(since.timestamp(), until.timestamp(), NOW_S, RETENTION, MAX_BUCKETS).width_s == width
     names = sorted({k[1] for k in expected.buckets[width]})
     hosts = sorted(expected.hosts)
     # A tiny row budget makes every host its own bulk slice; the answers must not change.
@@ -110,6 +111,12 @@ def test_event_counts_include_suppressed_and_events_filter(fleet: tuple[Engine, 
             counts[rule] = counts.get(rule, 0) + 1 + supp
         assert data.event_counts(host, since, until) == counts
         assert StoreData(engine, RETENTION, lambda: NOW_S).event_counts(host, since, until) == counts
+        severe_counts: dict[str, int] = {}
+        for _, rule, severity, supp in window:
+            if severity in ("error", "critical"):
+                severe_counts[rule] = severe_counts.get(rule, 0) + 1 + supp
+        for source in (data, StoreData(engine, RETENTION, lambda: NOW_S)):
+            assert source.event_counts(host, since, until, ["error", "critical"]) == severe_counts
         if not window:
             continue
         rule = max(counts, key=lambda r: counts[r])
@@ -122,6 +129,14 @@ def test_event_counts_include_suppressed_and_events_filter(fleet: tuple[Engine, 
         assert all(e.severity in ("error", "critical") for e in severe)
         stamps = [e.ts for e in data.events(host, since, until, None, limit=10_000)]
         assert stamps == sorted(stamps) and len(stamps) == len(window)
+        # Times and weights alone: the same events as the full records, filters and limit included.
+        for rules, severities, limit in (([rule], None, 5), (None, ["error", "critical"], 10_000),
+                                         (None, None, 10_000)):
+            full = EventStamps.of(data.events(host, since, until, rules, limit, severities=severities))
+            light = data.event_stamps(host, since, until, rules, limit, severities=severities)
+            assert light.ts.tolist() == full.ts.tolist() and light.weight.tolist() == full.weight.tolist()
+            assert light.rules == full.rules
+        assert data.event_stamps(host, since, until, None, 10_000).total == sum(counts.values())
 
 
 def test_hosts_carry_facts_labels_last_seen_and_boot_time(fleet: tuple[Engine, Expected]) -> None:

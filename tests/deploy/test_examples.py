@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from agent.config import load_agent_config
-from collector.app import collector_id_for
+from collector.collector_id import collector_id_for
 from collector.config import CollectorConfig, load_collector_config
 from collector.diagnostics.signing import PRIVATE_NAME, PUBLIC_NAME
 

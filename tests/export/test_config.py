@@ -70,8 +70,8 @@ def test_token_is_not_shown() -> None:
 def test_factory_without_export_releases_the_cursors(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from collector.export import cursors
     from collector.export.service import ExportService, export_service
+    from collector.store import cursors
     from collector.store.engine import open_engine
 
     engine = open_engine(f"sqlite:///{tmp_path / 'patrol.sqlite'}")

@@ -8,22 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from collector.export.lineprotocol import IDENTITY_TAGS, split_series_name
+from inspections.catalogue import catalogue as metric_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "deploy" / "grafana" / "host-dashboard.json"
 
 
 def catalogue() -> dict[str, set[str]]:
-    """series name -> its labels, from the metric catalogue (docs/metrics.md)."""
-    out: dict[str, set[str]] = {}
-    for line in (REPO / "docs" / "metrics.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 2 or not cells[0].startswith("`"):
-            continue
-        labels = set(re.findall(r"`([a-z_]+)`", cells[1]))
-        for name in re.findall(r"`([a-z0-9_]+\.[a-z0-9_]+)`", cells[0]):
-            out[name] = labels
-    return out
+    """series name -> its labels, from the metric catalogue."""
+    return {m.name: set(m.labels) for m in metric_catalogue().metrics.values()}
 
 
 def queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete
 
-from collector.export import cursors
 from collector.export.config import InfluxExport
 from collector.export.exporter import Backoff, Exporter, TargetDown
 from collector.export.outcome import Verdict, WriteResult
 from collector.metrics import REGISTRY
+from collector.store import cursors
 from collector.store.engine import open_engine
 from collector.store.schema import ingest_log
 from tests.export.rows import COLLECTOR, ScriptedWriter, add_batches, add_event, add_host

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from collector.export import cursors
 from collector.ingest import Ingestor
+from collector.store import cursors
 from collector.store.engine import open_engine
 from collector.store.schema import events, ingest_log
 from tests.export.rows import COLLECTOR, add_batches, add_event, add_host
@@ -26,11 +26,12 @@ def engine(tmp_path: Path) -> Engine:
 
 
 def run_retention(engine: Engine) -> None:
-    # Starting the ingest writer folds the batches past the rollup watermark and flushes, which runs
-    # retention; every row here is far older than the raw and events retention.
+    # Starting the ingest writer folds the batches past the rollup watermark and flushes; then the
+    # retention job's pass runs. Every row here is far older than the raw and events retention.
     ingestor = Ingestor(engine, COLLECTOR, RETENTION, clock=lambda: NOW)
     ingestor.start()
     ingestor.stop()
+    ingestor.run_retention()
 
 
 def test_floors_are_the_saved_cursors(engine: Engine) -> None:

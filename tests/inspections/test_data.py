@@ -108,3 +108,4 @@ def test_events_window_filters_limit_and_suppressed_counts() -> None:
     ]
     assert len(data.events("h", T0, T0 + 10 * H, ["app.error"], 1)) == 1
     assert data.event_counts("other", T0, T0 + H) == {}
+    assert data.event_counts("h", T0, T0 + 10 * H, ["error", "critical"]) == {"app.error": 2, "kernel.oom_kill": 5}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from inspections import EventRecord
+import hypothesis.strategies as st
+from hypothesis import given
+
+from inspections import EventRecord, EventStamps
 from inspections.checks.logs import peak_in_window
 from inspections.checks.reboot import distinct_boots
 from tests.inspections.scenario import NOW, Scenario
@@ -14,11 +17,24 @@ def test_burst_window_slides_across_the_hour() -> None:
     # 30 attempts from 10:45 to 11:14: fixed hourly buckets would see 15 + 15.
     start = NOW.replace(hour=10, minute=45) - timedelta(days=1)
     events = [EventRecord(start + timedelta(minutes=i), "sshd.failed_password", "warning") for i in range(30)]
-    assert peak_in_window(events, timedelta(hours=1)) == 30
-    assert peak_in_window(events, timedelta(minutes=10)) == 10
+    stamps = EventStamps.of(events)
+    assert peak_in_window(stamps, timedelta(hours=1)) == 30
+    assert peak_in_window(stamps, timedelta(minutes=10)) == 10
     weighted = [EventRecord(start, "auth.failure", "warning", suppressed_before=99)]
-    assert peak_in_window(weighted, timedelta(hours=1)) == 100
-    assert peak_in_window([], timedelta(hours=1)) == 0
+    assert peak_in_window(EventStamps.of(weighted), timedelta(hours=1)) == 100
+    assert peak_in_window(EventStamps.of([]), timedelta(hours=1)) == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 50)), max_size=60), st.integers(1, 7200))
+def test_burst_peak_equals_the_largest_count_of_any_window(events: list[tuple[int, int]], width_s: int) -> None:
+    """The sliding window is the brute force: for each event, the weight of those within ``width``
+    before it (and at it)."""
+    start = NOW - timedelta(days=1)
+    records = sorted((EventRecord(start + timedelta(seconds=t), "auth.failure", "warning", suppressed_before=extra)
+                      for t, extra in events), key=lambda e: e.ts)
+    width = timedelta(seconds=width_s)
+    expected = max((sum(o.weight for o in records if e.ts - width < o.ts <= e.ts) for e in records), default=0)
+    assert peak_in_window(EventStamps.of(records), width) == expected
 
 
 def test_boot_time_jitter_is_one_boot() -> None:

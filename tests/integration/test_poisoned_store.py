@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from collector.localrun import api_healthy, child_env
-from collector.quarantine import repository
+from collector.store import quarantine as repository
 from collector.store.engine import open_engine
 from collector.store.schema import ingest_log
 from protos.patrol.v1 import agent_pb2 as pb

@@ -17,9 +17,7 @@ from collector.reporting.config import ReportsConfig
 from collector.reporting.service import ReportService, create_service
 from reports import MonthlyReport, Period, QuarterlyReport
 from reports.fonts import CJK_FAMILY, find_font
-from tests.reports.dataset import CONFIG, NOW, Dataset, FakeClock, build_dataset
-
-RETENTION = {"raw": 2 * 86400.0, "1m": 14 * 86400.0, "1h": 730 * 86400.0, "events": 90 * 86400.0}
+from tests.reports.dataset import CONFIG, NOW, RETENTION, Dataset, FakeClock, build_dataset
 
 
 def need(tool: str) -> str:

@@ -46,7 +46,7 @@ def test_monthly_checks_findings_checklist(monthly: MonthlyReport) -> None:
     # Worst first: the critical finding, then the warning; the unknown one apart, with its reason.
     assert [(f.check_id, f.status) for f in monthly.findings] == [("logs.oom_kills", "critical"),
                                                                  ("resources.disk_space", "warning")]
-    assert monthly.findings[1].evidence.series == ("disk.used_percent{mount=/data}",)
+    assert [str(s) for s in monthly.findings[1].evidence.series] == ["disk.used_percent{mount=/data}"]
     assert monthly.findings[1].recommendation["zh"] == "处理 resources.disk_space"
     assert [(f.check_id, f.unknown_reason) for f in monthly.unknowns] == [
         ("security.backup_freshness", "no backup probe configured")]
@@ -77,7 +77,7 @@ def test_monthly_tickets_and_sla(monthly: MonthlyReport, dataset: Dataset) -> No
 def test_monthly_forecast_and_charts(monthly: MonthlyReport) -> None:
     # db-01:/data grows 0.4 %/day from 50 % on 1 July: 86.8 % at the end of September, 100 % 33 days later.
     [fc] = monthly.forecasts
-    assert (fc.host.hostname, fc.series, fc.subject, fc.limit) == ("db-01", "disk.used_percent", "/data", 100.0)
+    assert (fc.hostname, fc.series, fc.subject, fc.limit) == ("db-01", "disk.used_percent", "/data", 100.0)
     assert fc.slope_per_day == pytest.approx(DISK_GROWTH, rel=1e-3)
     assert fc.level == pytest.approx(50 + DISK_GROWTH * 92, abs=0.05)
     expected = Q_END + timedelta(days=(100 - (50 + DISK_GROWTH * 92)) / DISK_GROWTH)
@@ -162,7 +162,7 @@ def test_quarterly_service_situation(quarterly: QuarterlyReport) -> None:
 def test_quarterly_next_steps(quarterly: QuarterlyReport, dataset: Dataset) -> None:
     nx = quarterly.next_steps
     assert nx.horizon_end == datetime(2027, 1, 1, tzinfo=TZ)
-    assert [(f.host.hostname, f.subject) for f in nx.forecasts] == [("db-01", "/data")]
+    assert [(f.hostname, f.subject) for f in nx.forecasts] == [("db-01", "/data")]
     assert [(r.kind, r.level, r.ticket_id) for r in nx.open_risks] == [
         ("ticket", "L3", dataset.tickets["T5"].id), ("finding", "critical", None), ("finding", "warning", None)]
     kinds = [r.kind for r in nx.recommendations]

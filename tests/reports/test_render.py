@@ -146,3 +146,13 @@ def test_a_character_no_font_has_is_refused_not_drawn_as_a_box() -> None:
     html = '<!DOCTYPE html><html><head><meta charset="utf-8"/></head><body><p>巡检 \ue000</p></body></html>'
     with pytest.raises(RenderError, match="U\\+E000"):
         html_to_pdf(html)
+
+
+def test_forecasts_read_as_display_names_never_series_ids(monthly: MonthlyReport, quarterly: QuarterlyReport) -> None:
+    assert "磁盘 /data" in _text(ET.fromstring(render_html(quarterly, "zh")))
+    root = ET.fromstring(render_html(monthly, "en"))
+    [section] = [el for el in root.iter() if el.get("id") == "forecasts"]
+    text = _text(section)
+    assert "db-01 Disk /data" in text and "disk.used_percent" not in text
+    # The note says when the stored forecast was made: the predictions pass at the quarter's end.
+    assert "Forecast from data up to 1 Oct 2026, 00:00" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from collector.simulator.noise import FloatArray, IntArray
 from collector.simulator.roles import Role
 from collector.simulator.signals import HostSignals
 from collector.simulator.trouble import TroubleKind, TroublePlan, TroubleSpec, plan_troubles
+from inspections.catalogue import catalogue
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -55,10 +55,5 @@ def one(values: dict[tuple[str, tuple[tuple[str, str], ...]], FloatArray], name:
 
 
 def catalogue_names() -> set[str]:
-    """Series names from docs/metrics.md (first column of the catalogue table)."""
-    names: set[str] = set()
-    for line in (REPO / "docs" / "metrics.md").read_text().splitlines():
-        if line.startswith("| `"):
-            first_cell = line.split("|")[1]
-            names.update(re.findall(r"`([a-z0-9_]+\.[a-z0-9_]+)`", first_cell))
-    return names
+    """Series names of the metric catalogue."""
+    return set(catalogue().metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import re
@@ -102,6 +103,22 @@ def test_seq_keeps_rising_when_the_clock_steps_back(sshd: SshServer, store: Stor
     # A restarted poller continues above the stored high-water mark.
     again = make_poller(store, target, clock=lambda: 1_899_999_000.0).poll(target)
     assert again is not None and again.seq == second.seq + 1
+
+
+def test_a_new_lease_holder_polls_above_its_predecessors_seq(sshd: SshServer, store: Store,
+                                                             make_target: TargetFactory) -> None:
+    target = make_target(sshd)
+    lease = {"token": 3}
+    # A member of a group loaded the high-water marks at start, while another collector led.
+    member = make_poller(store, target, clock=lambda: 1_899_999_000.0, lease_token=lambda: lease["token"])
+    asyncio.run(member.start())
+    first = make_poller(store, target, clock=lambda: 1_900_000_000.0).poll(target)  # the leader's poll
+    assert first is not None
+    store.ingestor.flush_now()
+    lease["token"] = 4  # the lease changes hands: the member's scheduled poll reloads the marks first
+    taken = member.scheduled_poll(target)
+    assert taken is not None and taken.seq == first.seq + 1
+    asyncio.run(member.stop())
 
 
 def test_reconnects_when_the_pooled_connection_dies(own_sshd: SshServer, store: Store,

@@ -13,6 +13,8 @@ import pytest
 
 from agent.collectors.disk import DiskCollector
 from agent.collectors.fd import FdCollector
+from agent.collectors.load import load_samples
+from agent.collectors.net import net_rate_samples, net_total_samples
 from agent.collectors.tcp import STATES
 from agent.facts import _interfaces, cpu_model, os_name, read_os_release
 from agent.model import Sample
@@ -139,9 +141,9 @@ def test_proc_net_dev_matches_ip_link() -> None:
 
 def test_net_samples() -> None:
     counters = p.net_counters(p.parse_ip_link(s.IP_LINK_OLD))
-    totals = by_name(p.net_total_samples(counters))
+    totals = by_name(net_total_samples(counters))
     assert totals[("net.rx_drops_total", (("interface", "eth0"),))] == 17
-    rates = by_name(p.net_rate_samples({"eth0": (1000.0, 500.0, 10.0, 5.0, 0.0, 0.0, 2.0, 0.0)}, 10.0))
+    rates = by_name(net_rate_samples({"eth0": (1000.0, 500.0, 10.0, 5.0, 0.0, 0.0, 2.0, 0.0)}, 10.0))
     assert rates[("net.rx_bytes_per_s", (("interface", "eth0"),))] == 100.0
     assert rates[("net.rx_drops_per_s", (("interface", "eth0"),))] == 0.2
 
@@ -180,8 +182,8 @@ def test_failed_units_file_nr_cpuinfo_os() -> None:
     assert p.parse_cpuinfo(s.CPUINFO_2x2) == ("Intel(R) Xeon(R) Silver 4210R CPU @ 2.40GHz", 2)
     assert p.os_name(p.parse_os_release(s.OS_RELEASE_CENTOS), None) == "CentOS Linux 7 (Core)"
     assert p.os_name({}, p.parse_uname(s.UNAME_BUSYBOX)) == "Linux 5.15.134"
-    assert p.load_samples((1.0, 2.0, 4.0), 4)[-1] == Sample("load.load15_per_core", 1.0)
-    assert p.load_samples((1.0, 2.0, 4.0), None)[-1] == Sample("load.load15", 4.0)
+    assert load_samples((1.0, 2.0, 4.0), 4)[-1] == Sample("load.load15_per_core", 1.0)
+    assert load_samples((1.0, 2.0, 4.0), None)[-1] == Sample("load.load15", 4.0)
 
 
 # ------------------------------------------------------------------------------------ this machine

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,8 +15,9 @@ from collector.app import CollectorApp
 from collector.config import CollectorConfig
 from collector.tickets import process_findings, process_forecasts
 from inspections.forecast import forecast
+from inspections.signals import CapacityForecast, InputWindow
 from tests.tickets.helpers import FakeClock
-from tests.tickets.test_sources import filling_disk, finding, result
+from tests.tickets.test_sources import batch, filling_disk, finding
 
 ENGINEER = {"Authorization": "Bearer eng-token"}
 VIEWER = {"Authorization": "Bearer view-token"}
@@ -118,10 +118,12 @@ def test_errors_are_actionable(client: TestClient) -> None:
 def test_predictive_ticket_shows_eta_band_and_series(client: TestClient, app: tuple[CollectorApp, FakeClock]) -> None:
     a, clock = app
     ts, values = filling_disk(clock() - 4 * 86400)
-    fc = forecast(ts, values, 100.0, "up", now=ts[-1], horizon_s=7 * 86400)
-    report = process_forecasts(a, [{"host_id": "web-01", "customer_id": "acme", "series": "disk.used_percent",
-                                    "labels": {"mount": "/data"}, "forecast": fc,
-                                    "points": np.column_stack([ts, values]).tolist()}])
+    fc = forecast(ts, values, 100.0, "up", now=ts[-1])
+    run = CapacityForecast(host_id="web-01", hostname="web-01", customer_id="acme", series="disk.used_percent",
+                           labels={"mount": "/data"}, window=InputWindow(float(ts[0]), float(ts[-1]), 600.0),
+                           method="robust-trend", computed_at=datetime.fromtimestamp(fc.now, tz=UTC), result=fc,
+                           run_id=1, points=tuple(zip(ts.tolist(), values.tolist(), strict=True)))
+    report = process_forecasts(a, [run])
     t = client.get(f"/api/v1/tickets/{report.opened[0]}", headers=VIEWER).json()
     f = t["forecast"]
     assert t["source"] == "forecast" and t["eta"] == fc.eta
@@ -138,9 +140,9 @@ def test_findings_and_maintenance_windows(client: TestClient, app: tuple[Collect
     assert w["id"] and "reboot" in w["description"]
     listed = client.get("/api/v1/maintenance", headers=VIEWER).json()
     assert [x["active_now"] for x in listed] == [True]
-    assert process_findings(a, result(now, finding("critical", 95))).suppressed == 1
+    assert process_findings(a, batch(now, finding("critical", 95))).suppressed == 1
     assert client.delete(f"/api/v1/maintenance/{w['id']}", headers=ENGINEER).json() == {"deleted": w["id"]}
-    assert process_findings(a, result(now, finding("critical", 95))).opened == [1]
+    assert process_findings(a, batch(now, finding("critical", 95))).opened == [1]
     assert "start and end need a time zone" in post(
         client, "/api/v1/maintenance", {"host": "x", "start": "2025-06-01T02:00:00",
                                         "end": "2025-06-01T04:00:00"}, 400)["detail"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,11 @@ from collector.store.schema import hosts
 from collector.tickets.config import OfflinePolicy
 from collector.tickets.model import Severity, Source, State
 from collector.tickets.offline import OfflineDetector
-from collector.tickets.sources import anomaly_signals, downsample, finding_signals, forecast_signals
-from inspections.forecast import forecast
-from inspections.model import Evidence, Finding, HostResult, InspectionResult, Threshold
+from collector.tickets.sources import FindingBatch, anomaly_signals, downsample, finding_signals, forecast_signals
+from inspections.anomaly import Episode
+from inspections.forecast import Forecast, forecast
+from inspections.model import Evidence, Finding, Threshold
+from inspections.signals import Anomaly, CapacityForecast, InputWindow
 from tests.tickets.helpers import FakeClock, Harness
 
 
@@ -26,32 +29,33 @@ def finding(status: str, observed: float, host: str = "web-01", subject: str = "
                    category="resources", severity="high", name={"en": "Disk usage", "zh": "磁盘使用率"})
 
 
-def result(at: datetime, *findings: Finding) -> InspectionResult:
-    return InspectionResult(profile="daily", since=at - timedelta(days=1), until=at, evaluated_at=at,
-                            previous_run_at=None, checks=["disk.usage"], customers=[],
-                            hosts=[HostResult(host_id="web-01", hostname="web-01", customer_id="acme", score=70,
-                                              findings=list(findings))])
+def batch(at: datetime, *findings: Finding) -> FindingBatch:
+    return FindingBatch(run_id=7, customer_id="acme", evaluated_at=at, findings=list(findings),
+                        hostnames={"web-01": "web-01.acme.example"})
 
 
 def test_inspection_findings_open_update_and_clear(h: Harness) -> None:
     now = h.clock.now
-    report = h.svc.ingest(finding_signals(result(now, finding("critical", 93.5), finding("ok", 40, subject="/")),
-                                          h.cfg.findings, now))
+    policy = h.cfg.policy
+    report = h.svc.ingest(finding_signals(batch(now, finding("critical", 93.5), finding("ok", 40, subject="/")),
+                                          policy))
     assert len(report.opened) == 1
     t = h.svc.get(report.opened[0])
     assert (t.source, t.customer_id, t.check_id, t.subject) == (Source.INSPECTION, "acme", "disk.usage", "/data")
-    assert t.severity == Severity.L2  # critical × high importance
-    assert "93.5%" in t.title and "清理或扩容" in t.registration.description
+    assert t.severity == Severity.L2  # the built-in policy: critical × high importance
+    assert t.title == "Disk usage /data on web-01.acme.example: critical"
+    reg = t.registration.description
+    assert "磁盘使用率 / Disk usage /data on web-01.acme.example: critical, measured 93.5%" in reg
+    assert "warning ≥ 80%, critical ≥ 90%" in reg and "清理或扩容" in reg and "inspection run 7" in reg
     assert t.details["finding"]["threshold"] == {"warn": 80, "crit": 90, "direction": "above"}
-    # The same findings as plain dicts (a stored run read back) are the same condition.
+    assert t.details["policy"].startswith("rule 0 (critical findings of important checks)")
     h.clock.advance(hours=1)
-    again = h.svc.ingest(finding_signals(result(h.clock.now, finding("warning", 85)).to_dict(), h.cfg.findings,
-                                         h.clock.now))
+    again = h.svc.ingest(finding_signals(batch(h.clock.now, finding("warning", 85)), policy))
     assert again.repeated == 1 and h.svc.get(t.id).occurrences == 2
-    unknown = finding_signals([finding("unknown", float("nan"))], h.cfg.findings, now)
+    unknown = finding_signals(batch(now, finding("unknown", float("nan"))), policy)
     assert unknown[0].firing is None
     h.clock.advance(hours=1)
-    cleared = h.svc.ingest(finding_signals([finding("ok", 50).to_dict()], h.cfg.findings, h.clock.now))
+    cleared = h.svc.ingest(finding_signals(batch(h.clock.now, finding("ok", 50)), policy))
     assert cleared.cleared == 1
 
 
@@ -61,34 +65,43 @@ def filling_disk(t0: float, days: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     return ts, 60 + 5 * (ts - t0) / 86400 + rng.normal(0, 0.3, len(ts))
 
 
+def _capacity(fc: Forecast, ts: np.ndarray, values: np.ndarray, run_id: int = 1) -> CapacityForecast:
+    """A stored forecast run of web-01's /data, as the predictions pass hands it to the ticket service."""
+    return CapacityForecast(host_id="web-01", hostname="web-01", customer_id="acme", series="disk.used_percent",
+                            labels={"mount": "/data"}, window=InputWindow(float(ts[0]), float(ts[-1]), 600.0),
+                            method="robust-trend", computed_at=datetime.fromtimestamp(fc.now, tz=UTC), result=fc,
+                            run_id=run_id, points=tuple(zip(ts.tolist(), values.tolist(), strict=True)))
+
+
 def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harness) -> None:
     ts, values = filling_disk(h.clock.now.timestamp() - 4 * 86400)
-    fc = forecast(ts, values, 100.0, "up", now=ts[-1], horizon_s=7 * 86400)
+    fc = forecast(ts, values, 100.0, "up", now=ts[-1])
     assert fc.eta is not None
-    item = {"host_id": "web-01", "customer_id": "acme", "series": "disk.used_percent",
-            "labels": {"mount": "/data"}, "forecast": fc, "ts": ts, "values": values, "unit": "%"}
-    report = h.svc.ingest(forecast_signals([item], h.cfg.forecasts, h.clock.now))
+    report = h.svc.ingest(forecast_signals([_capacity(fc, ts, values)], h.cfg.forecasts, h.clock.now))
     t = h.svc.get(report.opened[0])
     assert t.source == Source.FORECAST and t.fingerprint == "web-01|forecast.disk.used_percent|mount=/data"
     f = t.forecast
     assert f is not None and f["eta"] == fc.eta and f["eta_low"] == fc.eta_low and f["eta_high"] == fc.eta_high
-    assert f["series"] == "disk.used_percent" and f["labels"] == {"mount": "/data"}
+    assert f["series"] == "disk.used_percent" and f["labels"] == {"mount": "/data"} and f["run_id"] == 1
     assert len(f["points"]) == h.cfg.forecasts.max_points and f["points"][-1] == [ts[-1], values[-1]]
     assert t.severity == Severity.L4  # about four days ahead: neither within 1 d (L2) nor 3 d (L3)
-    assert "expected to reach 100 within 7d" in t.title  # the horizon: no tighter severity bound applies
+    # People read the catalogue's display name and the mount, never the series id.
+    assert t.title == "Disk / 磁盘 /data on web-01 full within 7d"  # the horizon: no tighter severity bound applies
+    assert "disk.used_percent" not in t.title + t.registration.description
     # Two days later the same trend is nearer: the ticket is updated and its severity raised.
     h.clock.advance(days=2)
     ts2, values2 = filling_disk(h.clock.now.timestamp() - 6 * 86400, days=6)
-    fc2 = forecast(ts2, values2, 100.0, "up", now=ts2[-1], horizon_s=7 * 86400)
-    h.svc.ingest(forecast_signals([{**item, "forecast": fc2.to_dict(), "ts": ts2, "values": values2}],
-                                  h.cfg.forecasts, h.clock.now))
+    fc2 = forecast(ts2, values2, 100.0, "up", now=ts2[-1])
+    h.svc.ingest(forecast_signals([_capacity(fc2, ts2, values2, run_id=2)], h.cfg.forecasts, h.clock.now))
     t = h.svc.get(t.id)
     assert t.severity == Severity.L3 and t.forecast is not None and t.forecast["eta"] == fc2.eta
+    assert t.forecast["run_id"] == 2
     assert "severity" in [a for _, a, _ in h.timeline(t.id)]
     # A cleanup: no crossing expected any more clears the condition.
     h.clock.advance(hours=1)
-    gone = dict(fc2.to_dict(), eta=None, eta_low=None, eta_high=None, reason="flat or moving away")
-    assert h.svc.ingest(forecast_signals([{**item, "forecast": gone}], h.cfg.forecasts, h.clock.now)).cleared == 1
+    gone = dataclasses.replace(fc2, eta=None, eta_low=None, eta_high=None, reason="flat or moving away")
+    cleared = h.svc.ingest(forecast_signals([_capacity(gone, ts2, values2, run_id=3)], h.cfg.forecasts, h.clock.now))
+    assert cleared.cleared == 1
 
 
 def test_downsample_keeps_shape_and_the_newest_point() -> None:
@@ -100,21 +113,20 @@ def test_downsample_keeps_shape_and_the_newest_point() -> None:
 
 
 def test_anomaly_episodes_open_a_ticket_people_can_read_and_clear_it(h: Harness) -> None:
-    item = {"host_id": "web-01", "hostname": "web-01.acme", "customer_id": "acme", "series": "cpu.busy_percent",
-            "display": {"en": "CPU busy", "zh": "CPU 使用率"}, "unit": "%", "detected_at": h.clock.now.timestamp(),
-            "score": 0.62, "observed": 92.0, "band_low": 20.0, "band_high": 35.0, "duration_s": 1500.0}
-    brief = {**item, "duration_s": 300.0}  # shorter than the policy's 20 minutes
-    unlikely = {**item, "score": 0.2}
-    sigs = anomaly_signals([item, brief, unlikely], h.cfg.anomalies, h.clock.now)
-    assert [s.firing for s in sigs] == [True, False, False]
-    report = h.svc.ingest(sigs[:1])
+    now = h.clock.now.timestamp()
+    episode = Episode(start=now - 1500, end=now, detected_at=now - 600, score=0.62, observed=92.0, peak=97.0,
+                      expected=27.0, band_low=20.0, band_high=35.0, ongoing=True)
+    firing = Anomaly(host_id="web-01", hostname="web-01.acme", customer_id="acme", series="cpu.busy_percent",
+                     labels={}, window=InputWindow(now - 14 * 86400, now, 600.0), method="seasonal-baseline",
+                     computed_at=h.clock.now, firing=True, episode=episode, run_id=7)
+    report = h.svc.ingest(anomaly_signals([firing], h.cfg.anomalies, h.clock.now))
     t = h.svc.get(report.opened[0])
-    assert t.source == Source.ANOMALY and t.details["score"] == 0.62
+    assert t.source == Source.ANOMALY and t.details["score"] == 0.62 and t.details["run_id"] == 7
     assert "expected 20–35 %, observed 92 % for 25m" in t.registration.description
     assert "CPU busy / CPU 使用率" in t.title and "web-01.acme" in t.title and "cpu.busy_percent" not in t.title
-    # What the collector's predictions send says itself whether it fires.
-    clear = {k: v for k, v in item.items() if k not in ("score", "observed", "band_low", "band_high")}
-    assert h.svc.ingest(anomaly_signals([{**clear, "firing": False}], h.cfg.anomalies, h.clock.now)).cleared == 1
+    # The next run finds the series back in its band: the condition clears.
+    clear = dataclasses.replace(firing, firing=False, episode=None, run_id=8)
+    assert h.svc.ingest(anomaly_signals([clear], h.cfg.anomalies, h.clock.now)).cleared == 1
 
 
 def test_offline_agents_open_and_clear_tickets(tmp_path: Path, clock: FakeClock) -> None:
@@ -147,3 +159,16 @@ def test_offline_agents_open_and_clear_tickets(tmp_path: Path, clock: FakeClock)
     h.evaluator.evaluate()
     assert h.svc.get(t.id).state == State.RESOLVED
     assert "old-01" not in {x.host_id for x in h.open_tickets()}  # decommissioned, not offline
+
+
+def test_a_ticket_raised_by_the_early_edge_of_the_band_says_could_be(h: Harness) -> None:
+    """A likely crossing past the horizon whose band starts inside it opens a ticket that does not
+    claim the limit is reached within the horizon."""
+    ts, values = filling_disk(h.clock.now.timestamp() - 4 * 86400)
+    fc = forecast(ts, values, 100.0, "up", now=ts[-1])
+    day = 86400.0
+    late = dataclasses.replace(fc, eta=fc.now + 8 * day, eta_low=fc.now + 6 * day, eta_high=fc.now + 11 * day)
+    report = h.svc.ingest(forecast_signals([_capacity(late, ts, values)], h.cfg.forecasts, h.clock.now))
+    t = h.svc.get(report.opened[0])
+    assert t.title == "Disk / 磁盘 /data on web-01 could be full within 7d"
+    assert t.forecast is not None and t.forecast["eta"] == late.eta

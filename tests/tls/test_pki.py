@@ -34,11 +34,11 @@ from collector.pki.ca import (
     serial_hex,
     server_names,
 )
-from collector.pki.config import PkiConfig
 from collector.pki.crl import Revocation, RevocationError, RevocationList, normalize_serial
 from collector.pki.enroll import Enrollment, EnrollmentError
 from collector.pki.identity import CertificateIdentity, certificate_identity, identity_mismatch
 from collector.pki.tables import enroll_tokens
+from collector.pki_config import PkiConfig
 from collector.server import StreamError
 from collector.store.engine import open_engine
 from collector.store.schema import hosts

@@ -1,13 +1,45 @@
-"""Reading and writing quarantined batches."""
+"""The quarantine in the state store: batches the store refused for good, kept raw with the reason.
+
+The ingest writer puts batches here; the quarantine feature (``collector/quarantine``) lists,
+replays and drops them. Both go through this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
 
-from collector.quarantine.tables import quarantine
+from collector.store.schema import RowId, metadata
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("collector_id", String(128), nullable=False),
+    Column("host_id", String(128), nullable=False),
+    Column("epoch", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # samples | events | ingest_log
+    Column("received_ms", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # patrol.v1.AgentMessage bytes
+)
+Index("ix_quarantine_host_id", quarantine.c.host_id, quarantine.c.id)
 
 LIST_COLUMNS = (quarantine.c.id, quarantine.c.collector_id, quarantine.c.host_id, quarantine.c.epoch,
                 quarantine.c.seq, quarantine.c.kind, quarantine.c.received_ms, quarantine.c.reason,

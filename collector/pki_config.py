@@ -13,7 +13,8 @@ tls:
 ```
 
 Without ``ca_cert``/``ca_key`` the CA lives in ``<data_dir>/pki`` and is created on the first start.
-This module imports nothing from :mod:`collector.config` so that ``TlsConfig`` can embed it.
+It sits beside :mod:`collector.config` (which embeds it in ``TlsConfig``) rather than in the pki
+package, so that the core configuration does not import a feature package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Export cursors in the state store, and the retention floors they impose.
+"""Export cursors in the state store, and the retention floors they impose on the ingest log and events.
+
+They live with the store because retention (a core job) must honour them whether or not this
+collector exports.
 
 The store's ``ingest_log`` (raw sample batches) and ``events`` tables are the export's durable queue:
 the exporter tails them by id and moves a persisted cursor only after the target acknowledged the
@@ -10,9 +13,20 @@ out an id the exporter believes it has already passed.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, delete, func, select, update
 
-from collector.export.tables import export_cursors
+from collector.store.schema import metadata
+
+# One row per (collector, stream). ``last_id`` is the id of the newest ingest_log row ("samples") or
+# events row ("events") whose points the target has acknowledged; retention keeps rows from it on.
+export_cursors = Table(
+    "export_cursors",
+    metadata,
+    Column("collector_id", String(128), primary_key=True),
+    Column("stream", String(32), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
 
 SAMPLES = "samples"
 EVENTS = "events"

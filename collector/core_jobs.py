@@ -1,0 +1,21 @@
+"""Periodic jobs of the collector's core (the store), declared for the scheduler.
+
+They live outside ``collector.store`` so that the store never imports the scheduler, which keeps
+its run history in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from collector.scheduler.spec import Every, JobSpec
+from collector.store.compaction import COMPACT_EVERY_S, compact
+
+
+def compaction_job(engine: Engine, clock: Callable[[], float]) -> JobSpec:
+    """The ``compaction`` job, on the lease holder only: one compactor per group, since packing a day
+    rewrites its block."""
+    return JobSpec("compaction", "Compaction: pack completed days of hourly rollups",
+                   lambda: compact(engine, clock()), Every(COMPACT_EVERY_S))

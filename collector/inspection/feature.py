@@ -1,0 +1,13 @@
+"""Inspections: profiles run on cron schedules per customer, and on demand."""
+
+from collector.features import ConfigSection, Feature
+
+FEATURE = Feature(
+    name="inspections",
+    sections=(ConfigSection("inspections", "collector.inspection.config:InspectionsConfig"),),
+    tables=("collector.inspection.tables",),
+    service="collector.inspection.service:create_service",
+    jobs="collector.inspection.service:jobs",
+    router="collector.inspection.api:router",
+    cli="collector.cli.inspections:register",
+)
