@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, Text, and_, cast, func, select
-from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from collector.store.read import (
     Rollups,
@@ -60,45 +56,6 @@ INGEST_LAG_S = 300
 FULL_HOUR = 0.9
 
 Clock = Callable[[], float]
-T = TypeVar("T")
-
-
-def _in_background(work: Callable[[], T]) -> Future[T]:
-    """``work`` run on a daemon thread of its own; its result or exception arrives in the future.
-    A daemon, so a run that stops early (an error in a check) never waits for a read nobody takes."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(work())
-        except BaseException as exc:  # handed to whoever takes the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="patrol-read-ahead", daemon=True).start()
-    return future
-
-
-@dataclass(frozen=True, slots=True)
-class _Slice:
-    """The rollups of a run of consecutive hosts of a chunk, and the queries it cost."""
-
-    hosts: list[str]
-    rollups: dict[tuple[str, str], list[SeriesRollup]]
-    queries: int
-
-
-@dataclass(frozen=True, slots=True)
-class _ReadAhead:
-    hosts: list[str]
-    future: Future[_Slice]
-
-
-def _shares_connections(engine: Engine) -> bool:
-    """Whether every thread gets the same database through this engine's pool: an in-memory
-    SQLite database lives in one connection, which one thread at a time may use."""
-    return not isinstance(engine.pool, SingletonThreadPool | StaticPool)
 
 
 def _events_fields(texts: Sequence[str | None]) -> list[dict[str, str]]:
@@ -192,22 +149,16 @@ class StoreData:
     """:class:`inspections.InspectionData` and :class:`inspections.PrefetchingData` over the store.
 
     One instance serves one inspection run (it caches one chunk of hosts at a time); it is not
-    shared between threads. With ``read_ahead`` (the default where the engine's pool gives each
-    thread a connection to the same database) the next slice of the chunk is read on a thread of its
-    own while the engine checks the current one: the database and numpy work of the read mostly runs
-    outside the GIL, so on a machine with a second core reading costs little wall time.
+    shared between threads.
     """
 
     def __init__(self, engine: Engine, retention_s: dict[str, float], clock: Clock = time.time,
-                 row_budget: int = ROW_BUDGET, read_ahead: bool = True) -> None:
+                 row_budget: int = ROW_BUDGET) -> None:
         self.engine = engine
         self.retention_s = retention_s
         self.now_s = clock()
         self.row_budget = row_budget
-        self.read_ahead = read_ahead and _shares_connections(engine)
         self.queries = 0
-        self.slices_read_ahead = 0  # slices the engine found already read when it reached them
-        self._ahead: _ReadAhead | None = None
         self._window: tuple[float, float] | None = None
         self._tier: Tier = TIERS[-1]
         self._rollup_names: frozenset[str] = frozenset()
@@ -231,7 +182,6 @@ class StoreData:
         self._tier = tier_for_window(since_s, until_s, self.now_s, self.retention_s, MAX_BUCKETS)
         self._rollup_names = frozenset(rollup_names)
         self._latest_names = frozenset(latest_names)
-        self._ahead = None  # a read of the previous chunk still running is left to finish unused
         self._chunk = list(dict.fromkeys(host_ids))
         self._position = {h: i for i, h in enumerate(self._chunk)}
         self._loaded.clear()
@@ -327,76 +277,42 @@ class StoreData:
     # -- bulk loading --------------------------------------------------------------------------
 
     def _load_from(self, host_id: str) -> None:
-        """Load the rollups of ``host_id`` and the following hosts of the chunk within the budget,
-        then start reading the next slice in the background.
+        """Load the rollups of ``host_id`` and the following hosts of the chunk within the budget.
 
         The engine walks the chunk in order, so the previous slice is finished with and dropped.
         """
-        ahead = self._ahead
-        self._ahead = None
-        if ahead is not None and ahead.hosts[0] == host_id:
-            loaded = ahead.future.result()
-            self.slices_read_ahead += 1
-        else:
-            loaded = self._read_slice(self._slice_from(self._position[host_id]))()
-        self._loaded = set(loaded.hosts)
-        self._rollups = loaded.rollups
-        self.queries += loaded.queries
-        following = self._position[loaded.hosts[-1]] + 1
-        if self.read_ahead and following < len(self._chunk):
-            hosts = self._slice_from(following)
-            self._ahead = _ReadAhead(hosts, _in_background(self._read_slice(hosts)))
-
-    def _slice_from(self, position: int) -> list[str]:
-        """The hosts of the chunk from ``position`` on whose buckets fit the row budget (at least one)."""
         assert self._window is not None
         since_s, until_s = self._window
         per_series = max(1, int((until_s - since_s) // self._tier.width_s) + 1)
         hours = max(1, int((until_s - since_s) // TIERS[-1].width_s) + 1)
         selected: list[str] = []
         rows = 0
-        for candidate in self._chunk[position:]:
+        for candidate in self._chunk[self._position[host_id]:]:
             cost = len(self._series[candidate]) * per_series + hours
             if selected and rows + cost > self.row_budget:
                 break
             selected.append(candidate)
             rows += cost
-        return selected
-
-    def _read_slice(self, selected: list[str]) -> Callable[[], _Slice]:
-        """A read of the rollups (and derived ``host.up``) of the hosts of one slice, on a connection
-        of its own. What the read needs is taken now: it may run in the read-ahead thread while
-        the engine checks the previous slice, and it changes nothing on ``self``."""
-        assert self._window is not None
-        since_s, until_s = self._window
-        tier, names, series_of = self._tier, self._rollup_names, self._series
-        heartbeat, first_seen = self._heartbeat, self._first_seen
-        return lambda: self._read_hosts(selected, tier, names, series_of, heartbeat, first_seen, since_s, until_s)
-
-    def _read_hosts(self, selected: list[str], tier: Tier, names: frozenset[str],
-                    series_of: dict[str, list[SeriesRef]], heartbeat: dict[str, int],
-                    first_seen: dict[str, float | None], since_s: float, until_s: float) -> _Slice:
-        out: dict[tuple[str, str], list[SeriesRollup]] = {}
-        refs = {ref.id: ref for host in selected for ref in series_of[host]}
-        queries = math.ceil(len(refs) / IN_CHUNK)
+        self._loaded = set(selected)
+        self._rollups = {}
+        refs = {ref.id: ref for host in selected for ref in self._series[host]}
         # A heartbeat series read at hourly resolution anyway need not be read again for host.up.
         hourly: dict[int, Rollups] = {}
-        keep_hourly = tier is TIERS[-1] and HOST_UP in names
-        heartbeats = {heartbeat[h] for h in selected if h in heartbeat} if keep_hourly else set()
+        keep_hourly = self._tier is TIERS[-1] and HOST_UP in self._rollup_names
+        heartbeats = {self._heartbeat[h] for h in selected if h in self._heartbeat} if keep_hourly else set()
         with self.engine.connect() as conn:
-            for sid, data in read_rollups(conn, tier, sorted(refs), since_s, until_s):
+            for sid, data in self._read(conn, self._tier, refs, since_s, until_s):
                 ref = refs[sid]
-                out.setdefault((ref.host_id, ref.name), []).append(SeriesRollup(ref.name, ref.labels, _columns(data)))
+                self._rollups.setdefault((ref.host_id, ref.name), []).append(
+                    SeriesRollup(ref.name, ref.labels, _columns(data)))
                 if sid in heartbeats:
                     hourly[sid] = data
-            if HOST_UP in names:
-                beats = {heartbeat[h]: h for h in selected if h in heartbeat and (h, HOST_UP) not in out}
-                missing = [sid for sid in beats if sid not in hourly]
-                queries += math.ceil(len(missing) / IN_CHUNK)
-                derived = self._derive_host_up(conn, beats, first_seen, since_s, until_s, hourly)
+            if HOST_UP in self._rollup_names:
+                beats = {self._heartbeat[h]: h for h in selected
+                         if h in self._heartbeat and (h, HOST_UP) not in self._rollups}
+                derived = self._derive_host_up(conn, beats, self._first_seen, since_s, until_s, hourly)
                 for host, up in derived.items():
-                    out[(host, HOST_UP)] = [up]
-        return _Slice(selected, out, queries)
+                    self._rollups[(host, HOST_UP)] = [up]
 
     def _derive_host_up(self, conn: Any, refs: dict[int, str], first_seen: dict[str, float | None],
                         since_s: float, until_s: float,
@@ -407,7 +323,7 @@ class StoreData:
         counts: dict[str, tuple[np.ndarray, np.ndarray]] = {
             host: (known[sid].ts, known[sid].count) for sid, host in refs.items() if sid in known}
         missing = [sid for sid in refs if sid not in known]
-        for sid, data in read_rollups(conn, TIERS[-1], sorted(missing), since_s, until_s) if missing else ():
+        for sid, data in self._read(conn, TIERS[-1], missing, since_s, until_s) if missing else ():
             counts[refs[sid]] = (data.ts, data.count)
         empty = np.zeros(0)
         out = {}
@@ -437,7 +353,6 @@ class StoreData:
             ref = _heartbeat_of({r.name: r.id for r in found if not r.labels})
             if ref is None:
                 return []
-            self.queries += 1
             derived = self._derive_host_up(conn, {ref: host_id}, self._first_seen_of(conn, [host_id]),
                                            since_s, until_s)
         return [derived[host_id]] if host_id in derived else []

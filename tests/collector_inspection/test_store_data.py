@@ -19,7 +19,6 @@ from collector.inspection.data import (
     load_hosts,
 )
 from collector.simulator import HistorySchedule, TroubleSpec, encoded_batches
-from collector.store.engine import open_engine
 from collector.store.read import tier_for_window
 from inspections import EventStamps, RollupColumns, load_profile, run_inspection
 from inspections.profiles import parse_profile
@@ -283,32 +282,3 @@ def test_events_written_by_hand_are_counted_with_suppression(tmp_path: Path) -> 
         ("kernel.oom_kill", "critical", 0, {"n": "0"}), ("kernel.oom_kill", "critical", 2, {"n": "1"})]
     assert [e.rule for e in data.events("h1", since, until, ["app.error"], 10)] == ["app.error"]
     engine.dispose()
-
-
-def test_reading_ahead_changes_no_finding(fleet: tuple[Engine, Expected]) -> None:
-    """With one host per slice, every slice after the first is read on the read-ahead thread while
-    the engine checks the previous host; the findings are those of a run that reads in turn."""
-    engine, _ = fleet
-    hosts = load_hosts(engine, "acme")
-    now = datetime.fromtimestamp(NOW_S + 600, UTC)
-    profile = load_profile("monthly")
-
-    def run(read_ahead: bool) -> tuple[StoreData, list[tuple[str, str, str, str, float | None]]]:
-        data = StoreData(engine, RETENTION, lambda: NOW_S + 600, row_budget=1, read_ahead=read_ahead)
-        result = run_inspection(data, hosts, profile, now=now)
-        return data, sorted((f.host_id, f.check_id, f.subject, f.status, f.observed) for f in result.findings())
-
-    ahead, with_ahead = run(True)
-    in_turn, without = run(False)
-    assert with_ahead == without
-    assert len(hosts) == 3 and ahead.slices_read_ahead == len(hosts) - 1 and in_turn.slices_read_ahead == 0
-    assert ahead.queries == in_turn.queries
-
-
-def test_an_in_memory_store_is_read_on_one_thread() -> None:
-    """An in-memory SQLite database lives in one connection: no second thread may read it."""
-    engine = open_engine("sqlite://")
-    try:
-        assert not StoreData(engine, RETENTION).read_ahead
-    finally:
-        engine.dispose()
