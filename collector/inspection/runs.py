@@ -18,6 +18,7 @@ from collector.inspection.tables import inspection_checklist, inspection_finding
 from inspections import ChecklistRow, CustomerScore, Finding, HostResult, InspectionResult, Skipped, blank_rows
 from inspections.checklist import ChecklistResult
 from inspections.data import from_epoch
+from inspections.model import status_counts
 
 CHECKLIST_RESULTS: tuple[str, ...] = get_args(ChecklistResult)
 ACTIVE = ("queued", "running")
@@ -112,7 +113,7 @@ def save_result(engine: Engine, run_id: int, result: InspectionResult, finished_
         with engine.begin() as conn:
             conn.execute(insert(inspection_hosts), [
                 {"run_id": run_id, "host_id": h.host_id, "hostname": h.hostname, "customer_id": h.customer_id,
-                 "score": h.score, "status": h.status, "counts": h.to_dict()["counts"],
+                 "score": h.score, "status": h.status, "counts": status_counts(h.findings),
                  "skipped": [s.to_dict() for s in h.skipped]} for h in part])
             rows = [_finding_row(run_id, f) for h in part for f in h.findings]
             if rows:

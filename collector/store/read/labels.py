@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 EMPTY = "[]"
 
@@ -18,10 +19,16 @@ def encode_labels(labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
 
 
 def decode_labels(text: str | None) -> dict[str, str]:
+    """The labels of a stored text; a fresh dict on every call, so a caller may change it."""
     if not text or text == EMPTY:
         return {}
+    return dict(_decoded(text))
+
+
+@lru_cache(maxsize=65536)
+def _decoded(text: str) -> tuple[tuple[str, str], ...]:
+    # A fleet repeats the same few label sets (mounts, interfaces) on every host: parse each text once.
     try:
-        pairs = json.loads(text)
-        return {str(k): str(v) for k, v in pairs}
+        return tuple((str(k), str(v)) for k, v in json.loads(text))
     except (ValueError, TypeError) as e:
         raise ValueError(f"stored labels {text[:200]!r} are not a JSON list of [key, value] pairs: {e}") from None
