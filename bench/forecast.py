@@ -7,9 +7,9 @@ noisy with a slowly wandering component and spikes, heavy wandering noise with f
 cycles, cleanups followed by regrowth, weekly purges that free less than the week added, steps toward
 the limit, growth that speeds up at a kink or keeps accelerating, leaks that start midway, memory
 falling toward zero with restarts, memory leaks on a business-week load (weekday daytime activity, a
-weekend lull) that start a few days before memory runs out — and series that never cross: noise with wander, large daily
-cycles, log-rotation sawtooth, growth months away from the limit, growth that stops on a plateau
-after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
+weekend lull) that start a few days before memory runs out — and series that never cross: noise with
+wander, large daily cycles, log-rotation sawtooth, growth months away from the limit, growth that
+stops on a plateau after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
 
 Ours runs exactly as the predictions job behind forecast tickets runs it
 (``collector.predictions.service.forecast_capacity``): at each instant the store's answer to its query — the last
