@@ -1038,12 +1038,7 @@ def _kink_start(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -
     if cand.size > 64:
         cand = cand[np.linspace(0, cand.size - 1, 64).round().astype(int)]
     tc = (t - t[0]) / DAY
-    # Winsorise at 3 robust sigmas around a robust line so that a few odd buckets cannot fake a kink.
-    slope0 = _quick_slope(tc, y)
-    base = y - slope0 * tc
-    mid = _median(base)
-    sig = _robust_sigma(base) or 1e-12
-    yw = slope0 * tc + np.clip(base, mid - 3 * sig, mid + 3 * sig)
+    yw = _winsorise(tc, y)
     # Rounding-level residuals of an exact line must not look like a huge relative improvement.
     floor = n * (1e-7 * float(np.max(np.abs(y))) + 1e-12) ** 2
     rss0 = max(_line_rss(tc, yw), floor)
@@ -1056,10 +1051,7 @@ def _kink_start(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -
     f_stat = (rss0 - rss1) / (rss1 / (n - 3))
     b0, b1, b2 = beta[best]
     resid = yw - (b0 + b1 * tc + b2 * np.maximum(0.0, tc - tc[cand[best]]))
-    rho = 0.0
-    denom = float(np.dot(resid, resid))
-    if denom > 0:
-        rho = min(max(float(np.dot(resid[1:], resid[:-1])) / denom, 0.0), 0.95)
+    rho = _lag1_rho(resid)
     if f_stat * (1 - rho) / (1 + rho) < cfg.kink_f:
         return 0
     return int(cand[best])
@@ -1158,12 +1150,7 @@ def _weekly_kink(bidx: np.ndarray, t: np.ndarray, y: np.ndarray, now: float, cfg
     if cand.size == 0:
         return None
     x = (td - td[0]) / DAY
-    # Winsorise around a robust line, as for the two-piece fit.
-    slope0 = _quick_slope(x, d)
-    base = d - slope0 * x
-    mid = _median(base)
-    sig = _robust_sigma(base) or 1e-12
-    dw = slope0 * x + np.clip(base, mid - 3 * sig, mid + 3 * sig)
+    dw = _winsorise(x, d)
     floor = n * (1e-7 * float(np.max(np.abs(y))) + 1e-12) ** 2
     dc = dw - dw.mean()
     # The null is a straight line, not a constant: a kink before the first difference (a leak older
@@ -1186,13 +1173,27 @@ def _weekly_kink(bidx: np.ndarray, t: np.ndarray, y: np.ndarray, now: float, cfg
         return None
     f_stat = (rss0 - rss1) / (rss1 / (n - 2))
     resid = dc - sxy[best] / sxx[best] * rc[best]
-    rho = 0.0
-    denom = float(np.dot(resid, resid))
-    if denom > 0:
-        rho = min(max(float(np.dot(resid[1:], resid[:-1])) / denom, 0.0), 0.95)
+    rho = _lag1_rho(resid)
     if f_stat * (1 - rho) / (1 + rho) < cfg.kink_f:
         return None
     return int(later[cand[best]])
+
+
+def _winsorise(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y`` clipped at 3 robust sigmas around a robust line, so a few odd buckets cannot fake a kink."""
+    slope0 = _quick_slope(x, y)
+    base = y - slope0 * x
+    mid = _median(base)
+    sig = _robust_sigma(base) or 1e-12
+    return slope0 * x + np.clip(base, mid - 3 * sig, mid + 3 * sig)
+
+
+def _lag1_rho(resid: np.ndarray) -> float:
+    """Lag-1 autocorrelation of residuals, clipped to [0, 0.95], for the kink tests' F correction."""
+    denom = float(np.dot(resid, resid))
+    if denom <= 0:
+        return 0.0
+    return min(max(float(np.dot(resid[1:], resid[:-1])) / denom, 0.0), 0.95)
 
 
 def _line_rss(t: np.ndarray, y: np.ndarray) -> float:
