@@ -6,9 +6,10 @@ Generates 28-day capacity series (sampled every 10 min by default) with known cr
 noisy with a slowly wandering component and spikes, heavy wandering noise with frequent spikes, daily
 cycles, cleanups followed by regrowth, weekly purges that free less than the week added, steps toward
 the limit, growth that speeds up at a kink or keeps accelerating, leaks that start midway, memory
-falling toward zero with restarts — and series that never cross: noise with wander, large daily
-cycles, log-rotation sawtooth, growth months away from the limit, growth that stops on a plateau
-after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
+falling toward zero with restarts, memory leaks on a business-week load (weekday daytime activity, a
+weekend lull) that start a few days before memory runs out — and series that never cross: noise with
+wander, large daily cycles, log-rotation sawtooth, growth months away from the limit, growth that
+stops on a plateau after a step. The truth is the first crossing of the noise-free signal (daily peaks included).
 
 Ours runs exactly as the predictions job behind forecast tickets runs it
 (``collector.predictions.service.forecast_capacity``): at each instant the store's answer to its query — the last
@@ -317,6 +318,26 @@ def fam_heavy_noise(rng: np.random.Generator) -> Family:
     return _noisy_trend(rng, (15, 40), (3.0, 6.0), 0.98, (2.0, 5.0), 0.01, (5, 20))
 
 
+def fam_weekly_leak(rng: np.random.Generator) -> Family:
+    """Memory used (%) on a business week — weekday daytime load, a weekend lull — with a leak that
+    starts a few days before it exhausts memory, so the lull falls inside the leak at some hours."""
+    t = _grid(28)
+    d = (t - T0) / DAY
+    week_phase = rng.uniform(0, 7)  # which day of the generated series is a Monday
+    weekday = np.floor(d + week_phase) % 7
+    hour = (d % 1.0) * 24
+    opens, closes = rng.uniform(6, 9), rng.uniform(16, 19)
+    day = 1 / (1 + np.exp(-(hour - opens) / 0.7)) / (1 + np.exp(-(closes - hour) / 0.7))
+    weekend = np.where(weekday >= 5, rng.uniform(0.1, 0.4), 1.0)
+    base, swing = rng.uniform(35, 55), rng.uniform(8, 20)
+    cross = rng.uniform(16, 26)
+    start = cross - rng.uniform(4, 8)
+    rate = (100 - base - swing) / (cross - start)
+    clean = base + swing * day * weekend + rate * np.maximum(0.0, d - start)
+    noise = _ar_noise(rng, t.size, rng.uniform(0.3, 1.0), 0.99) + rng.normal(0, rng.uniform(0.1, 0.5), t.size)
+    return t, clean, clean + noise, 100.0, "up"
+
+
 FAMILIES: dict[str, Callable[[np.random.Generator], Family]] = {
     "linear": fam_linear,
     "noisy": fam_noisy,
@@ -334,6 +355,7 @@ FAMILIES: dict[str, Callable[[np.random.Generator], Family]] = {
     "accelerating": fam_accelerating,
     "plateau": fam_plateau,
     "heavy_noise": fam_heavy_noise,
+    "weekly_leak": fam_weekly_leak,
 }
 
 

@@ -9,7 +9,11 @@ limit is always approached from below):
 2. **Level shifts.** Sudden, lasting steps are found by comparing the medians of the buckets either
    side of every boundary, against both white noise and the statistic's own robust spread (so a slow
    wander is not mistaken for a step). They are searched twice: on the raw buckets and again once the
-   daily cycle is removed, so small cleanups hidden by a large daily swing are found too.
+   daily cycle is removed, so small cleanups hidden by a large daily swing are found too. Steps that
+   belong to a cycle are then set aside: a rise that recurs a week or a day earlier or later (the
+   weekday-only morning ramp of a business-hours load), and a drop that recurs a week apart and is
+   undone by a rise within half a week (the edges of a weekend lull). A weekly purge that frees space
+   for good, or a daily log rotation, stays a drop.
 3. **Daily cycle.** Each segment between shifts is detrended with a centred one-day moving average
    (exact for a linear trend, blind to a daily cycle); the per-time-of-day medians of what remains
    form a profile, kept when a chi-square test says it is more than noise. The profile is subtracted
@@ -26,7 +30,16 @@ limit is always approached from below):
    step and fitted together with the data after it.
 6. **Kinks.** A change of growth rate (a leak that starts, a log that turns verbose) is found with a
    continuous two-piece least-squares fit and a significance test corrected for autocorrelation; the
-   fit then starts at the kink.
+   fit then starts at the kink. A weekly cycle hides a kink from that fit (its residuals are a
+   week-long wave), so a speed-up is also looked for week over week: differences of buckets exactly
+   7 days apart cancel the daily and weekly cycles, and growth that speeds up by ``c`` at ``t_k``
+   turns them from a constant into the ramp ``c·clip(t − t_k, 0, 7 d)``; that ramp is tested against
+   a straight line with the same sup-F statistic (where a weekend lull was found, the differences may
+   reach back past the last drop). The later of the two kinks wins — only speed-ups count here, so
+   the fit only ever moves to steeper, earlier-crossing growth. Where a weekend lull was found but no
+   kink can be placed (the speed-up is older than the differences reach), and the week-averaged growth
+   rates ``(y(t) − y(t − 7 d)) / 7 d`` rise significantly, the newest of them — a cautious estimate
+   of today's rate while growth only speeds up — replaces the fitted slope when steeper.
 7. **Robust slope and band.** Theil–Sen slope (``scipy.stats.theilslopes``) on the remaining buckets.
    The band is Sen's rank-based confidence interval widened by sqrt(n / n_eff) for autocorrelated
    residuals, plus the uncertainty of the level and of the daily peak; ``eta_low`` uses the steep end
@@ -391,6 +404,8 @@ class _State:
     n_points: int
     profile: _Profile | None = None
     change_point: float | None = None
+    # Whether steps recurring a week apart (a weekend lull) were found.
+    weekly_cycle: bool = False
 
 
 def _forecast_buckets(
@@ -431,6 +446,9 @@ def _forecast_buckets(
     z = y - st.profile.at(btime, cfg.bucket_s) if st.profile is not None else y
     if st.profile is not None:
         shifts = np.union1d(shifts, _level_shifts(z, cfg.shift_sigmas, cfg.shift_window))
+    cyclic = _without_weekly_steps(bidx, z, shifts, cfg)
+    st.weekly_cycle = cyclic.size < shifts.size
+    shifts = cyclic
 
     per_day = _buckets_per_day(cfg.bucket_s)
     young = st.profile is None and per_day is not None and bidx[-1] - bidx[0] < _PROFILE_DAYS * per_day
@@ -611,6 +629,15 @@ def _fit_trend(
     if z.size - seg_start < cfg.min_fit_buckets or st.now - btime[seg_start] < cfg.min_fit_span_s:
         return "too little data since the last drop"
     start = seg_start + _kink_start(btime[seg_start:], zc[seg_start:], st.now, cfg)
+    # The week-over-week comparison needs the week before the kink. Where a weekend lull was found
+    # (so the last drop may be a lull edge missed as such) it may reach back past the last drop;
+    # only a kink after the drop is used.
+    lo = 0 if st.weekly_cycle else seg_start
+    weekly = _weekly_kink(bidx[lo:], btime[lo:], zc[lo:], st.now, cfg)
+    weekly = None if weekly is None else lo + weekly
+    if weekly is not None and weekly > start:
+        start = weekly
+        note = ", ".join(filter(None, [note, "growth sped up (week-over-week)"]))
     if st.profile is None and st.now - btime[start] >= DAY:
         # No detectable daily cycle: still fit whole days only, so a weak undetected cycle cannot tilt
         # the slope.
@@ -618,6 +645,8 @@ def _fit_trend(
         start = max(start, int(np.searchsorted(btime, st.now - whole_days * DAY)))
     fit = _theil_sen(btime[start:], zc[start:], st.now, cfg)
     fit.note = note
+    if weekly is None and st.weekly_cycle:
+        fit = _week_rate_fit(bidx[seg_start:], btime[seg_start:], zc[seg_start:], st.now, fit, cfg) or fit
     curved = _accelerating_fit(btime[seg_start:], zc[seg_start:], st.now, fit, cfg)
     return fit if curved is None else curved
 
@@ -866,6 +895,67 @@ def _level_shifts(y: np.ndarray, k_sigma: float, width: int) -> np.ndarray:
     return np.array(found, dtype=np.int64)
 
 
+def _without_weekly_steps(bidx: np.ndarray, z: np.ndarray, shifts: np.ndarray, cfg: ForecastConfig) -> np.ndarray:
+    """``shifts`` less the steps that belong to a cycle: a weekend lull's edges, a weekday-only rise.
+
+    The weekend lull of a business-hours load is a step down on Friday evening and a step up on
+    Monday morning, every week; and a weekday-only morning ramp is a rise the daily profile (a
+    median over weekdays and weekend days) only partly explains. Taken for level shifts they would
+    start a new trend at every weekend and undo every morning's rise, flattening real growth; they
+    are left to the week-over-week comparison of the kink search instead.
+
+    A step *recurs* when, 7 days (for a rise also 1 day) before or after, give or take two buckets,
+    the series stepped the same way by at least half as much. A recurring rise is a cycle. A
+    recurring drop is one only when it is undone: a rise of at least half its size follows within
+    half a week, after it or after its echo — a lull. A weekly purge that frees space for good, or
+    a daily log rotation, stays a drop and still starts a new trend.
+    """
+    per_day = _buckets_per_day(cfg.bucket_s)
+    n = z.size
+    w = cfg.shift_window
+    if per_day is None or shifts.size == 0 or n < 2 * w + 1:
+        return shifts
+    week = 7 * per_day
+    # steps[j]: median of the w buckets from j on minus the median of the w buckets before j.
+    windows = np.median(np.lib.stride_tricks.sliding_window_view(z, w), axis=1)
+    steps = np.full(n, np.nan)
+    steps[w : n - w + 1] = windows[w:] - windows[: n - 2 * w + 1]
+
+    def near(b: int, lag: int) -> int | None:
+        """Array index of the bucket ``lag`` buckets from bucket ``b`` (±2), or None."""
+        target = int(bidx[b]) + lag
+        j = int(np.searchsorted(bidx, target))
+        if j < n and abs(int(bidx[j]) - target) <= 2:
+            return j
+        return None
+
+    def echoes(j: int, step: float) -> bool:
+        e = steps[max(0, j - 2) : j + 3]
+        return bool(np.any(np.isfinite(e) & (e * step > 0) & (np.abs(e) >= 0.5 * abs(step))))
+
+    def undone(j: int, size: float) -> bool:
+        end = near(j, per_day * 7 // 2)
+        e = steps[j + 1 : n if end is None else end + 1]
+        return bool(np.any(np.isfinite(e) & (e >= 0.5 * size)))
+
+    keep: list[int] = []
+    for b in (int(s) for s in shifts):
+        step = float(steps[b])
+        cyclic = False
+        if math.isfinite(step):
+            lags = (week, per_day) if step > 0 else (week,)
+            for lag in (sign * lag for lag in lags for sign in (-1, 1)):
+                j = near(b, lag)
+                if j is None or not echoes(j, step):
+                    continue
+                if step > 0 or undone(b, -step) or undone(j, -step):
+                    cyclic = True
+                    break
+        if not cyclic:
+            keep.append(b)
+    return np.array(keep, dtype=np.int64)
+
+
 def _daily_profile(
     bidx: np.ndarray,
     y: np.ndarray,
@@ -948,12 +1038,7 @@ def _kink_start(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -
     if cand.size > 64:
         cand = cand[np.linspace(0, cand.size - 1, 64).round().astype(int)]
     tc = (t - t[0]) / DAY
-    # Winsorise at 3 robust sigmas around a robust line so that a few odd buckets cannot fake a kink.
-    slope0 = _quick_slope(tc, y)
-    base = y - slope0 * tc
-    mid = _median(base)
-    sig = _robust_sigma(base) or 1e-12
-    yw = slope0 * tc + np.clip(base, mid - 3 * sig, mid + 3 * sig)
+    yw = _winsorise(tc, y)
     # Rounding-level residuals of an exact line must not look like a huge relative improvement.
     floor = n * (1e-7 * float(np.max(np.abs(y))) + 1e-12) ** 2
     rss0 = max(_line_rss(tc, yw), floor)
@@ -966,13 +1051,149 @@ def _kink_start(t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -
     f_stat = (rss0 - rss1) / (rss1 / (n - 3))
     b0, b1, b2 = beta[best]
     resid = yw - (b0 + b1 * tc + b2 * np.maximum(0.0, tc - tc[cand[best]]))
-    rho = 0.0
-    denom = float(np.dot(resid, resid))
-    if denom > 0:
-        rho = min(max(float(np.dot(resid[1:], resid[:-1])) / denom, 0.0), 0.95)
+    rho = _lag1_rho(resid)
     if f_stat * (1 - rho) / (1 + rho) < cfg.kink_f:
         return 0
     return int(cand[best])
+
+
+def _week_pairs(bidx: np.ndarray, cfg: ForecastConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """Indices (later, earlier) of all pairs of buckets exactly 7 days apart, or None."""
+    per_day = _buckets_per_day(cfg.bucket_s)
+    if per_day is None:
+        return None
+    back = bidx - 7 * per_day
+    j = np.searchsorted(bidx, back)
+    ok = j < bidx.size
+    ok[ok] = bidx[j[ok]] == back[ok]
+    return np.nonzero(ok)[0], j[ok]
+
+
+def _week_rate_fit(
+    bidx: np.ndarray, t: np.ndarray, y: np.ndarray, now: float, line: _Fit, cfg: ForecastConfig
+) -> _Fit | None:
+    """The last week's growth, from pairs of buckets 7 days apart, when it is rising and beats ``line``.
+
+    Differences a week apart cancel the daily and the weekly cycle; divided by 7 days, the difference
+    ending at ``t`` is the average growth rate over the week before ``t``. When those week-averaged
+    rates rise significantly (growth sped up, but too long ago or too gradually for the kink search
+    to place it), the newest one is a cautious estimate of today's rate — the rate has only been
+    rising — and replaces the slope of ``line`` when steeper. Its band comes from the robust scatter
+    of the differences about their trend, widened for autocorrelation; the level is the median over
+    the last week of the data less that trend.
+    """
+    pairs = _week_pairs(bidx, cfg)
+    if pairs is None or pairs[0].size < 4 * cfg.min_fit_buckets:
+        return None
+    later, earlier = pairs
+    td = t[later]
+    if td[-1] - td[0] < DAY:
+        return None
+    lag = t[later] - t[earlier]
+    rate = (y[later] - y[earlier]) / lag
+    x = td - now
+    tt, rr = x, rate
+    if x.size > cfg.max_fit_points:
+        tt, rr = _merge_points(x, rate, math.ceil(x.size / cfg.max_fit_points))
+    res = stats.theilslopes(rr, tt, alpha=cfg.confidence)
+    resid = rr - (res.intercept + res.slope * tt)
+    inflate = math.sqrt(rr.size / _effective_n(resid - _median(resid)))
+    if res.slope - (res.slope - res.low_slope) * inflate <= 0:
+        return None  # week-averaged growth is not rising significantly
+    now_rate = float(res.intercept) + _median(resid)
+    sigma = _robust_sigma(resid)
+    n_eff = _effective_n(resid - _median(resid))
+    zq = NormalDist().inv_cdf(0.5 + cfg.confidence / 2)
+    se = _MEDIAN_SE * sigma / math.sqrt(n_eff)
+    if now_rate - zq * se <= line.slope:
+        return None
+    last_week = t >= now - 7 * DAY
+    d = y[last_week] - now_rate * (t[last_week] - now)
+    level = _median(d)
+    e = d - level
+    level_se = _MEDIAN_SE * _robust_sigma(e) / math.sqrt(_effective_n(e))
+    return _Fit(
+        now_rate,
+        now_rate - zq * se,
+        now_rate + zq * se,
+        level,
+        level_se,
+        _robust_sigma(e),
+        float(t[last_week][0]),
+        int(last_week.sum()),
+        ", ".join(filter(None, [line.note, "growth sped up (week-over-week rate)"])),
+    )
+
+
+def _weekly_kink(bidx: np.ndarray, t: np.ndarray, y: np.ndarray, now: float, cfg: ForecastConfig) -> int | None:
+    """Index where growth last sped up, judged week over week; None without a significant speed-up.
+
+    A weekly cycle (busy weekdays, a weekend lull) hides a kink from the two-piece fit: its residuals
+    are a week-long wave. The differences ``y(t) - y(t - 7 d)`` of buckets exactly a week apart cancel
+    any weekly (and daily) cycle; growth at rate ``r`` makes them ``7 r``, and growth that speeds up by
+    ``c`` at ``t_k`` adds the ramp ``c clip(t - t_k, 0, 7 d)``. That ramp against a constant is tested
+    like the two-piece fit (sup-F over candidate ``t_k``, corrected for autocorrelation).
+    """
+    pairs = _week_pairs(bidx, cfg)
+    if pairs is None:
+        return None
+    later, earlier = pairs
+    n = later.size
+    min_span = max(cfg.min_fit_span_s, 2 * cfg.bucket_s * cfg.min_fit_buckets)
+    if n < 4 * cfg.min_fit_buckets:
+        return None
+    td = t[later]
+    d = y[later] - y[earlier]
+    if td[-1] - td[0] < 2 * min_span:
+        return None
+    cand = np.nonzero((td - td[0] >= min_span) & (now - td >= min_span))[0]
+    if cand.size == 0:
+        return None
+    x = (td - td[0]) / DAY
+    dw = _winsorise(x, d)
+    floor = n * (1e-7 * float(np.max(np.abs(y))) + 1e-12) ** 2
+    dc = dw - dw.mean()
+    # The null is a straight line, not a constant: a kink before the first difference (a leak older
+    # than the differences reach back) makes them one long ramp, which says nothing about when.
+    rss0 = max(_line_rss(x, dw), floor)
+    ramp = np.clip(x[None, :] - x[cand][:, None], 0.0, 7.0)
+    rc = ramp - ramp.mean(axis=1, keepdims=True)
+    sxx = np.einsum("ij,ij->i", rc, rc)
+    sxy = rc @ dc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(sxx > 0, sxy * sxy / sxx, 0.0)
+    # Only a speed-up toward the limit: a slowdown would make forecasts later, and is left to the
+    # ordinary kink search.
+    gain = np.where(sxy > 0, gain, 0.0)
+    best = int(np.argmax(gain))
+    if gain[best] <= 0:
+        return None
+    rss1 = max(float(np.dot(dc, dc)) - float(gain[best]), floor)
+    if rss1 >= rss0:
+        return None
+    f_stat = (rss0 - rss1) / (rss1 / (n - 2))
+    resid = dc - sxy[best] / sxx[best] * rc[best]
+    rho = _lag1_rho(resid)
+    if f_stat * (1 - rho) / (1 + rho) < cfg.kink_f:
+        return None
+    return int(later[cand[best]])
+
+
+def _winsorise(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y`` clipped at 3 robust sigmas around a robust line, so a few odd buckets cannot fake a kink."""
+    slope0 = _quick_slope(x, y)
+    base = y - slope0 * x
+    mid = _median(base)
+    sig = _robust_sigma(base) or 1e-12
+    return slope0 * x + np.clip(base, mid - 3 * sig, mid + 3 * sig)
+
+
+def _lag1_rho(resid: np.ndarray) -> float:
+    """Lag-1 autocorrelation of residuals, clipped to [0, 0.95], for the kink tests' F correction."""
+    denom = float(np.dot(resid, resid))
+    if denom <= 0:
+        return 0.0
+    return min(max(float(np.dot(resid[1:], resid[:-1])) / denom, 0.0), 0.95)
 
 
 def _line_rss(t: np.ndarray, y: np.ndarray) -> float:

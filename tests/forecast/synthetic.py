@@ -66,3 +66,23 @@ def ar_noise(n: int, sigma: float, rho: float, seed: int) -> np.ndarray:
         acc = rho * acc + e[i]
         out[i] = acc
     return out
+
+
+def business_week_leak(days: float, leak_start_day: float, cross_day: float, seed: int = 0) -> Generated:
+    """Memory used (%) with weekday daytime load, a weekend lull and a leak from ``leak_start_day``.
+
+    ``T0`` is a Wednesday, so days 3 and 4 (and 10, 11, ...) are the weekend. Load is 12 points
+    between 08:00 and 18:00 on weekdays and a fifth of that at weekends, over a base of 45; the
+    leak is linear and brings the weekday peaks to 100 around ``cross_day``. Slow AR(1) wander plus
+    white noise on top.
+    """
+    t = grid(days)
+    d = (t - T0) / DAY
+    hour = (d % 1.0) * 24
+    weekend = np.floor(d + 2) % 7 >= 5
+    load = 12.0 / (1 + np.exp(-(hour - 8) / 1.5)) / (1 + np.exp(-(18 - hour) / 1.5))
+    load = np.where(weekend, 0.2 * load, load)
+    rate = (100.0 - 45.0 - 12.0) / (cross_day - leak_start_day)
+    clean = 45.0 + load + rate * np.maximum(0.0, d - leak_start_day)
+    noise = ar_noise(t.size, 0.5, 0.99, seed) + np.random.default_rng(seed + 1).normal(0.0, 0.2, t.size)
+    return Generated(t, clean + noise, first_crossing(t, clean, 100.0))

@@ -9,11 +9,27 @@ must contain the truth in most evaluations.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pytest
 
+from collector.simulator.fleet import FleetSpec, build_fleet
+from collector.simulator.signals import HostSignals
+from collector.simulator.trouble import TroubleKind, TroubleSpec, plan_troubles
 from inspections.forecast import Forecast, ForecastConfig, Forecaster, capacity_limit, forecast
-from tests.forecast.synthetic import DAY, HOUR, T0, Generated, ar_noise, daily, first_crossing, grid, linear
+from tests.forecast.synthetic import (
+    DAY,
+    HOUR,
+    T0,
+    Generated,
+    ar_noise,
+    business_week_leak,
+    daily,
+    first_crossing,
+    grid,
+    linear,
+)
 
 HORIZON = 7 * DAY
 
@@ -292,3 +308,45 @@ def test_capacity_presets() -> None:
     assert capacity_limit("fd.open", None, {"fd.max": 65536}) == (65536.0, "up")
     assert capacity_limit("disk.used_bytes") is None  # no total known: no limit to forecast against
     assert capacity_limit("cpu.busy_percent") is None
+
+
+# A leak that started five days before `now` and exhausts memory about four days after it, on a
+# business-week load: at many hours of the week the weekend lull lies inside the leak, and a fit
+# that does not allow for it finds no kink, runs over the whole window and forecasts far too late.
+# T0 + 14 days is a Wednesday 00:00 UTC; the hours run from Wednesday noon to the next Tuesday noon.
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("hours", [12, 48, 108, 132, 144, 156])
+def test_leak_with_a_weekend_lull_inside_its_window(seed: int, hours: int) -> None:
+    now_day = 14 + hours / 24
+    s = business_week_leak(now_day + 8, now_day - 5, now_day + 4, seed=seed)
+    now = T0 + now_day * DAY
+    fc = forecast(*s.upto(now), 100.0, "up", now=now, horizon_s=HORIZON)
+    assert s.truth is not None and fc.eta is not None, fc.reason
+    assert abs(fc.eta - s.truth) <= 0.25 * (s.truth - now), (
+        f"eta in {(fc.eta - now) / DAY:.2f} d, truth in {(s.truth - now) / DAY:.2f} d ({fc.reason})"
+    )
+    assert fc.alert()
+
+
+# The fleet simulator's own signals, as the demo fleet produces them: a memory leak started five days
+# before the end of the history and exhausts memory four days after it. Saturday 5 December 2026.
+SIM_WEEK = datetime(2026, 12, 5, 0, 7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("hours", [12, 54, 66, 72, 108])  # Sat 12:07, Mon 06:07 and 18:07, Tue 00:07, Wed 12:07
+def test_simulated_memory_leak_over_a_weekend(hours: int) -> None:
+    fleet = build_fleet(FleetSpec(4, 1, 7))
+    end = SIM_WEEK + timedelta(hours=hours)
+    plan = plan_troubles(fleet, TroubleSpec(), end)
+    leak = next(t for t in plan.troubles if t.kind is TroubleKind.MEMORY_LEAK)
+    host = next(h for h in fleet.hosts if h.hostname == leak.host)
+    end_ms = int(end.timestamp() * 1000)
+    ts = np.arange(end_ms - 14 * 86_400_000, end_ms, 600_000, dtype=np.int64)
+    signals = HostSignals(host, plan.for_host(host.index), end_ms).generate(ts)
+    used = next(sv for sv in signals if sv.name == "mem.used_percent")
+    now = end.timestamp()
+    assert leak.eta is not None
+    truth = leak.eta.timestamp()
+    fc = forecast(ts / 1000 + 300, np.asarray(used.values, dtype=float), 100.0, "up", now=now, horizon_s=HORIZON)
+    assert fc.eta is not None, fc.reason
+    assert abs(fc.eta - truth) <= 0.25 * (truth - now), f"eta in {(fc.eta - now) / DAY:.2f} d ({fc.reason})"
