@@ -56,6 +56,9 @@ class Feature:
     tables: Sequence[str] = ()  # modules defining tables on collector.store.schema.metadata
     service: str | None = None  # "module:factory", factory(app) -> Service | None (None: not configured)
     jobs: str | None = None  # "module:function", function(service) -> list[JobSpec]
+    # Ids of those jobs whose schedule ``jobs.<id>`` in collector.yaml may set, known without starting
+    # the service, so ``check-config`` can name a misspelt one (a test keeps them in step with the jobs).
+    job_ids: Sequence[str] = ()
     router: str | None = None  # "module:attribute" holding a FastAPI APIRouter
     cli: str | None = None  # "module:register", register(typer_app, client_factory)
 

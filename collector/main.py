@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"patrol-collector: {e}", file=sys.stderr)
         return 2
     if args.command == "check-config":
+        from collector.core_jobs import schedulable_job_ids
+
+        problem = cfg.section("jobs").unknown_job(schedulable_job_ids())
+        if problem is not None:
+            print(f"patrol-collector: {args.config}: {problem}", file=sys.stderr)
+            return 2
         print(f"{args.config}: ok")
         return 0
     if args.command == "pki":

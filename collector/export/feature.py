@@ -7,4 +7,5 @@ FEATURE = Feature(
     sections=(ConfigSection("export", "collector.export.config:ExportConfig"),),
     service="collector.export.service:export_service",
     jobs="collector.export.service:jobs",
+    job_ids=("export-adopt",),
 )

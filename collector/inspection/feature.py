@@ -8,6 +8,7 @@ FEATURE = Feature(
     tables=("collector.inspection.tables",),
     service="collector.inspection.service:create_service",
     jobs="collector.inspection.service:jobs",
+    job_ids=("inspections-catch-up",),
     router="collector.inspection.api:router",
     cli="collector.cli.inspections:register",
 )

@@ -8,6 +8,7 @@ FEATURE = Feature(
     tables=("collector.predictions.tables",),
     service="collector.predictions.service:predict_service",
     jobs="collector.predictions.service:jobs",
+    job_ids=("predictions",),
     router="collector.predictions.api:router",
     cli="collector.predictions.cli:register",
 )

@@ -8,6 +8,7 @@ FEATURE = Feature(
     tables=("collector.reporting.tables",),
     service="collector.reporting.service:create_service",
     jobs="collector.reporting.service:jobs",
+    job_ids=("reports",),
     router="collector.reporting.api:router",
     cli="collector.cli.reports:register",
 )

@@ -13,6 +13,7 @@ Every other key is a job id (see ``patrol jobs``) with either ``every`` or ``cro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -68,6 +69,14 @@ class JobsConfig(BaseModel):
 
     def schedules(self) -> dict[str, JobSchedule]:
         return dict(self.__pydantic_extra__ or {})
+
+    def unknown_job(self, known: Iterable[str]) -> str | None:
+        """What is wrong with the first ``jobs.<id>`` that names none of the ``known`` job ids, if any."""
+        ids = sorted(set(known))
+        for job_id in self.schedules():
+            if job_id not in ids:
+                return f"jobs.{job_id}: no job with this id can be scheduled here; the jobs are {', '.join(ids)}"
+        return None
 
     def interval_of(self, job_id: str, default: float) -> float:
         """The period of a job in seconds: its interval, or the gap between its next two cron times."""

@@ -84,11 +84,9 @@ class JobScheduler:
 
     def check_config(self) -> None:
         """Every ``jobs.<id>`` of the configuration names a job whose schedule may be set."""
-        settable = sorted(i for i, s in self._specs.items() if s.configurable)
-        for job_id in self.config.schedules():
-            if job_id not in settable:
-                raise ConfigError(f"jobs.{job_id}: no job with this id can be scheduled here; "
-                                  f"the jobs are {', '.join(settable)}")
+        problem = self.config.unknown_job(i for i, s in self._specs.items() if s.configurable)
+        if problem is not None:
+            raise ConfigError(problem)
 
     def schedule_of(self, job_id: str) -> str:
         self._spec(job_id)

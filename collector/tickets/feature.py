@@ -9,6 +9,7 @@ FEATURE = Feature(
     tables=("collector.tickets.tables", "collector.notify.tables"),
     service="collector.tickets.runner:create_service",
     jobs="collector.tickets.runner:jobs",
+    job_ids=("tickets-sla",),
     router="collector.tickets.api:router",
     cli="collector.cli.tickets:register",
 )

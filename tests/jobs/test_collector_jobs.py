@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from collector.app import CollectorApp
+from collector.core_jobs import schedulable_job_ids
 from collector.scheduler.runner import NOT_LEADER
 from tests.collector_core.inprocess import collector_config
 from tests.integration.harness import TOKEN, CollectorProcess, patrol_cli, wait_for
@@ -37,6 +38,10 @@ def test_patrol_jobs_lists_every_job_with_its_next_run(collector: CollectorProce
     expected = {"retention", "retention-of-gone-members", "compaction", "tickets-sla", "predictions", "reports",
                 "inspections-catch-up", "inspection:acme:daily:0 6 * * *", "inspection:globex:daily:0 6 * * *"}
     assert expected <= set(jobs), sorted(jobs)
+    # What check-config knows without starting anything is what a running collector schedules
+    # (less the export's job: no export is configured here); per-host and per-customer jobs have ':'.
+    fixed = {i for i in jobs if ":" not in i}
+    assert fixed <= set(schedulable_job_ids()) and set(schedulable_job_ids()) - fixed == {"export-adopt"}
     assert all(j["next_run"] for j in jobs.values()), jobs
     assert jobs["predictions"]["schedule"] == "every 45m"
     assert jobs["inspection:acme:daily:0 6 * * *"]["schedule"] == "cron 0 6 * * * (Asia/Shanghai)"

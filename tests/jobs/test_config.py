@@ -48,3 +48,22 @@ def test_an_unknown_section_is_named_with_the_known_ones(tmp_path: Path) -> None
     path.write_text(yaml.safe_dump({"insecure": True, "job": {"predictions": {"every": "1h"}}}))
     with pytest.raises(ConfigError, match=r"unknown section 'job'; the sections are .*jobs"):
         load_collector_config(path)
+
+
+def test_check_config_names_a_misspelt_job_before_anything_starts(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.main import main
+
+    path = tmp_path / "collector.yaml"
+
+    def write(jobs: dict[str, object]) -> None:
+        path.write_text(yaml.safe_dump({"insecure": True, "data_dir": str(tmp_path), "jobs": jobs}))
+
+    write({"predictons": {"every": "1h"}})
+    assert main(["--config", str(path), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: jobs.predictons: no job with this id can be scheduled here" in err
+    assert "compaction" in err and "predictions" in err and "tickets-sla" in err
+    write({"predictions": {"every": "1h"}, "compaction": {"every": "2h"}})
+    assert main(["--config", str(path), "check-config"]) == 0
+    assert capsys.readouterr().out.strip() == f"{path}: ok"
