@@ -19,6 +19,7 @@ from collector.inspection.data import (
     load_hosts,
 )
 from collector.simulator import HistorySchedule, TroubleSpec, encoded_batches
+from collector.store.engine import open_engine
 from collector.store.read import tier_for_window
 from inspections import EventStamps, RollupColumns, load_profile, run_inspection
 from inspections.profiles import parse_profile
@@ -282,3 +283,29 @@ def test_events_written_by_hand_are_counted_with_suppression(tmp_path: Path) -> 
         ("kernel.oom_kill", "critical", 0, {"n": "0"}), ("kernel.oom_kill", "critical", 2, {"n": "1"})]
     assert [e.rule for e in data.events("h1", since, until, ["app.error"], 10)] == ["app.error"]
     engine.dispose()
+
+
+def test_event_stamps_of_chosen_rules_are_the_events_on_both_backends(store_url: str) -> None:
+    """The burst checks' light read (one statement per rule set, integers only) answers what the full
+    events do: same times, weights, rules and order, the limit included, on SQLite and PostgreSQL."""
+    engine = open_engine(store_url)
+    t0 = 1_780_000_000.0
+    ingest(engine, [hello("h1", "acme", "web-1"),
+                    events("h1", 1, [(t0, "sshd.failed_password", 2, 0), (t0, "sshd.invalid_user", 2, 3),
+                                     (t0 + 30, "app.error", 3, 0), (t0 + 3600, "sshd.failed_password", 2, 1),
+                                     (t0 + 3600.25, "sshd.failed_password", 2, 0)])], t0 + 7200)
+    data = StoreData(engine, RETENTION, lambda: t0 + 7200)
+    since, until = datetime.fromtimestamp(t0 - 60, UTC), datetime.fromtimestamp(t0 + 7200, UTC)
+    both = ["sshd.invalid_user", "sshd.failed_password"]
+    try:
+        for rules, limit in ((both, 10), (["sshd.invalid_user"], 10), (both, 2), (["no.such.rule"], 10)):
+            full = EventStamps.of(data.events("h1", since, until, rules, limit))
+            light = data.event_stamps("h1", since, until, rules, limit)
+            assert light.ts.tolist() == full.ts.tolist() and light.weight.tolist() == full.weight.tolist()
+            assert light.rules == full.rules
+        stamps = data.event_stamps("h1", since, until, both, 10)
+        assert stamps.weight.tolist() == [1, 4, 2, 1] and stamps.rules == ("sshd.failed_password", "sshd.invalid_user")
+        assert stamps.ts.tolist() == [t0, t0, t0 + 3600, t0 + 3600.25]
+        assert data.event_stamps("h1", since, until, ["no.such.rule"], 10).rules == ()
+    finally:
+        engine.dispose()
