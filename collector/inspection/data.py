@@ -36,7 +36,7 @@ from collector.store.read import (
     tier_for_window,
     to_seconds,
 )
-from collector.store.read.columnar import HOST_CHUNK, IN_CHUNK
+from collector.store.read.columnar import HOST_CHUNK, IN_CHUNK, driver_rows
 from collector.store.read.tiers import TIERS, Tier
 from collector.store.schema import events, hosts, latest, series
 from inspections import EventRecord, EventStamps, HostInfo, LatestValue, RollupColumns, SeriesRollup
@@ -264,11 +264,7 @@ class StoreData:
             q = q.where(events.c.severity.in_(severities))
         self.queries += 1
         with self.engine.connect() as conn:
-            result = conn.execute(q)
-            cursor = getattr(result, "cursor", None)
-            rows = cursor.fetchall() if cursor is not None else result.all()
-            result.close()
-        return rows
+            return driver_rows(conn.execute(q))
 
     def events(self, host_id: str, since: datetime, until: datetime, rules: list[str] | None, limit: int,
                severities: list[str] | None = None) -> list[EventRecord]:
@@ -303,10 +299,8 @@ class StoreData:
             lo, hi = math.ceil(to_seconds(since) * 1000), math.ceil(to_seconds(until) * 1000)
             self.queries += 1
             with self.engine.connect() as conn:
-                result = conn.execute(statement, {"host": host_id, "lo": lo, "hi": hi, "limit": max(0, limit)})
-                cursor = getattr(result, "cursor", None)
-                rows = cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
-                result.close()
+                rows = driver_rows(conn.execute(statement, {"host": host_id, "lo": lo, "hi": hi,
+                                                            "limit": max(0, limit)}))
             table = np.fromiter(rows, dtype=_STAMP, count=len(rows))
             found = tuple(wanted[i] for i in np.unique(table["rule"]))
         return EventStamps(table["ts_ms"] / 1000.0, table["weight"], found)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from sqlalchemy import Connection, Engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from collector.store.read.columnar import chunks
-from collector.store.read.packed import BLOCK_S, BUCKET, SERIES, WIDTH, block_of, merge_duplicates, pack, unpack
+from collector.store.read.columnar import bucket_table, chunks, driver_rows
+from collector.store.read.packed import BLOCK_S, BUCKET, SERIES, block_of, merge_duplicates, pack, unpack
 from collector.store.read.tiers import TIERS, Tier
 
 log = logging.getLogger(__name__)
@@ -91,12 +90,10 @@ def compact_series(conn: Connection, tier: Tier, series_ids: Sequence[int], cuto
     result = conn.execute(delete(t).where(t.c.series_id.in_(series_ids), t.c.bucket < cutoff)
                           .returning(t.c.series_id, t.c.bucket, t.c.min, t.c.max, t.c.sum, t.c.count, t.c.last,
                                      t.c.last_ts_ms))
-    cursor = getattr(result, "cursor", None)  # the driver's tuples: no Row object per bucket
-    moved = cursor.fetchall() if cursor is not None else result.all()
-    result.close()
+    moved = driver_rows(result)
     if not moved:
         return 0, 0
-    live = np.fromiter(chain.from_iterable(moved), dtype=np.float64, count=len(moved) * WIDTH).reshape(-1, WIDTH)
+    live = bucket_table(moved)
     touched = sorted({block_of(int(bucket)) for bucket in np.unique(live[:, BUCKET])})
     query = select(b.c.series_id, b.c.block, b.c.data).where(b.c.series_id.in_(series_ids), b.c.block.in_(touched))
     if postgres:

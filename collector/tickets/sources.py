@@ -28,15 +28,8 @@ from inspections import ChecklistRow, Finding, Threshold
 from inspections.signals import Anomaly, CapacityForecast, SeriesResult
 
 
-def _time(value: Any, default: datetime) -> datetime:
-    if value is None:
-        return default
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    t = datetime.fromisoformat(str(value))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+def _at(epoch_s: float | None, default: datetime) -> datetime:
+    return default if epoch_s is None else datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 # -- inspection findings and checklist rows ------------------------------------------------------
@@ -96,11 +89,12 @@ def finding_signal(f: Finding, batch: FindingBatch, policy: TicketPolicy) -> Sig
         lines.append("recommendation: " + " / ".join(v for v in (f.recommendation.get("zh"),
                                                                  f.recommendation.get("en")) if v))
     lines.append(f"found by inspection run {batch.run_id} at {batch.evaluated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    finding = f.to_dict()
     return Signal(
         source=Source.INSPECTION, check_id=f.check_id, subject=f.subject, firing=firing,
         observed_at=batch.evaluated_at, host_id=f.host_id, customer_id=batch.customer_id,
         severity=decision.severity if decision.opens else Severity.L4, title=title, description="\n".join(lines),
-        details={"finding": f.to_dict(), "observed": _json_number(f.observed), "run_id": batch.run_id,
+        details={"finding": finding, "observed": finding["observed"], "run_id": batch.run_id,
                  "policy": decision.describe()},
         sla_profile=decision.rule.sla_profile if decision.rule is not None else None,
     )
@@ -138,10 +132,6 @@ def checklist_signals(rows: Iterable[ChecklistRow], run_id: int, customer_id: st
             sla_profile=decision.rule.sla_profile if firing and decision.rule is not None else None,
         ))
     return out
-
-
-def _json_number(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
 
 
 # -- forecasts ---------------------------------------------------------------------------------
@@ -208,7 +198,7 @@ def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPoli
                        + (f". {res.reason}" if res.reason else ""))
         out.append(Signal(
             source=Source.FORECAST, check_id=fc.check_id, subject=fc.labels_key, firing=firing,
-            observed_at=_time(res.now, now), host_id=fc.host_id, customer_id=fc.customer_id,
+            observed_at=_at(res.now, now), host_id=fc.host_id, customer_id=fc.customer_id,
             severity=policy.severity_for(left) if left is not None else policy.default_severity, title=title,
             description=description, details={"observed": res.level, "run_id": fc.run_id},
             forecast=payload if firing else None,
@@ -246,7 +236,7 @@ def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy, now: datetime) -> Signal:
                "band_low": low, "band_high": high, "start": ep.start, "duration_s": ep.duration_s,
                "ongoing": ep.ongoing, "unit": unit, "series": a.series, "labels": dict(a.labels), "run_id": a.run_id}
     return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=True,
-                  observed_at=_time(ep.detected_at, now), host_id=a.host_id, customer_id=a.customer_id,
+                  observed_at=_at(ep.detected_at, now), host_id=a.host_id, customer_id=a.customer_id,
                   severity=policy.severity, title=f"Unusual {what} on {where}: {seen} ({expected})",
                   description=description, details=details)
 

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     LargeBinary,
     Select,
     and_,
@@ -35,16 +36,16 @@ from collector.store.read.packed import (
     BUCKET,
     COUNT,
     LAST,
-    LAST_TS,
     MAX,
     MIN,
-    RECORD,
     SERIES,
     SUM,
     WIDTH,
     block_of,
+    keys,
     merge_duplicates,
     merge_sorted,
+    unpack,
 )
 from collector.store.read.tiers import Tier
 from collector.store.read.timeutil import align_array
@@ -161,19 +162,26 @@ def read_rollups(conn: Connection, tier: Tier, series_ids: Iterable[int], since_
     compacted day) is merged by the rollup rules, so it counts once."""
     lo, hi = math.ceil(since_s), math.ceil(until_s)
     for part in chunks(sorted(set(series_ids))):
-        result = conn.execute(_window_query(conn, tier, part, lo, hi))
-        cursor = getattr(result, "cursor", None)
-        raw = cursor.fetchall() if cursor is not None else result.all()
-        result.close()
+        raw = driver_rows(conn.execute(_window_query(conn, tier, part, lo, hi)))
         if not raw:
             continue
         packed_rows = [r for r in raw if r[WIDTH] is not None]
-        live = _live_table([r for r in raw if r[WIDTH] is None] if packed_rows else raw)
+        live = bucket_table([r for r in raw if r[WIDTH] is None] if packed_rows else raw)
         yield from _series_of(_Packed.of(packed_rows, tier.width_s, lo, hi), live)
 
 
-def _live_table(rows: Sequence[Any]) -> np.ndarray:
-    """Live rows as an n × 8 table sorted by series and bucket."""
+def driver_rows(result: CursorResult[Any]) -> Sequence[Any]:
+    """All rows of ``result`` as the driver's own tuples, with no SQLAlchemy Row object per row: a
+    bulk read of buckets or events is hundreds of thousands of rows."""
+    cursor = getattr(result, "cursor", None)
+    rows = cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
+    result.close()
+    return rows
+
+
+def bucket_table(rows: Sequence[Any]) -> np.ndarray:
+    """Rows of (series id, bucket, min, max, sum, count, last, last time) as an n × 8 table sorted by
+    series and bucket."""
     # fromiter over the flattened rows: np.array() on a list of rows is 50x slower.
     table = np.fromiter(chain.from_iterable(r[:WIDTH] for r in rows), dtype=np.float64,
                         count=len(rows) * WIDTH).reshape(-1, WIDTH)
@@ -189,25 +197,18 @@ def _in_key_order(ids: np.ndarray, starts: np.ndarray) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Packed:
-    """The buckets of a query's packed blocks as whole columns, and where each series' buckets
-    inside ``[lo, hi)`` begin and end in them: a series is then a slice of each column, with no
-    copy per series and no pass over the columns per series."""
+    """The buckets of a query's packed blocks as one table, and where each series' buckets inside
+    ``[lo, hi)`` begin and end in it: a series is then a slice of each column, with no copy per
+    series and no pass over the columns per series."""
 
     ids: np.ndarray  # series ids, ascending
-    begin: np.ndarray  # first bucket of each series inside the window
+    begin: np.ndarray  # row of each series' first bucket inside the window
     end: np.ndarray  # one past its last
-    ts: np.ndarray
-    min: np.ndarray
-    max: np.ndarray
-    sum: np.ndarray
-    count: np.ndarray  # int64
-    last: np.ndarray
-    last_ts: np.ndarray  # ms; only read where a live row meets a packed bucket
+    table: np.ndarray  # n × 8, column-major, sorted by series and bucket
+    count: np.ndarray  # the count column as int64
 
     @classmethod
     def of(cls, rows: Sequence[Any], width_s: int, lo: int, hi: int) -> _Packed:
-        if not rows:
-            return _NO_PACKED
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         starts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
         # A block's buckets are in order, so blocks in key order (as the primary key's index usually
@@ -215,26 +216,13 @@ class _Packed:
         if len(rows) > 1 and not _in_key_order(ids, starts):
             order = np.lexsort((starts, ids))
             rows, ids, starts = [rows[i] for i in order], ids[order], starts[order]
-        blobs = [r[WIDTH] for r in rows]
-        records = np.frombuffer(b"".join(blobs), dtype=RECORD)
-        per_blob = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // RECORD.itemsize
-        ts = np.repeat(starts.astype(np.float64), per_blob) + records["offset"] * float(width_s)
-        # Where each series' records begin and end, then trimmed to the window: only a series'
-        # first and last blocks reach outside it, and within a series the buckets are sorted.
-        first_blob = np.flatnonzero(np.concatenate(([True], np.diff(ids) != 0)))
-        edges = np.concatenate(([0], np.cumsum(per_blob)))
-        begin, end = edges[first_blob], edges[np.append(first_blob[1:], len(ids))]
-        below = np.concatenate(([0], np.cumsum(ts < lo)))
-        above = np.concatenate(([0], np.cumsum(ts >= hi)))
-        begin, end = begin + (below[end] - below[begin]), end - (above[end] - above[begin])
-        return cls(ids[first_blob], begin, end, ts, np.ascontiguousarray(records["min"]),
-                   np.ascontiguousarray(records["max"]), np.ascontiguousarray(records["sum"]),
-                   records["count"].astype(np.int64), np.ascontiguousarray(records["last"]),
-                   ts * 1000 + records["last_ms"])
-
-
-_INTS, _FLOATS = np.zeros(0, dtype=np.int64), np.zeros(0)
-_NO_PACKED = _Packed(_INTS, _INTS, _INTS, _FLOATS, _FLOATS, _FLOATS, _FLOATS, _INTS, _FLOATS, _FLOATS)
+        table = unpack([r[WIDTH] for r in rows], ids, starts, width_s)
+        series = np.unique(ids)
+        # Only a series' first and last blocks reach outside the window: find its edges by key.
+        found = keys(table)
+        begin = np.searchsorted(found, (series << 32) | lo)
+        end = np.searchsorted(found, (series << 32) | hi)
+        return cls(series, begin, end, table, table[:, COUNT].astype(np.int64))
 
 
 def _series_of(packed: _Packed, live: np.ndarray) -> Iterator[tuple[int, Rollups]]:
@@ -247,38 +235,27 @@ def _series_of(packed: _Packed, live: np.ndarray) -> Iterator[tuple[int, Rollups
     live_of = dict(zip(live_ids[live_first].tolist(), zip(live_edges[:-1].tolist(), live_edges[1:].tolist(),
                                                            strict=True), strict=True))
     packed_of = {sid: k for k, sid in enumerate(packed.ids.tolist())}
+    t = packed.table
     for sid in sorted(packed_of.keys() | live_of.keys()):
         k = packed_of.get(sid)
         a, b = (int(packed.begin[k]), int(packed.end[k])) if k is not None else (0, 0)
         rows = live_of.get(sid)
         if rows is None:
             if b > a:
-                yield sid, Rollups(packed.ts[a:b], packed.min[a:b], packed.max[a:b], packed.sum[a:b],
-                                   packed.count[a:b], packed.last[a:b])
+                yield sid, Rollups(t[a:b, BUCKET], t[a:b, MIN], t[a:b, MAX], t[a:b, SUM], packed.count[a:b],
+                                   t[a:b, LAST])
             continue
         extra = live[rows[0]:rows[1]]
         repeated = bool((np.diff(extra[:, BUCKET]) == 0).any())
-        if b > a and (repeated or extra[0, BUCKET] <= packed.ts[b - 1]):
-            yield sid, _columns(merge_sorted(_packed_rows(packed, sid, a, b), extra))
+        if b > a and (repeated or extra[0, BUCKET] <= t[b - 1, BUCKET]):
+            yield sid, _columns(merge_sorted(t[a:b], extra))
         elif b > a:
-            yield sid, Rollups(np.concatenate((packed.ts[a:b], extra[:, BUCKET])),
-                               np.concatenate((packed.min[a:b], extra[:, MIN])),
-                               np.concatenate((packed.max[a:b], extra[:, MAX])),
-                               np.concatenate((packed.sum[a:b], extra[:, SUM])),
-                               np.concatenate((packed.count[a:b], extra[:, COUNT].astype(np.int64))),
-                               np.concatenate((packed.last[a:b], extra[:, LAST])))
+            ts, low, high, total, last = (np.concatenate((t[a:b, c], extra[:, c]))
+                                          for c in (BUCKET, MIN, MAX, SUM, LAST))
+            yield sid, Rollups(ts, low, high, total,
+                               np.concatenate((packed.count[a:b], extra[:, COUNT].astype(np.int64))), last)
         else:
             yield sid, _columns(merge_duplicates(extra) if repeated else extra)
-
-
-def _packed_rows(packed: _Packed, sid: int, a: int, b: int) -> np.ndarray:
-    """One series' packed buckets as an n × 8 table (for a merge with live rows)."""
-    table = np.empty((b - a, WIDTH))
-    table[:, SERIES] = sid
-    for column, values in ((BUCKET, packed.ts), (MIN, packed.min), (MAX, packed.max), (SUM, packed.sum),
-                           (COUNT, packed.count), (LAST, packed.last), (LAST_TS, packed.last_ts)):
-        table[:, column] = values[a:b]
-    return table
 
 
 def read_series(conn: Connection, tier: Tier, refs: Sequence[SeriesRef], since_s: float, until_s: float,

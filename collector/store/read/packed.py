@@ -44,37 +44,20 @@ def pack(table: np.ndarray, block: int, width_s: int) -> bytes:
 
 
 def unpack(blobs: Sequence[bytes], series_ids: Sequence[int] | np.ndarray, blocks: Sequence[int] | np.ndarray,
-           width_s: int, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """The buckets of many packed blocks as one n × 8 table, in the order of the blocks; with ``lo``
-    and ``hi``, only the buckets starting in ``[lo, hi)``."""
+           width_s: int) -> np.ndarray:
+    """The buckets of many packed blocks as one n × 8 table in the order of the blocks, column-major,
+    so each column is one contiguous array."""
     if not blobs:
-        return np.zeros((0, WIDTH))
+        return np.zeros((0, WIDTH), order="F")
     records = np.frombuffer(b"".join(blobs), dtype=RECORD)
     per_blob = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // RECORD.itemsize
-    series = np.repeat(np.asarray(series_ids, dtype=np.float64), per_blob)
-    bucket = np.repeat(np.asarray(blocks, dtype=np.float64), per_blob) + records["offset"] * float(width_s)
-    keep: np.ndarray | None = None
-    if lo is not None and hi is not None:
-        keep = (bucket >= lo) & (bucket < hi)
-        if keep.all():
-            keep = None
-    n = len(records) if keep is None else int(np.count_nonzero(keep))
-    table = np.empty((n, WIDTH), order="F")  # column by column: contiguous writes and reads
-
-    def put(column: int, values: np.ndarray) -> None:
-        # Windowed: the kept buckets are gathered straight into the table, with no copy of the whole.
-        if keep is None:
-            table[:, column] = values
-        else:
-            np.compress(keep, values, out=table[:, column])
-
-    put(SERIES, series)
-    put(BUCKET, bucket)
-    put(COUNT, records["count"].astype(np.float64))
+    table = np.empty((len(records), WIDTH), order="F")
+    table[:, SERIES] = np.repeat(np.asarray(series_ids, dtype=np.float64), per_blob)
+    table[:, BUCKET] = np.repeat(np.asarray(blocks, dtype=np.float64), per_blob) + records["offset"] * float(width_s)
+    table[:, COUNT] = records["count"]
     for name, column in (("min", MIN), ("max", MAX), ("sum", SUM), ("last", LAST)):
-        put(column, records[name])
-    table[:, LAST_TS] = table[:, BUCKET] * 1000 + (records["last_ms"] if keep is None
-                                                   else np.compress(keep, records["last_ms"]))
+        table[:, column] = records[name]
+    table[:, LAST_TS] = table[:, BUCKET] * 1000 + records["last_ms"]
     return table
 
 
@@ -107,7 +90,7 @@ def merge_sorted(packed: np.ndarray, live: np.ndarray) -> np.ndarray:
     live = live[np.lexsort((live[:, BUCKET], live[:, SERIES]))]
     if not len(packed):
         return merge_duplicates(live)
-    packed_keys, live_keys = _keys(packed), _keys(live)
+    packed_keys, live_keys = keys(packed), keys(live)
     at = np.searchsorted(packed_keys, live_keys, side="right")  # after an equal packed bucket
     # Column by column into a table of the packed one's layout: the packed rows are by far the
     # most, and each column is written once.
@@ -124,6 +107,6 @@ def merge_sorted(packed: np.ndarray, live: np.ndarray) -> np.ndarray:
     return table
 
 
-def _keys(table: np.ndarray) -> np.ndarray:
+def keys(table: np.ndarray) -> np.ndarray:
     """One sortable int64 per row: series id, then bucket start (below 2^32 until 2106)."""
     return (table[:, SERIES].astype(np.int64) << 32) | table[:, BUCKET].astype(np.int64)
