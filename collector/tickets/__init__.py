@@ -55,7 +55,7 @@ def process_forecasts(app: CollectorApp, forecasts: Iterable[CapacityForecast]) 
     svc = ticket_service(app)
     if not (svc.cfg.enabled and svc.cfg.forecasts.enabled):
         return IngestReport()
-    return svc.ingest(forecast_signals(forecasts, svc.cfg.forecasts, svc.now()))
+    return svc.ingest(forecast_signals(forecasts, svc.cfg.forecasts))
 
 
 def process_anomalies(app: CollectorApp, anomalies: Iterable[Anomaly]) -> IngestReport:
@@ -65,4 +65,4 @@ def process_anomalies(app: CollectorApp, anomalies: Iterable[Anomaly]) -> Ingest
     svc = ticket_service(app)
     if not (svc.cfg.enabled and svc.cfg.anomalies.enabled):
         return IngestReport()
-    return svc.ingest(anomaly_signals(anomalies, svc.cfg.anomalies, svc.now()))
+    return svc.ingest(anomaly_signals(anomalies, svc.cfg.anomalies))

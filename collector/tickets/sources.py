@@ -27,11 +27,6 @@ from collector.tickets.policy import Decision, TicketPolicy
 from inspections import ChecklistRow, Finding, Threshold
 from inspections.signals import Anomaly, CapacityForecast, SeriesResult
 
-
-def _at(epoch_s: float | None, default: datetime) -> datetime:
-    return default if epoch_s is None else datetime.fromtimestamp(epoch_s, tz=UTC)
-
-
 # -- inspection findings and checklist rows ------------------------------------------------------
 
 
@@ -171,7 +166,7 @@ def _reaches(fc: CapacityForecast) -> str:
     return f"at {_quantity(fc.limit, fc.unit)}"
 
 
-def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPolicy, now: datetime) -> list[Signal]:
+def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPolicy) -> list[Signal]:
     """One signal per stored forecast run: a crossing expected within the horizon fires, else it clears."""
     out: list[Signal] = []
     for fc in forecasts:
@@ -198,7 +193,7 @@ def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPoli
                        + (f". {res.reason}" if res.reason else ""))
         out.append(Signal(
             source=Source.FORECAST, check_id=fc.check_id, subject=fc.labels_key, firing=firing,
-            observed_at=_at(res.now, now), host_id=fc.host_id, customer_id=fc.customer_id,
+            observed_at=datetime.fromtimestamp(res.now, tz=UTC), host_id=fc.host_id, customer_id=fc.customer_id,
             severity=policy.severity_for(left) if left is not None else policy.default_severity, title=title,
             description=description, details={"observed": res.level, "run_id": fc.run_id},
             forecast=payload if firing else None,
@@ -213,13 +208,13 @@ def _left(eta: float | None, at: float) -> float | None:
 # -- anomaly scores ----------------------------------------------------------------------------
 
 
-def anomaly_signals(anomalies: Iterable[Anomaly], policy: AnomalyPolicy, now: datetime) -> list[Signal]:
+def anomaly_signals(anomalies: Iterable[Anomaly], policy: AnomalyPolicy) -> list[Signal]:
     """One signal per stored anomaly run: firing (the predictions pass applied duration and rate
     limit) opens or updates a ticket, clear closes it after the hysteresis."""
-    return [_anomaly_signal(a, policy, now) for a in anomalies]
+    return [_anomaly_signal(a, policy) for a in anomalies]
 
 
-def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy, now: datetime) -> Signal:
+def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy) -> Signal:
     what, where, unit, ep = _what(a), a.hostname, a.unit, a.episode
     if not a.firing or ep is None or a.band is None:
         return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=False,
@@ -236,7 +231,8 @@ def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy, now: datetime) -> Signal:
                "band_low": low, "band_high": high, "start": ep.start, "duration_s": ep.duration_s,
                "ongoing": ep.ongoing, "unit": unit, "series": a.series, "labels": dict(a.labels), "run_id": a.run_id}
     return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=True,
-                  observed_at=_at(ep.detected_at, now), host_id=a.host_id, customer_id=a.customer_id,
+                  observed_at=datetime.fromtimestamp(ep.detected_at, tz=UTC), host_id=a.host_id,
+                  customer_id=a.customer_id,
                   severity=policy.severity, title=f"Unusual {what} on {where}: {seen} ({expected})",
                   description=description, details=details)
 

@@ -31,7 +31,7 @@ def test_a_simulated_fleet_month_raises_at_most_a_few_anomaly_tickets_per_host(t
         clock.t = now
         results = score_anomalies(engine, now, RETENTION, policy=h.cfg.anomalies, recent_s=DAY)
         series_seen = max(series_seen, len(results))
-        report = h.svc.ingest(anomaly_signals(results, h.cfg.anomalies, clock.now))
+        report = h.svc.ingest(anomaly_signals(results, h.cfg.anomalies))
         opened += len(report.opened) + len(report.reopened)
     assert series_seen >= 4 * agents  # every host's utilisation series were looked at
     per_host_month = opened / len(hosts) * 30 / (days - first_eval)
@@ -53,7 +53,7 @@ def test_a_clear_anomaly_opens_one_ticket_that_says_what_was_expected(tmp_path: 
     episode = firing[0].episode
     assert episode is not None and episode.observed > 90 and episode.band_high < 90
     assert episode.duration_s >= timedelta(minutes=20).total_seconds()
-    report = h.svc.ingest(anomaly_signals(results, h.cfg.anomalies, clock.now))
+    report = h.svc.ingest(anomaly_signals(results, h.cfg.anomalies))
     assert len(report.opened) == 1
     ticket = h.svc.get(report.opened[0])
     assert ticket.source == Source.ANOMALY and ticket.host_id == victim
@@ -64,4 +64,4 @@ def test_a_clear_anomaly_opens_one_ticket_that_says_what_was_expected(tmp_path: 
     # The next hourly run sees the same episode still going on: the same ticket, not another one.
     clock.advance(3600)
     again = score_anomalies(engine, now + 3600, RETENTION, policy=h.cfg.anomalies, recent_s=3600)
-    assert h.svc.ingest(anomaly_signals(again, h.cfg.anomalies, clock.now)).opened == []
+    assert h.svc.ingest(anomaly_signals(again, h.cfg.anomalies)).opened == []

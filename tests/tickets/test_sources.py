@@ -77,7 +77,7 @@ def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harnes
     ts, values = filling_disk(h.clock.now.timestamp() - 4 * 86400)
     fc = forecast(ts, values, 100.0, "up", now=ts[-1])
     assert fc.eta is not None
-    report = h.svc.ingest(forecast_signals([_capacity(fc, ts, values)], h.cfg.forecasts, h.clock.now))
+    report = h.svc.ingest(forecast_signals([_capacity(fc, ts, values)], h.cfg.forecasts))
     t = h.svc.get(report.opened[0])
     assert t.source == Source.FORECAST and t.fingerprint == "web-01|forecast.disk.used_percent|mount=/data"
     f = t.forecast
@@ -92,7 +92,7 @@ def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harnes
     h.clock.advance(days=2)
     ts2, values2 = filling_disk(h.clock.now.timestamp() - 6 * 86400, days=6)
     fc2 = forecast(ts2, values2, 100.0, "up", now=ts2[-1])
-    h.svc.ingest(forecast_signals([_capacity(fc2, ts2, values2, run_id=2)], h.cfg.forecasts, h.clock.now))
+    h.svc.ingest(forecast_signals([_capacity(fc2, ts2, values2, run_id=2)], h.cfg.forecasts))
     t = h.svc.get(t.id)
     assert t.severity == Severity.L3 and t.forecast is not None and t.forecast["eta"] == fc2.eta
     assert t.forecast["run_id"] == 2
@@ -100,7 +100,7 @@ def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harnes
     # A cleanup: no crossing expected any more clears the condition.
     h.clock.advance(hours=1)
     gone = dataclasses.replace(fc2, eta=None, eta_low=None, eta_high=None, reason="flat or moving away")
-    cleared = h.svc.ingest(forecast_signals([_capacity(gone, ts2, values2, run_id=3)], h.cfg.forecasts, h.clock.now))
+    cleared = h.svc.ingest(forecast_signals([_capacity(gone, ts2, values2, run_id=3)], h.cfg.forecasts))
     assert cleared.cleared == 1
 
 
@@ -119,14 +119,14 @@ def test_anomaly_episodes_open_a_ticket_people_can_read_and_clear_it(h: Harness)
     firing = Anomaly(host_id="web-01", hostname="web-01.acme", customer_id="acme", series="cpu.busy_percent",
                      labels={}, window=InputWindow(now - 14 * 86400, now, 600.0), method="seasonal-baseline",
                      computed_at=h.clock.now, firing=True, episode=episode, run_id=7)
-    report = h.svc.ingest(anomaly_signals([firing], h.cfg.anomalies, h.clock.now))
+    report = h.svc.ingest(anomaly_signals([firing], h.cfg.anomalies))
     t = h.svc.get(report.opened[0])
     assert t.source == Source.ANOMALY and t.details["score"] == 0.62 and t.details["run_id"] == 7
     assert "expected 20–35 %, observed 92 % for 25m" in t.registration.description
     assert "CPU busy / CPU 使用率" in t.title and "web-01.acme" in t.title and "cpu.busy_percent" not in t.title
     # The next run finds the series back in its band: the condition clears.
     clear = dataclasses.replace(firing, firing=False, episode=None, run_id=8)
-    assert h.svc.ingest(anomaly_signals([clear], h.cfg.anomalies, h.clock.now)).cleared == 1
+    assert h.svc.ingest(anomaly_signals([clear], h.cfg.anomalies)).cleared == 1
 
 
 def test_offline_agents_open_and_clear_tickets(tmp_path: Path, clock: FakeClock) -> None:
@@ -168,7 +168,7 @@ def test_a_ticket_raised_by_the_early_edge_of_the_band_says_could_be(h: Harness)
     fc = forecast(ts, values, 100.0, "up", now=ts[-1])
     day = 86400.0
     late = dataclasses.replace(fc, eta=fc.now + 8 * day, eta_low=fc.now + 6 * day, eta_high=fc.now + 11 * day)
-    report = h.svc.ingest(forecast_signals([_capacity(late, ts, values)], h.cfg.forecasts, h.clock.now))
+    report = h.svc.ingest(forecast_signals([_capacity(late, ts, values)], h.cfg.forecasts))
     t = h.svc.get(report.opened[0])
     assert t.title == "Disk / 磁盘 /data on web-01 could be full within 7d"
     assert t.forecast is not None and t.forecast["eta"] == late.eta
