@@ -311,8 +311,11 @@ class SshConnection:
         chan = self._open_channel(line)
         try:
             try:
-                chan.exec_command(line)
-                chan.shutdown_write()
+                # Stdin from /dev/null rather than an EOF sent after the start: paramiko sends that EOF
+                # outside the channel's lock, so for a command that exits at once it can reach sshd after
+                # the channel's CLOSE, and sshd ends the whole connection ("ieof packet referred to
+                # nonexistent channel"), failing every command on it.
+                chan.exec_command(f"{line} </dev/null")
             except (paramiko.SSHException, EOFError, OSError) as e:
                 if not self.active:
                     raise SessionLost(f"{self.target.host_id}: connection lost starting `{line}`: {e}") from None

@@ -195,14 +195,17 @@ class SshPoller:
         self.stats["polls"] += 1
         sampler = self._samplers.setdefault(target.host_id, TargetSampler())
         reconnected = False
+        conn: SshConnection | None = None
         try:
-            conn, fresh = self.pool.get(target)
             try:
+                conn, fresh = self.pool.get(target)
                 results = self._run_commands(conn, target, fresh)
             except SessionLost:
                 # A pooled connection that died since the last poll, or a new one to an sshd that is just
-                # restarting and drops it: dial once more before giving up.
-                self.pool.discard(target.host_id, conn)
+                # restarting and drops it (also while the dial itself still runs its first command):
+                # dial once more before giving up.
+                if conn is not None:  # a dial that failed left nothing in the pool
+                    self.pool.discard(target.host_id, conn)
                 conn, fresh = self.pool.get(target)
                 reconnected = True
                 results = self._run_commands(conn, target, fresh)
