@@ -96,10 +96,15 @@ class MetricCheckSpec(_CheckBase):
     match: dict[str, str] = Field(default_factory=dict)
     exclude: dict[str, str] = Field(default_factory=dict)
     scale: float = 1.0
+    # A rate judged relative to traffic: the value is the (combined) series divided by the sum of
+    # these series for the same subject, e.g. interface errors per packet. ``per_floor`` is the
+    # least denominator used, so one error on an idle interface does not read as a high share.
+    per: list[str] = Field(default_factory=list)
+    per_floor: float = Field(default=0.0, ge=0.0)
     when_absent: Literal["unknown", "not_applicable"] = "unknown"
     expected: ExpectationList | None = None
 
-    @field_validator("series", mode="before")
+    @field_validator("series", "per", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -136,6 +141,14 @@ class MetricCheckSpec(_CheckBase):
                 f"expected: {self.expected!r} needs exactly one subject label (the label the probe sets, "
                 f"e.g. subject: [target]), got {self.subject}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _per_needs_rollups(self) -> MetricCheckSpec:
+        if self.per and self.source != "rollups":
+            raise ValueError("per: a rate relative to other series needs source 'rollups'")
+        if self.per and self.combine != "sum":
+            raise ValueError("per: a rate relative to other series adds its series up; set combine: sum")
         return self
 
     @model_validator(mode="after")

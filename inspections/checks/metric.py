@@ -28,7 +28,7 @@ class MetricCheck(Check):
         return bool(self.spec.subject)
 
     def inputs(self) -> CheckInputs:
-        names = frozenset(self.spec.series)
+        names = frozenset(self.spec.series) | frozenset(self.spec.per)
         if self.spec.source == "latest":
             return CheckInputs(latest=names)
         return CheckInputs(rollups=names)
@@ -102,32 +102,47 @@ class MetricCheck(Check):
         )
 
     def _evaluate_rollups(self, ctx: CheckContext) -> Iterator[CheckOutput]:
-        groups: dict[str, list[SeriesRollup]] = {}
-        for name in self.spec.series:
-            for series in ctx.rollups(name):
-                if self._selected(series.labels):
-                    groups.setdefault(self._subject(series.labels), []).append(series)
+        groups = self._groups(ctx, self.spec.series)
         if not groups and not (self.spec.expected and ctx.expectations.subjects(self.spec.expected)):
             yield from self._absent(ctx, self._evidence(ctx))
             return
+        denominators = self._groups(ctx, self.spec.per)
         for subject, members in groups.items():
             evidence = self._evidence(ctx, members)
-            values: list[float] = []
-            reason: str | None = None
-            for series in members:
-                reason = ctx.rollup_stale_reason(series)
-                if reason is not None:
-                    break
-                value = aggregate(series.columns(), self.spec.rollup, self.spec.aggregation)
-                if value is None:
-                    reason = f"{series.name} has no finite values in the window"
-                    break
-                values.append(value)
+            values, reason = self._aggregates(ctx, members)
+            if reason is None and self.spec.per:
+                below, reason = self._aggregates(ctx, denominators.get(subject, []))
+                if reason is None and not below:
+                    reason = f"no {', '.join(self.spec.per)} data for {subject or 'the host'} in the window"
             if reason is not None:
                 yield Observation(subject, None, evidence, unknown_reason=reason)
                 continue
-            yield Observation(subject, self._combine(values), evidence)
+            value = self._combine(values)
+            if self.spec.per:
+                value /= max(sum(below), self.spec.per_floor) or 1.0
+            yield Observation(subject, value, evidence)
         yield from self._missing_expected(ctx, groups)
+
+    def _groups(self, ctx: CheckContext, names: Sequence[str]) -> dict[str, list[SeriesRollup]]:
+        groups: dict[str, list[SeriesRollup]] = {}
+        for name in names:
+            for series in ctx.rollups(name):
+                if self._selected(series.labels):
+                    groups.setdefault(self._subject(series.labels), []).append(series)
+        return groups
+
+    def _aggregates(self, ctx: CheckContext, members: Sequence[SeriesRollup]) -> tuple[list[float], str | None]:
+        """Each member's window aggregate, or the reason one of them has none."""
+        values: list[float] = []
+        for series in members:
+            reason = ctx.rollup_stale_reason(series)
+            if reason is not None:
+                return values, reason
+            value = aggregate(series.columns(), self.spec.rollup, self.spec.aggregation)
+            if value is None:
+                return values, f"{series.name} has no finite values in the window"
+            values.append(value)
+        return values, None
 
     def _evaluate_latest(self, ctx: CheckContext) -> Iterator[CheckOutput]:
         groups: dict[str, list[LatestValue]] = {}

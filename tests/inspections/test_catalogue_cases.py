@@ -105,6 +105,20 @@ def _http(status_now: float, up_now: float = 1.0) -> Setup:
     return setup
 
 
+def _traffic(
+    s: Scenario, rx: float, tx: float, packets: float, kind: str = "errors", packets_stop: timedelta | None = None
+) -> Scenario:
+    """eth0 with ``rx``/``tx`` errors or drops per second and ``packets`` per second each way."""
+    eth0 = {"interface": "eth0"}
+    s.series(f"net.rx_{kind}_per_s", rx, eth0).series(f"net.tx_{kind}_per_s", tx, eth0)
+    for direction in ("rx", "tx"):
+        if packets_stop is None:
+            s.series(f"net.{direction}_packets_per_s", packets, eth0)
+        else:
+            s.series(f"net.{direction}_packets_per_s", packets, eth0, stop_before=packets_stop)
+    return s
+
+
 CASES: dict[str, dict[str, Setup]] = {
     "device.heartbeat": {
         "ok": lambda s: s.host_with(last_seen=s.now - timedelta(seconds=30)),
@@ -122,19 +136,18 @@ CASES: dict[str, dict[str, Setup]] = {
         "sensors.temperature_celsius", 45, 84, 97, absent="stale", chip="coretemp", sensor="Package id 0"
     ),
     "network.interface_errors": {
-        "ok": lambda s: s.series("net.rx_errors_per_s", 0.0, {"interface": "eth0"}).series(
-            "net.tx_errors_per_s", 0.0, {"interface": "eth0"}
-        ),
-        "warning": lambda s: s.series("net.rx_errors_per_s", 0.004, {"interface": "eth0"}).series(
-            "net.tx_errors_per_s", 0.004, {"interface": "eth0"}
-        ),
-        "critical": lambda s: s.series("net.rx_errors_per_s", 0.5, {"interface": "eth0"}),
-        "unknown": lambda s: s.series("net.rx_errors_per_s", 0.0, {"interface": "eth0"}, stop_before=STALE),
+        "ok": lambda s: _traffic(s, 0.0, 0.0, packets=400.0),
+        # 0.04 errors/s against 200 packets/s: 0.02 % of packets.
+        "warning": lambda s: _traffic(s, 0.02, 0.02, packets=100.0),
+        # Half an error a second on an idle link (the 1 packet/s floor): 50 %.
+        "critical": lambda s: _traffic(s, 0.5, 0.0, packets=0.0),
+        # Errors reported, but the packet counts stopped half a day ago: no share can be judged.
+        "unknown": lambda s: _traffic(s, 0.0, 0.0, packets=400.0, packets_stop=STALE),
     },
     "network.interface_drops": {
-        "ok": lambda s: s.series("net.rx_drops_per_s", 0.001, {"interface": "eth0"}),
-        "warning": lambda s: s.series("net.rx_drops_per_s", 0.05, {"interface": "eth0"}),
-        "critical": lambda s: s.series("net.tx_drops_per_s", 2.0, {"interface": "eth0"}),
+        "ok": lambda s: _traffic(s, 0.5, 0.0, packets=500.0, kind="drops"),
+        "warning": lambda s: _traffic(s, 5.0, 0.0, packets=500.0, kind="drops"),
+        "critical": lambda s: _traffic(s, 20.0, 10.0, packets=500.0, kind="drops"),
         "unknown": lambda s: s,
     },
     "network.tcp_reachability": _availability(
@@ -212,9 +225,9 @@ CASES: dict[str, dict[str, Setup]] = {
         "unknown": lambda s: s.expect("expect:\n  tls: [/etc/nginx/tls/site.pem]"),
     },
     "security.reboots": {
-        "ok": _boots(),
-        "warning": _boots(1),
-        "critical": _boots(1.5, 1, 0.5),
+        "ok": _boots(0.5),
+        "warning": _boots(0.75, 0.5),
+        "critical": _boots(0.8, 0.6, 0.4, 0.2),
         "unknown": lambda s: s.host_with(boot_time=None),
     },
 }

@@ -32,6 +32,7 @@ def _healthy(s: Scenario) -> Scenario:
     s.series("host.up", 1.0).series("cpu.busy_percent", 30).series("mem.available_percent", 60)
     s.series("load.load5_per_core", 0.3).series("disk.used_percent", 50, {"mount": "/", "fstype": "ext4"})
     s.series("net.rx_errors_per_s", 0.0, {"interface": "eth0"}).series("net.rx_drops_per_s", 0.0, {"interface": "eth0"})
+    s.series("net.rx_packets_per_s", 300.0, {"interface": "eth0"})
     return s
 
 
@@ -88,14 +89,29 @@ def test_non_finite_buckets_are_ignored() -> None:
     assert s.run("resources.cpu_busy")[0].observed == 20.0
 
 
-def test_interface_errors_sum_receive_and_transmit_per_interface() -> None:
+def test_interface_errors_are_a_share_of_the_interface_packets() -> None:
     s = Scenario()
     s.series("net.rx_errors_per_s", 0.01, {"interface": "eth0"}).series(
         "net.tx_errors_per_s", 0.01, {"interface": "eth0"}
     )
-    s.series("net.rx_errors_per_s", 0.0, {"interface": "eth1"})
-    observed = {f.subject: round(f.observed or 0, 6) for f in s.run("network.interface_errors")}
-    assert observed == {"eth0": 72.0, "eth1": 0.0}
+    s.series("net.rx_packets_per_s", 150.0, {"interface": "eth0"}).series(
+        "net.tx_packets_per_s", 50.0, {"interface": "eth0"}
+    )
+    # An idle interface: one error every 100 s against the floor of one packet a second.
+    s.series("net.rx_errors_per_s", 0.01, {"interface": "eth1"})
+    s.series("net.rx_packets_per_s", 0.0, {"interface": "eth1"}).series("net.tx_packets_per_s", 0.0, {"interface": "eth1"})
+    s.series("net.rx_errors_per_s", 0.0, {"interface": "eth2"})
+    s.series("net.rx_packets_per_s", 10.0, {"interface": "eth2"})
+    findings = {f.subject: f for f in s.run("network.interface_errors")}
+    assert {k: round(f.observed or 0, 6) for k, f in findings.items()} == {"eth0": 0.01, "eth1": 1.0, "eth2": 0.0}
+    assert {k: f.status for k, f in findings.items()} == {"eth0": "warning", "eth1": "critical", "eth2": "ok"}
+
+
+def test_a_share_without_its_denominator_is_unknown() -> None:
+    s = Scenario().series("net.rx_errors_per_s", 0.5, {"interface": "eth0"})
+    (finding,) = s.run("network.interface_errors")
+    assert finding.status == "unknown"
+    assert "net.rx_packets_per_s" in (finding.unknown_reason or "")
 
 
 class _Broken(PythonCheck):
