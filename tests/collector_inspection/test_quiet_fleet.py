@@ -34,7 +34,9 @@ def _statuses(engine: Engine) -> dict[str, dict[str, str]]:
     names = {h.host_id: h.hostname for h in hosts}
     return {
         names[h.host_id]: {
-            f"{f.check_id} {f.subject}".strip(): f.status for f in h.findings if f.status not in ("ok", "not_applicable")
+            f"{f.check_id} {f.subject}".strip(): f.status
+            for f in h.findings
+            if f.status not in ("ok", "not_applicable")
         }
         for h in result.hosts
     }

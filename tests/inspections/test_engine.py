@@ -99,7 +99,8 @@ def test_interface_errors_are_a_share_of_the_interface_packets() -> None:
     )
     # An idle interface: one error every 100 s against the floor of one packet a second.
     s.series("net.rx_errors_per_s", 0.01, {"interface": "eth1"})
-    s.series("net.rx_packets_per_s", 0.0, {"interface": "eth1"}).series("net.tx_packets_per_s", 0.0, {"interface": "eth1"})
+    s.series("net.rx_packets_per_s", 0.0, {"interface": "eth1"})
+    s.series("net.tx_packets_per_s", 0.0, {"interface": "eth1"})
     s.series("net.rx_errors_per_s", 0.0, {"interface": "eth2"})
     s.series("net.rx_packets_per_s", 10.0, {"interface": "eth2"})
     findings = {f.subject: f for f in s.run("network.interface_errors")}
