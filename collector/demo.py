@@ -7,6 +7,7 @@ import secrets
 import shlex
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -238,6 +239,29 @@ class Demo:
                 "max_timeout": "60s",
             },
         }
+
+    def write_service_history(self, settings: FleetSettings, end: datetime) -> int:
+        """90 days of worked tickets for the simulated fleet, written before the collector starts;
+        returns how many. The reports' ticket, SLA and satisfaction sections then have a quarter to show."""
+        from collector.app import sync_customers
+        from collector.config import load_collector_config
+        from collector.simulator import FleetSpec, build_fleet
+        from collector.simulator.service_history import write_service_history
+        from collector.store.engine import open_engine
+        from collector.tickets.service import TicketService
+
+        cfg = load_collector_config(self.paths.collector_config)
+        engine = open_engine(f"sqlite:///{self.paths.database}")
+        try:
+            sync_customers(engine, cfg)
+            fleet = build_fleet(FleetSpec(agents=settings.agents, customers=settings.customers, seed=settings.seed))
+            customers = {c.id: c for c in cfg.customers}
+            worked = write_service_history(
+                lambda clock: TicketService(engine, cfg.section("tickets"), customers, clock), fleet, end,
+                seed=settings.seed)
+        finally:
+            engine.dispose()
+        return len(worked)
 
     def write_env(self) -> None:
         """``source demo-data/env`` points the ``patrol`` CLI at this demo (PATROL_URL and PATROL_TOKEN)."""

@@ -99,6 +99,10 @@ def register(app: typer.Typer) -> None:
                           "--fresh rebuilds it")
         try:
             with _stop_on_signals(d):
+                if not reuse:
+                    with console.status("writing 90 days of service history (tickets worked, closed and rated)…"):
+                        count = d.write_service_history(settings, datetime.now(UTC))
+                    console.print(f"service history: {count} tickets of the last 90 days, worked and closed")
                 with console.status("starting the collector (SQLite, loopback)…"):
                     d.start_collector()
                 console.print(f"collector up: gRPC {d.grpc_target}, API {d.api_url}")

@@ -182,6 +182,23 @@ def print_tickets(rows: list[dict[str, Any]], title: str | None = None) -> None:
     console.print(table)
 
 
+KNOWLEDGE_COLUMNS = ["count", "problem", "cause", "solution", "prevention", "hosts", "last_at", "ticket_ids"]
+
+
+def print_knowledge(rows: list[dict[str, Any]], query: str = "") -> None:
+    if not rows:
+        console.print(f"no resolved problem matches {query!r}" if query else "no resolved problem yet")
+        return
+    table = Table(title=f"常见问题及解决方案 — {len(rows)} problems" + (f" matching {query!r}" if query else ""),
+                  show_lines=True)
+    for column in ("n", "problem", "cause", "solution", "prevention", "hosts", "last"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["count"]), r["problem"], r["cause"], r["solution"], r["prevention"],
+                      ", ".join(r["hosts"]), when(r["last_at"]))
+    console.print(table)
+
+
 def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
     ticket = typer.Typer(cls=_ShowByDefault, help="One ticket: patrol ticket ID, or an action on it.",
                          no_args_is_help=True)
@@ -213,6 +230,17 @@ def register(app: typer.Typer, client_factory: Callable[[], Any]) -> None:
             emit(rows, TICKET_COLUMNS, fmt)
             return
         print_tickets(rows)
+
+    @tickets_app.command("knowledge")
+    def knowledge(query: Annotated[str, typer.Argument(help="words that must all appear, e.g. 'raid battery'")] = "",
+                  customer: Annotated[str | None, typer.Option(help="only this customer's tickets")] = None,
+                  limit: int = 20, fmt: Fmt = Format.table) -> None:
+        """常见问题及解决方案: how resolved problems were solved, most frequent first."""
+        rows = client_factory().get("/api/v1/knowledge", q=query, customer=customer, limit=limit)
+        if fmt is not Format.table:
+            emit(rows, KNOWLEDGE_COLUMNS, fmt)
+            return
+        print_knowledge(rows, query)
 
     @ticket.command("show")
     def show_cmd(ticket_id: int, fmt: Fmt = Format.table,

@@ -19,6 +19,7 @@ from collector.params import BODY_CONFIG, StoreId
 from collector.store import queries
 from collector.tickets import repository as repo
 from collector.tickets.calendar import CalendarError, parse_days
+from collector.tickets.knowledge import knowledge_base
 from collector.tickets.lifecycle import TRANSITIONS
 from collector.tickets.model import (
     Classification,
@@ -364,6 +365,18 @@ def profiles(request: Request, _: Viewer) -> list[dict[str, Any]]:
         out.append({**svc.cfg.sla_profile(name).to_dict(),
                     "customers": sorted(c for c in svc.customers if svc.cfg.profile_name(c) == name)})
     return out
+
+
+@router.get("/knowledge")
+def knowledge(request: Request, _: Viewer, q: str = "", customer: str | None = None, limit: int = 50
+              ) -> list[dict[str, Any]]:
+    """常见问题及解决方案: resolved problems from ticket closures, most frequent first; ``q`` searches them."""
+    svc = _service(request)
+    if customer is not None and svc.customers and customer not in svc.customers:
+        raise HTTPException(404, f"unknown customer {customer!r}")
+    with svc.engine.connect() as conn:
+        found = knowledge_base(conn, customer, q[:200])
+    return [p.to_dict() for p in found[: max(1, min(limit, 1000))]]
 
 
 @router.get("/notifications")
