@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inspections.checks.base import Check
 from inspections.checks.definition import Text
@@ -27,10 +27,24 @@ class ProfileFile(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: Text
     description: Text
-    window_days: float = Field(gt=0, le=400)
+    # ``rolling``: the last ``window_days`` before the run. ``month``/``quarter``: a calendar period in
+    # the customer's time zone — by default the running one up to now for a run started by hand, the
+    # one just ended for a scheduled run — so an inspection covers exactly what its report covers.
+    period: Literal["rolling", "month", "quarter"] = "rolling"
+    window_days: float | None = Field(default=None, gt=0, le=400)
     stale_after_minutes: int = Field(default=30, gt=0)
     checks: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rolling_needs_a_length(self) -> ProfileFile:
+        if self.period == "rolling" and self.window_days is None:
+            raise ValueError("window_days: a rolling window needs its length in days (or set period: month or quarter)")
+        return self
+
+
+# The longest calendar period of each kind: the length a calendar profile's data reads at most.
+_LONGEST = {"month": 31.0, "quarter": 92.0}
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class Profile:
     window: timedelta
     stale_after: timedelta
     checks: tuple[Check, ...]
+    period: str = "rolling"  # rolling | month | quarter
 
     def window_ending(self, until: datetime) -> tuple[datetime, datetime]:
         """The default window of this profile ending at ``until``."""
@@ -73,9 +88,10 @@ def parse_profile(data: Any, source: str, library: CheckLibrary | None = None) -
         id=parsed.id,
         name=parsed.name.as_dict(),
         description=parsed.description.as_dict(),
-        window=timedelta(days=parsed.window_days),
+        window=timedelta(days=parsed.window_days or _LONGEST[parsed.period]),
         stale_after=timedelta(minutes=parsed.stale_after_minutes),
         checks=checks,
+        period=parsed.period,
     )
 
 

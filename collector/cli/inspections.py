@@ -71,8 +71,10 @@ def _lang(run: dict[str, Any], choice: str | None) -> str:
 
 
 def start_run(client: ApiClient, customer: str, profile: str | None, hosts: list[str] | None,
-              trigger: str = "manual") -> dict[str, Any]:
+              trigger: str = "manual", period: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"customer": customer, "trigger": trigger}
+    if period:
+        body["period"] = period
     if profile:
         body["profile"] = profile
     if hosts:
@@ -240,13 +242,15 @@ def register(app: typer.Typer, client_factory: Callable[[], ApiClient]) -> None:
         profile: Annotated[str | None, typer.Option("--profile", "-p", help="monthly, daily or a profile YAML "
                                                     "path on the collector; default: the customer's")] = None,
         hosts: Annotated[str | None, typer.Option(help="only these hosts: ids or hostnames, comma-separated")] = None,
+        period: Annotated[str | None, typer.Option(help="a monthly profile's calendar month (2026-11) in the "
+                                                   "customer's time zone; default: this month so far")] = None,
         wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait and print the summary")] = True,
         lang: Annotated[str | None, typer.Option(help="zh or en; default: the customer's language")] = None,
         fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     ) -> None:
         """Run an inspection now: shows progress, then a summary per host and the customer's score."""
         client = client_factory()
-        run = start_run(client, customer, profile, _split_hosts(hosts))
+        run = start_run(client, customer, profile, _split_hosts(hosts), period=period)
         if not wait:
             console.print(f"inspection {run['id']} started ({run['profile']}, {run['progress']['total']} hosts); "
                           f"follow it with 'patrol inspection {run['id']}'")

@@ -35,6 +35,8 @@ class RunBody(BaseModel):
     profile: str | None = Field(None, description="monthly, daily or a profile YAML path on the collector")
     hosts: list[str] | None = Field(None, description="host ids or hostnames; default: every host of the customer")
     trigger: Literal["manual", "api"] = Field("api", description="manual when a person started it (the CLI)")
+    period: str | None = Field(None, max_length=16, description="for a calendar profile (monthly): the month or "
+                               "quarter to inspect, e.g. 2026-11; default: the running one up to now")
 
 
 class ChecklistUpdate(BaseModel):
@@ -72,7 +74,8 @@ def start_run(body: RunBody, request: Request, who: Engineer) -> dict[str, Any]:
     profile = body.profile or service.default_profile(body.customer)
     try:
         run_id = service.start_run(RunRequest(customer_id=body.customer, profile_ref=profile, trigger=body.trigger,
-                                              requested_by=who, hosts=body.hosts or None))
+                                              requested_by=who, hosts=body.hosts or None,
+                                              period=body.period))
     except InspectionRequestError as exc:
         raise HTTPException(400, str(exc)) from None
     with service.engine.connect() as conn:

@@ -45,6 +45,7 @@ class RunRequest:
     schedule_id: str | None = None
     scheduled_for: datetime | None = None
     coalesced: int = 0
+    period: str | None = None  # a calendar profile's month or quarter, e.g. "2026-11"; None: see windows.py
 
 
 def _ms(ts: datetime | None) -> int | None:
@@ -180,13 +181,18 @@ def take_over_runs(engine: Engine, dead_collector: str, now_ms: int) -> list[Run
     return again
 
 
-def previous_run_at(engine: Engine, customer_id: str, profile_id: str, before_run_id: int) -> datetime | None:
-    """When the customer's previous completed run of the same profile started (reboot detection)."""
+def previous_run_at(engine: Engine, customer_id: str, profile_id: str, before_run_id: int,
+                    until: datetime) -> datetime | None:
+    """Where the customer's previous inspection of the same profile ended (reboot detection): the
+    latest end of a completed run's window at or before ``until``, so a month inspected after a later
+    one still counts from the month before it."""
+    limit = int(until.timestamp() * 1000)
     with engine.connect() as conn:
-        ms = conn.execute(select(inspection_runs.c.started_ms).where(
+        ms = conn.execute(select(inspection_runs.c.until_ms).where(
             inspection_runs.c.customer_id == customer_id, inspection_runs.c.profile == profile_id,
-            inspection_runs.c.status == "completed", inspection_runs.c.id < before_run_id,
-        ).order_by(inspection_runs.c.id.desc()).limit(1)).scalar_one_or_none()
+            inspection_runs.c.status == "completed", inspection_runs.c.id != before_run_id,
+            inspection_runs.c.until_ms <= limit,
+        ).order_by(inspection_runs.c.until_ms.desc()).limit(1)).scalar_one_or_none()
     return from_epoch(ms / 1000) if ms else None
 
 

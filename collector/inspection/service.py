@@ -24,6 +24,7 @@ from collector.inspection.config import InspectionsConfig, section, validate_cus
 from collector.inspection.data import StoreData, UnknownHosts, load_hosts
 from collector.inspection.runs import RunRequest
 from collector.inspection.scheduler import DueRun, InspectionScheduler, ScheduleSpec
+from collector.inspection.windows import WindowError, inspection_window
 from collector.scheduler import Cron, Every, JobSpec
 from collector.tickets.handoff import run_completed
 from inspections import InspectionConfigError, InspectionProgress, Profile, load_profile, run_inspection
@@ -143,6 +144,14 @@ class InspectionService:
     def default_profile(self, customer_id: str) -> str:
         return self.config.default_profile(customer_id)
 
+    def _window(self, request: RunRequest, profile: Profile, now: datetime) -> tuple[datetime, datetime]:
+        customer = self.app.cfg.customer(request.customer_id)
+        try:
+            return inspection_window(profile, now, customer.timezone if customer is not None else "UTC",
+                                     request.period, scheduled=request.trigger == "schedule")
+        except WindowError as exc:
+            raise InspectionRequestError(str(exc)) from None
+
     def start_run(self, request: RunRequest) -> int:
         """Validate, store the run as queued and submit it; returns the run id.
 
@@ -159,6 +168,7 @@ class InspectionService:
             hosts = load_hosts(self.engine, request.customer_id, request.hosts)
         except UnknownHosts as exc:
             raise InspectionRequestError(str(exc)) from None
+        self._window(request, profile, datetime.fromtimestamp(self.clock(), tz=UTC))
         if not hosts:
             known = self.app.cfg.customer(request.customer_id) is not None
             raise InspectionRequestError(
@@ -194,11 +204,13 @@ class InspectionService:
             if not hosts:
                 raise InspectionRequestError(f"customer {request.customer_id!r} has no hosts any more")
             overrides = self.config.overrides_for(request.customer_id)
-            previous = runs.previous_run_at(self.engine, request.customer_id, profile.id, run_id)
-            since, until = profile.window_ending(now)
+            since, until = self._window(request, profile, now)
+            previous = runs.previous_run_at(self.engine, request.customer_id, profile.id, run_id, until)
             runs.mark_started(self.engine, run_id, int(now.timestamp() * 1000), since, until, previous, len(hosts))
             data = StoreData(self.engine, self.app.ingestor.retention_s, self.clock)
-            result = run_inspection(data, hosts, profile, overrides=overrides, now=now, previous_run_at=previous,
+            # A period that has ended is judged as of its end: staleness and "now" values relative to it.
+            result = run_inspection(data, hosts, profile, window=(since, until), overrides=overrides,
+                                    now=min(now, until), previous_run_at=previous,
                                     progress=self._progress_callback(run_id))
             runs.save_result(self.engine, run_id, result, self._now_ms(),
                              on_stored=lambda: run_completed(self.app, run_id, request.customer_id, result))

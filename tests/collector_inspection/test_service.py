@@ -73,7 +73,9 @@ def test_a_monthly_run_missed_during_an_outage_runs_once_at_start_and_is_stored(
         assert monthly["trigger"] == "schedule" and monthly["status"] == "completed", monthly
         assert datetime.fromisoformat(monthly["scheduled_for"]) == datetime.fromisoformat("2026-06-01T02:00:00+08:00")
         assert monthly["progress"] == {"done": 2, "total": 2}
-        assert datetime.fromisoformat(monthly["until"]) == datetime.fromtimestamp(clock(), UTC)
+        # The scheduled monthly run inspects the calendar month that has just ended, in the customer's time zone.
+        assert datetime.fromisoformat(monthly["since"]) == datetime.fromisoformat("2026-05-01T00:00:00+08:00")
+        assert datetime.fromisoformat(monthly["until"]) == datetime.fromisoformat("2026-06-01T00:00:00+08:00")
         assert acme["daily"]["coalesced"] == 4 and acme["daily"]["status"] == "completed"
         # Every run is stored, also the ones that could not run: globex has no hosts.
         assert globex["monthly"]["status"] == "failed" and "no hosts" in globex["monthly"]["error"]
@@ -81,8 +83,9 @@ def test_a_monthly_run_missed_during_an_outage_runs_once_at_start_and_is_stored(
         db = next(h for h in result.hosts if h.hostname == "db-1")
         disk = next(f for f in db.findings if f.check_id == "resources.disk_space")
         assert (disk.subject, disk.status, disk.observed) == ("/data", "critical", 95.0)
+        # db-1's OOM kill happened on 3 June: not May's.
         oom = next(f for f in db.findings if f.check_id == "logs.oom_kills")
-        assert oom.status == "warning" and oom.observed == 1
+        assert oom.status == "ok" and oom.observed == 0
         web = next(h for h in result.hosts if h.hostname == "web-1")
         assert web.score > db.score
         assert result.customers[0].score == monthly["customer_score"]
@@ -181,5 +184,37 @@ def test_checklist_rows_are_filled_in_and_validated(tmp_path: Path) -> None:
         runs.set_checklist(app.engine, run_id, [("cabling", "fine", None)], "alice", 0)
     cleared = {r.item_id: r for r in runs.set_checklist(app.engine, run_id, [("cabling", None, None)], "bob", 0)}
     assert cleared["manual.cabling"].result is None and cleared["manual.cabling"].remark == "labels renewed"
+    service.stop_sync()
+    app.engine.dispose()
+
+
+def test_calendar_months_by_hand_by_name_and_refused_when_not_begun(tmp_path: Path) -> None:
+    clock = FakeClock("2026-06-03T10:00:00+08:00")
+    app = make_app(tmp_path, clock, {"schedules": []})
+    fill(app, clock() - 40 * 86400, clock())
+    service = InspectionService(app, section(app.cfg))
+    service.start_sync()
+    for period, problem in [("2026-07", "2026-07 has not begun yet"), ("2026Q2", "cannot read period '2026Q2'"),
+                            ("June", "cannot read period 'June'")]:
+        with pytest.raises(InspectionRequestError, match=problem):
+            service.start_run(RunRequest("acme", "monthly", "api", period=period))
+    with pytest.raises(InspectionRequestError, match="a period such as '2026-05' applies to calendar profiles"):
+        service.start_run(RunRequest("acme", "daily", "api", period="2026-05"))
+    may = service.start_run(RunRequest("acme", "monthly", "api", period="2026-05"))
+    service.wait(may, 60)
+    so_far = service.start_run(RunRequest("acme", "monthly", "manual"))
+    service.wait(so_far, 60)
+    with app.engine.connect() as conn:
+        may_run, june_run = runs.get_run(conn, may), runs.get_run(conn, so_far)
+        assert may_run["status"] == june_run["status"] == "completed"
+        assert (datetime.fromisoformat(may_run["since"]), datetime.fromisoformat(may_run["until"])) == (
+            datetime.fromisoformat("2026-05-01T00:00:00+08:00"), datetime.fromisoformat("2026-06-01T00:00:00+08:00"))
+        # By hand without a period: this month so far, and reboots count from where May's inspection ended.
+        assert datetime.fromisoformat(june_run["since"]) == datetime.fromisoformat("2026-06-01T00:00:00+08:00")
+        assert datetime.fromisoformat(june_run["until"]) == datetime.fromtimestamp(clock(), UTC)
+        assert june_run["previous_run"] == may_run["until"]
+        result = runs.load_result(conn, so_far)
+        db = next(h for h in result.hosts if h.hostname == "db-1")
+        assert next(f for f in db.findings if f.check_id == "logs.oom_kills").observed == 1
     service.stop_sync()
     app.engine.dispose()

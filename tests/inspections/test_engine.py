@@ -170,9 +170,9 @@ def test_progress_is_reported_per_host() -> None:
 
 
 def test_default_window_is_the_profiles() -> None:
-    result = run_inspection(MemoryData(), [HostInfo("h1", "a", "acme", NOW)], load_profile("monthly"), now=NOW)
-    assert (result.since, result.until) == (NOW - timedelta(days=30), NOW)
-    assert result.checks == load_profile("monthly").check_ids()
+    result = run_inspection(MemoryData(), [HostInfo("h1", "a", "acme", NOW)], load_profile("daily"), now=NOW)
+    assert (result.since, result.until) == (NOW - timedelta(days=1), NOW)
+    assert result.checks == load_profile("daily").check_ids()
 
 
 def test_naive_times_are_rejected() -> None:

@@ -11,10 +11,10 @@ def test_shipped_profiles() -> None:
     assert builtin_profile_names() == ["daily", "monthly"]
 
 
-def test_monthly_is_the_full_catalogue_over_30_days() -> None:
+def test_monthly_is_the_full_catalogue_over_a_calendar_month() -> None:
     monthly = load_profile("monthly")
     assert monthly.check_ids() == builtin_library().ids()
-    assert monthly.window == timedelta(days=30)
+    assert monthly.period == "month" and monthly.window == timedelta(days=31)
     assert monthly.name == {"zh": "月度全面巡检", "en": "Monthly full inspection"}
 
 
