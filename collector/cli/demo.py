@@ -119,9 +119,11 @@ def register(app: typer.Typer) -> None:
                         client.post("/api/v1/admin/flush")
                     _how_to_use(client, summary, d)
                     if not reuse:
+                        past = _past_inspections(client, d, backfill)
                         runs = _inspections(d)
                         _tickets(client, live_since)
-                        _reports(client, d, runs)
+                        # The last whole month's inspection: its report is the one a customer receives.
+                        _reports(client, d, past or runs)
                     console.print(f"[dim]demo took {time.monotonic() - t0:.0f}s[/]")
 
                 asyncio.run(_simulate(d.grpc_target, settings, backfill, serve, tour))
@@ -197,6 +199,16 @@ async def _simulate(target: str, settings: FleetSettings, history: timedelta, se
         return
     stop.set()
     await task
+
+
+def _past_inspections(client: ApiClient, d: Demo, history: timedelta) -> dict[str, int]:
+    """The monthly inspections of each whole month the history holds, checklists filled in."""
+    from collector.cli.demo_inspections import run_past_inspections
+
+    with console.status("inspecting every whole month of the history (月度巡检), filling in the checklists…"):
+        runs = run_past_inspections(client, d.customers, datetime.now(UTC), history)
+    console.print(f"past monthly inspections: {len(runs)} customers, checklists filled in, fixes recorded")
+    return runs
 
 
 def _inspections(d: Demo) -> dict[str, int]:
