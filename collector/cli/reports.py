@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import httpx
 import typer
@@ -192,6 +193,21 @@ def register(app: typer.Typer, client_factory: Callable[[], ApiClient]) -> None:
         """Generate the monthly inspection report of a month (any past month can be regenerated)."""
         generate(client_factory(), "monthly", customer, period or default_period("monthly"), fmt.value,
                  lang.value if lang else None, output, email or bool(to), to)
+
+    @report.command("quality")
+    def quality(period: Annotated[str, typer.Argument(help="a month (2026-11) or a quarter (2026Q4)")],
+                fmt: Fmt = DocFormat.pdf, lang: LangOpt = None, output: Out = None,
+                timezone: Annotated[str | None, typer.Option(help="whose calendar the period follows; default: "
+                                                              "the first customer's")] = None) -> None:
+        """The provider's service-quality report (服务质量关键指标分析) over every customer."""
+        client = client_factory()
+        language = lang.value if lang else "zh"
+        query = urlencode({k: v for k, v in {"period": period, "lang": language, "format": fmt.value,
+                                             "timezone": timezone}.items() if v})
+        with console.status(f"building the service-quality report of {period}…"):
+            data, _ = download(client, f"/api/v1/reports/service-quality?{query}")
+        path = _write(data, output, f"service-quality-{period}-{language}.{fmt.value}")
+        console.print(f"wrote {path} ({len(data) / 1024:,.0f} KiB)")
 
     @report.command("quarterly")
     def quarterly(customer: Annotated[str, typer.Argument(help="customer id")], period: Period_ = None,

@@ -97,6 +97,23 @@ def schedule(request: Request, _: Viewer) -> list[dict[str, Any]]:
     return _service(request).scheduler.status()
 
 
+@router.get("/service-quality")
+def service_quality(request: Request, _: Viewer, period: str, lang: Literal["zh", "en"] = "zh",
+                    format: Literal["html", "pdf"] = "pdf", timezone: str | None = None) -> Response:
+    """服务质量关键指标分析: the provider's SLA, time, satisfaction, repeat-fault and knowledge-base figures
+    over every customer for a month (2026-11) or quarter (2026Q4)."""
+    service = _service(request)
+    try:
+        content = service.service_quality(period, lang, format, timezone)
+    except ReportRequestError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except (RenderError, FontError) as exc:
+        raise HTTPException(500, str(exc)) from None
+    name = f"service-quality-{period}-{lang}.{format}"
+    return Response(content=content, media_type="application/pdf" if format == "pdf" else "text/html; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("/{report_id}")
 def get_report(report_id: StoreId, request: Request, _: Viewer) -> dict[str, Any]:
     service = _service(request)

@@ -15,8 +15,9 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import ConfigError
 from collector.reporting import archive
@@ -89,6 +90,30 @@ class ReportService:
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def service_quality(self, period: str, language: str, fmt: str, timezone: str | None = None) -> bytes:
+        """The provider's service-quality report of a month or quarter across every customer."""
+        from collector.reporting.quality import build_quality
+        from collector.tickets.config import TicketsConfig
+        from reports.quality import render_quality
+
+        try:
+            chosen = Period.parse(period)
+        except PeriodError as exc:
+            raise ReportRequestError(str(exc)) from None
+        zone = timezone or next((c.timezone for c in self.app.cfg.customers), "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ReportRequestError(f"unknown time zone {zone!r}: use an IANA name such as Asia/Shanghai") from None
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        if chosen.start(ZoneInfo(zone)) > now:
+            raise ReportRequestError(f"{chosen} has not begun yet")
+        tickets: TicketsConfig = self.app.cfg.section("tickets")
+        report = build_quality(self.engine, tickets, list(self.app.cfg.customers), self.config.provider, chosen,
+                               zone, now)
+        with self._render_lock:
+            return render_quality(report, "zh" if language == "zh" else "en", "pdf" if fmt == "pdf" else "html")
 
     # -- lifecycle -----------------------------------------------------------------------------
 

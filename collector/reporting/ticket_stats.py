@@ -11,7 +11,7 @@ resolved before the event was needed, and *untracked* without a target ("case by
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean, median
@@ -78,6 +78,13 @@ def clock_result(rec: ClockRecord, profile: SlaProfile, at: datetime) -> tuple[C
     else:
         outcome = "breached" if elapsed >= target else "not_applicable"
     return ClockResult(rec.clock, target, round(elapsed, 3), outcome), met_elapsed  # type: ignore[arg-type]
+
+
+def duration_stats(clock: str, xs: Sequence[float]) -> DurationStats:
+    """Count, mean, median, 90th percentile and longest of ``clock``'s durations."""
+    if not xs:
+        return DurationStats(clock, 0, None, None, None, None)
+    return DurationStats(clock, len(xs), mean(xs), median(xs), float(np.percentile(xs, 90)), max(xs))
 
 
 class TicketData:
@@ -250,8 +257,9 @@ class TicketData:
                                    prevention=c.prevention, short_term=c.short_term, long_term=c.long_term))
         return tuple(out)
 
-    def sla(self) -> tuple[SlaCompliance, ...]:
-        created = self.created()
+    def sla(self, views: Sequence[TicketView] | None = None) -> tuple[SlaCompliance, ...]:
+        """SLA outcomes of the tickets created in the period (or of ``views``), per clock."""
+        created = self.created() if views is None else views
         out = []
         for clock in REPORT_CLOCKS:
             outcomes = [c.outcome for v in created for c in v.clocks if c.clock == clock]
@@ -262,16 +270,12 @@ class TicketData:
                                      not_applicable=outcomes.count("not_applicable")))
         return tuple(out)
 
+    def durations(self, clock: str) -> list[float]:
+        """Service-window seconds ``clock`` ran until its event, over the period's tickets where it stopped."""
+        return sorted(v.stopped_met[clock] for v in self.created() if clock in v.stopped_met)
+
     def times(self) -> tuple[DurationStats, ...]:
-        created = self.created()
-        out = []
-        for clock in TIME_CLOCKS:
-            xs = sorted(v.stopped_met[clock] for v in created if clock in v.stopped_met)
-            if not xs:
-                out.append(DurationStats(clock, 0, None, None, None, None))
-                continue
-            out.append(DurationStats(clock, len(xs), mean(xs), median(xs), float(np.percentile(xs, 90)), max(xs)))
-        return tuple(out)
+        return tuple(duration_stats(clock, self.durations(clock)) for clock in TIME_CLOCKS)
 
     def satisfaction(self) -> SatisfactionSummary:
         ratings: list[Satisfaction] = [s for v in self.views
