@@ -48,6 +48,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "timezone": "时区",
         "hosts_covered": "纳入统计的设备",
         "partial": "本周期尚未结束，数据截至 {until}。",
+        "uninspected": "本周期没有完成的巡检：本报告不含巡检结论，仅汇总监控数据和工单。",
         "contents": "目录",
         "page": "第 {page} 页",
         "page_of": "第 {page} 页，共 {pages} 页",
@@ -297,6 +298,8 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "timezone": "Time zone",
         "hosts_covered": "Devices covered",
         "partial": "The period is not over yet; data up to {until}.",
+        "uninspected": "No inspection was completed in this period: this report holds no inspection findings, only "
+                       "monitoring data and tickets.",
         "contents": "Contents",
         "page": "page {page}",
         "page_of": "page {page} of {pages}",

@@ -44,6 +44,7 @@ class ReportHeader:
     provider: str
     generated_at: datetime
     hosts: int
+    uninspected: bool = False  # generated on request although no completed inspection covers the period
 
     @property
     def partial(self) -> bool:

@@ -20,7 +20,7 @@ import httpx
 import typer
 
 from collector.cli.client import ApiClient, ApiError
-from collector.cli.output import Format, console, emit
+from collector.cli.output import Format, console, emit, err_console
 from collector.cli.units import fmt_bytes
 from reports.periods import Period, ReportKind
 
@@ -43,6 +43,8 @@ Period_ = Annotated[str | None, typer.Option("--period", "-p", help="2026-10 or 
 Fmt = Annotated[DocFormat, typer.Option("--format", "-f", help="html or pdf")]
 LangOpt = Annotated[Lang | None, typer.Option("--lang", help="zh or en; default: the customer's language")]
 Out = Annotated[Path | None, typer.Option("--output", "-o", help="file (or folder) to write")]
+Force = Annotated[bool, typer.Option("--force", help="generate although no completed inspection covers the period "
+                                                     "(the cover says so)")]
 Email = Annotated[bool, typer.Option("--email", help="also e-mail it to the customer's recipients")]
 To = Annotated[list[str] | None, typer.Option("--to", help="e-mail these addresses instead (repeatable)")]
 Customer = Annotated[str | None, typer.Option("--customer", "-c")]
@@ -92,9 +94,9 @@ def _write(data: bytes, output: Path | None, filename: str) -> Path:
 
 
 def generate(client: ApiClient, kind: ReportKind, customer: str, period: str, fmt: str, lang: str | None,
-             output: Path | None, email: bool, to: list[str] | None) -> Path:
+             output: Path | None, email: bool, to: list[str] | None, force: bool = False) -> Path:
     body: dict[str, Any] = {"customer": customer, "kind": kind, "period": period, "formats": [fmt],
-                            "deliver": email, "trigger": "manual"}
+                            "deliver": email, "trigger": "manual", "force": force}
     if lang:
         body["language"] = lang
     if to:
@@ -105,6 +107,13 @@ def generate(client: ApiClient, kind: ReportKind, customer: str, period: str, fm
     doc = next(d for d in record["documents"] if d["format"] == fmt)
     path = _write(data, output, doc["filename"])
     console.print(f"report {record['id']}: {path}  ({fmt_bytes(len(data))}, SHA-256 {doc['sha256']})")
+    summary = record.get("summary") or {}
+    if summary.get("partial"):
+        err_console.print(f"[yellow]warning:[/] {period} is still running: the report covers it only up to now and "
+                          "its cover says so; regenerate it once the period is over")
+    if force and not summary.get("inspected", True):
+        err_console.print(f"[yellow]warning:[/] no completed inspection covers {period}: the report holds no "
+                          "inspection findings and its cover says so")
     delivery = record["delivery"]
     if email:
         style = "green" if delivery["status"] == "sent" else "yellow"
@@ -189,10 +198,10 @@ def register(app: typer.Typer, client_factory: Callable[[], ApiClient]) -> None:
     @report.command("monthly")
     def monthly(customer: Annotated[str, typer.Argument(help="customer id")], period: Period_ = None,
                 fmt: Fmt = DocFormat.pdf, lang: LangOpt = None, output: Out = None, email: Email = False,
-                to: To = None) -> None:
+                to: To = None, force: Force = False) -> None:
         """Generate the monthly inspection report of a month (any past month can be regenerated)."""
         generate(client_factory(), "monthly", customer, period or default_period("monthly"), fmt.value,
-                 lang.value if lang else None, output, email or bool(to), to)
+                 lang.value if lang else None, output, email or bool(to), to, force)
 
     @report.command("quality")
     def quality(period: Annotated[str, typer.Argument(help="a month (2026-11) or a quarter (2026Q4)")],
@@ -212,10 +221,10 @@ def register(app: typer.Typer, client_factory: Callable[[], ApiClient]) -> None:
     @report.command("quarterly")
     def quarterly(customer: Annotated[str, typer.Argument(help="customer id")], period: Period_ = None,
                   fmt: Fmt = DocFormat.pdf, lang: LangOpt = None, output: Out = None, email: Email = False,
-                  to: To = None) -> None:
+                  to: To = None, force: Force = False) -> None:
         """Generate the quarterly health report of a quarter (any past quarter can be regenerated)."""
         generate(client_factory(), "quarterly", customer, period or default_period("quarterly"), fmt.value,
-                 lang.value if lang else None, output, email or bool(to), to)
+                 lang.value if lang else None, output, email or bool(to), to, force)
 
     def _list(customer: str | None, kind: str | None, period: str | None, limit: int, fmt: Format) -> None:
         records = client_factory().get("/api/v1/reports", customer=customer, kind=kind, period=period, limit=limit)

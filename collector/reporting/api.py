@@ -44,6 +44,8 @@ class GenerateBody(BaseModel):
     deliver: bool = Field(False, description="e-mail it to the recipients after generating")
     recipients: list[str] | None = Field(None, description="default: the customer's report recipients")
     trigger: Literal["api", "manual"] = Field("api", description="manual when a person asked (the CLI)")
+    force: bool = Field(False, description="generate even though no completed inspection covers the period; "
+                                           "the cover then says so")
 
     @field_validator("recipients")
     @classmethod
@@ -75,7 +77,7 @@ def generate(body: GenerateBody, request: Request, who: Engineer) -> dict[str, A
     req = ReportRequest(customer_id=body.customer, kind=body.kind, period=body.period, language=body.language,
                         formats=tuple(body.formats) if body.formats else None, trigger=body.trigger,
                         requested_by=who, deliver=body.deliver,
-                        recipients=tuple(body.recipients) if body.recipients else None)
+                        recipients=tuple(body.recipients) if body.recipients else None, force=body.force)
     try:
         return service.generate(req)
     except ReportRequestError as exc:

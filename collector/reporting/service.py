@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +48,15 @@ class Request:
     deliver: bool = False
     recipients: tuple[str, ...] | None = None
     inspection_run_id: int | None = None
+    # Generate even though no completed inspection covers the period; the report then says so on its cover.
+    force: bool = False
+
+
+def inspected(report: Report) -> bool:
+    """Whether a completed inspection covers the report's period (the month's, or any of the quarter's)."""
+    if isinstance(report, MonthlyReport):
+        return report.inspection is not None
+    return bool(report.running.score_trend)
 
 
 def summary_of(report: Report) -> dict[str, Any]:
@@ -60,13 +69,13 @@ def summary_of(report: Report) -> dict[str, Any]:
                 "forecasts": len(report.forecasts), "tickets_opened": report.ticket_summary.opened,
                 "tickets_resolved": report.ticket_summary.resolved,
                 "inspection_run_id": report.inspection.run_id if report.inspection else None,
-                "partial": h.partial}
+                "partial": h.partial, "inspected": not h.uninspected}
     return {"hosts": h.hosts, "availability_pct": report.running.fleet_availability_pct,
             "tickets": report.faults.tickets, "mttr_s": report.faults.mttr_s,
             "repeat_faults": len(report.faults.repeats),
             "sla": {s.clock: s.compliance_pct for s in report.service.sla},
             "satisfaction_pct": report.service.satisfaction.overall_pct,
-            "forecasts": len(report.next_steps.forecasts), "partial": h.partial}
+            "forecasts": len(report.next_steps.forecasts), "partial": h.partial, "inspected": not h.uninspected}
 
 
 class ReportService:
@@ -157,6 +166,16 @@ class ReportService:
         formats = tuple(dict.fromkeys(req.formats or self.config.formats_with_attachments()))
         t0 = time.perf_counter()
         model = self.build(req.customer_id, req.kind, req.period)
+        if not inspected(model):
+            if not req.force:
+                period = model.header.period
+                first = period if req.kind == "monthly" else period.months()[0]
+                raise ReportRequestError(
+                    f"no completed inspection covers {period} for customer {customer.id}, so the report would hold "
+                    f"no inspection findings: inspect it first (patrol inspect {customer.id} --period {first}"
+                    f"{' and the other months' if req.kind == 'quarterly' else ''}), or force the report "
+                    "(--force; \"force\": true in the API), whose cover then says that no inspection was made")
+            model = replace(model, header=replace(model.header, uninspected=True))
         built = time.perf_counter()
         documents: dict[str, bytes] = {}
         new = archive.NewReport(customer_id=customer.id, kind=req.kind, period=str(model.header.period),

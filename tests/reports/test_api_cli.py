@@ -66,6 +66,27 @@ def test_api_refuses_with_reasons(api: TestClient) -> None:
     assert api.get("/api/v1/reports").status_code == 401
 
 
+def test_a_period_without_an_inspection_is_refused_unless_forced_and_then_says_so(api: TestClient) -> None:
+    need_cjk_font()
+    july = {"customer": "acme", "kind": "monthly", "period": "2026-07", "formats": ["html"]}
+    refused = api.post("/api/v1/reports", headers=auth(ENGINEER), json=july)
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert "no completed inspection covers 2026-07" in detail and "patrol inspect acme --period 2026-07" in detail
+    q2 = api.post("/api/v1/reports", headers=auth(ENGINEER), json={**july, "kind": "quarterly", "period": "2026Q2"})
+    assert q2.status_code == 400 and "--period 2026-04 and the other months" in q2.json()["detail"]
+    forced = api.post("/api/v1/reports", headers=auth(ENGINEER), json={**july, "force": True})
+    assert forced.status_code == 201, forced.text
+    record = forced.json()
+    assert record["summary"]["inspected"] is False
+    html = api.get(f"/api/v1/reports/{record['id']}/html", headers=auth(VIEWER)).text
+    assert "本周期没有完成的巡检" in html
+    # September has its monthly inspection: nothing to force, nothing on the cover.
+    sep = api.post("/api/v1/reports", headers=auth(ENGINEER), json={**july, "period": "2026-09"}).json()
+    assert sep["summary"]["inspected"] is True
+    assert "本周期没有完成的巡检" not in api.get(f"/api/v1/reports/{sep['id']}/html", headers=auth(VIEWER)).text
+
+
 @pytest.fixture(scope="module")
 def collector_process(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) -> Iterator[CollectorProcess]:
     need_cjk_font()
