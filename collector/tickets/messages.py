@@ -31,6 +31,19 @@ def duration(seconds: float | None) -> str:
     return ("-" if seconds < 0 else "") + text
 
 
+def duration_zh(seconds: float | None) -> str:
+    """A duration in Chinese as a customer reads it: 7天, 3天4小时, 5小时3分钟, 12分钟."""
+    if seconds is None:
+        return "—"
+    s = int(abs(seconds))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    text = (f"{d}天{h}小时" if h else f"{d}天") if d else (f"{h}小时{m}分钟" if h and m else f"{h}小时" if h
+                                                          else f"{m}分钟")
+    return ("-" if seconds < 0 else "") + text
+
+
 def facts(ticket: Ticket, customer_name: str, tz: str) -> dict[str, str]:
     out = {"customer": customer_name, "severity": f"{ticket.severity.value} {ticket.severity.zh}",
            "state": f"{ticket.state.value} ({ticket.state.zh})", "source": ticket.source.value}

@@ -286,6 +286,8 @@ class Signal:
     count_repeat: bool = True
     # The SLA profile a policy rule chose; None: the customer's profile.
     sla_profile: str | None = None
+    # The title in Chinese: a ticket of a customer who reads Chinese is registered with it (``title`` is English).
+    title_zh: str = ""
 
     @property
     def fingerprint(self) -> str:

@@ -55,7 +55,7 @@ class OfflineDetector:
             out.append(Signal(
                 source=Source.OFFLINE, check_id=CHECK_ID, subject="", firing=firing, observed_at=at, host_id=r.id,
                 customer_id=r.customer_id, severity=self.policy.severity,
-                title=f"agent on {r.hostname} is offline",
+                title=f"agent on {r.hostname} is offline", title_zh=f"{r.hostname} 代理离线",
                 description=(f"No data or heartbeat from the agent on {r.hostname} ({r.id}) since "
                              f"{last.isoformat()} ({duration(silent)} ago); the limit is "
                              f"{duration(self.offline_after)}."),

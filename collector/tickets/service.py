@@ -124,6 +124,11 @@ class TicketService:
         c = self.customers.get(customer_id)
         return c.timezone if c is not None else "UTC"
 
+    def language(self, customer_id: str) -> str:
+        """The language the customer reads its tickets and reports in (zh or en)."""
+        c = self.customers.get(customer_id)
+        return c.language if c is not None else "en"
+
     def customer_name(self, customer_id: str) -> str:
         c = self.customers.get(customer_id)
         return c.name if c is not None else customer_id
@@ -586,7 +591,8 @@ class TicketService:
         fp = s.fingerprint
         profile_name = s.sla_profile or self.cfg.profile_name(customer_id)
         cls = classification or Classification()
-        title = s.title or f"{s.check_id} {s.subject}".strip() + (f" on {s.host_id}" if s.host_id else "")
+        title = ((s.title_zh if s.title_zh and self.language(customer_id) == "zh" else s.title)
+                 or f"{s.check_id} {s.subject}".strip() + (f" on {s.host_id}" if s.host_id else ""))
         ticket_id = repo.insert_ticket(conn, {
             "fingerprint": fp, "open_fingerprint": fp, "customer_id": customer_id, "host_id": s.host_id,
             "check_id": s.check_id, "subject": s.subject, "source": s.source.value, "title": title,

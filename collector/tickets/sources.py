@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.tickets.config import AnomalyPolicy, ForecastPolicy
-from collector.tickets.messages import duration
+from collector.tickets.messages import duration, duration_zh
 from collector.tickets.model import Severity, Signal, Source
 from collector.tickets.policy import Decision, TicketPolicy
 from inspections import ChecklistRow, Finding, Threshold
@@ -39,6 +39,9 @@ class FindingBatch:
     evaluated_at: datetime
     findings: Sequence[Finding]
     hostnames: Mapping[str, str] = field(default_factory=dict)
+
+
+STATUS_ZH = {"ok": "正常", "warning": "警告", "critical": "严重", "unknown": "未知"}
 
 
 def _measured(value: float | None, unit: str) -> str:
@@ -74,6 +77,7 @@ def finding_signal(f: Finding, batch: FindingBatch, policy: TicketPolicy) -> Sig
     limits = _threshold_text(f.threshold, f.unit)
     # The title names the condition, not the value: it stays true while the value moves between runs.
     title = f"{name_en}{where} on {host}: {f.status}"
+    title_zh = f"{host} {name_zh or name_en}{where}：{STATUS_ZH.get(f.status, f.status)}"
     lines = [f"{name_zh + ' / ' if name_zh else ''}{name_en}{where} on {host}: {f.status}, measured {shown}"
              + (f" (thresholds: {limits})" if limits else "")]
     if f.unknown_reason:
@@ -88,7 +92,8 @@ def finding_signal(f: Finding, batch: FindingBatch, policy: TicketPolicy) -> Sig
     return Signal(
         source=Source.INSPECTION, check_id=f.check_id, subject=f.subject, firing=firing,
         observed_at=batch.evaluated_at, host_id=f.host_id, customer_id=batch.customer_id,
-        severity=decision.severity if decision.opens else Severity.L4, title=title, description="\n".join(lines),
+        severity=decision.severity if decision.opens else Severity.L4, title=title, title_zh=title_zh,
+        description="\n".join(lines),
         details={"finding": finding, "observed": finding["observed"], "run_id": batch.run_id,
                  "policy": decision.describe()},
         sla_profile=decision.rule.sla_profile if decision.rule is not None else None,
@@ -122,7 +127,9 @@ def checklist_signals(rows: Iterable[ChecklistRow], run_id: int, customer_id: st
             source=Source.INSPECTION, check_id=r.item_id, subject=customer_id, firing=firing,
             observed_at=r.checked_at or at, host_id=None, customer_id=customer_id,
             severity=decision.severity if firing else Severity.L4,
-            title=f"{title_en} at {customer_name} marked abnormal{remark}", description="\n".join(lines),
+            title=f"{title_en} at {customer_name} marked abnormal{remark}",
+            title_zh=f"{customer_name} {title_zh or title_en}检查异常" + (f"：{r.remark}" if r.remark else ""),
+            description="\n".join(lines),
             details={"checklist": r.to_dict(), "run_id": run_id, "policy": decision.describe()},
             sla_profile=decision.rule.sla_profile if firing and decision.rule is not None else None,
         ))
@@ -158,6 +165,20 @@ def _what(r: SeriesResult) -> str:
     return f"{shown} {r.subject}" if r.subject else shown
 
 
+def _what_zh(r: SeriesResult) -> str:
+    """The Chinese display name and the resource: "磁盘 /data"."""
+    name = r.display.get("zh") or r.display["en"]
+    return f"{name} {r.subject}" if r.subject else name
+
+
+def _reaches_zh(fc: CapacityForecast) -> str:
+    if fc.result.direction == "up" and fc.unit == "%" and fc.limit >= 100.0:
+        return "写满" if fc.series.startswith("disk.") else "耗尽"
+    if fc.result.direction == "down" and fc.limit == 0.0:
+        return "耗尽"
+    return f"达到 {_quantity(fc.limit, fc.unit)}"
+
+
 def _reaches(fc: CapacityForecast) -> str:
     if fc.result.direction == "up" and fc.unit == "%" and fc.limit >= 100.0:
         return "full"
@@ -175,14 +196,17 @@ def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPoli
         horizon = policy.horizon
         firing = left is not None and (left <= horizon or (policy.band_edge and left_low is not None
                                                           and left_low <= horizon))
-        what = _what(fc)
+        what, what_zh = _what(fc), f"{fc.hostname} {_what_zh(fc)}"
         if firing and left is not None and left <= horizon:
             title = f"{what} on {fc.hostname} {_reaches(fc)} within {duration(policy.within(left))}"
+            title_zh = f"{what_zh} 预计 {duration_zh(policy.within(left))}内{_reaches_zh(fc)}"
         elif firing:
             # Raised by the early edge of the band: the likely crossing is later than the horizon.
             title = f"{what} on {fc.hostname} could be {_reaches(fc)} within {duration(horizon)}"
+            title_zh = f"{what_zh} 可能在 {duration_zh(horizon)}内{_reaches_zh(fc)}"
         else:
             title = f"{what} on {fc.hostname}: trend toward its limit"
+            title_zh = f"{what_zh} 趋向上限"
         payload = {**res.to_dict(), "series": fc.series, "labels": dict(fc.labels), "display": fc.display,
                    "subject": fc.subject, "unit": fc.unit, "horizon_s": horizon, "run_id": fc.run_id,
                    "computed_at": fc.computed_at.isoformat(), "method": fc.method,
@@ -195,7 +219,7 @@ def forecast_signals(forecasts: Iterable[CapacityForecast], policy: ForecastPoli
             source=Source.FORECAST, check_id=fc.check_id, subject=fc.labels_key, firing=firing,
             observed_at=datetime.fromtimestamp(res.now, tz=UTC), host_id=fc.host_id, customer_id=fc.customer_id,
             severity=policy.severity_for(left) if left is not None else policy.default_severity, title=title,
-            description=description, details={"observed": res.level, "run_id": fc.run_id},
+            title_zh=title_zh, description=description, details={"observed": res.level, "run_id": fc.run_id},
             forecast=payload if firing else None,
         ))
     return out
@@ -219,7 +243,8 @@ def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy) -> Signal:
     if not a.firing or ep is None or a.band is None:
         return Signal(source=Source.ANOMALY, check_id=a.check_id, subject=a.labels_key, firing=False,
                       observed_at=a.computed_at, host_id=a.host_id, customer_id=a.customer_id,
-                      severity=policy.severity, title=f"{what} on {where} back within its usual range", description="",
+                      severity=policy.severity, title=f"{what} on {where} back within its usual range",
+                      title_zh=f"{where} {_what_zh(a)} 已恢复正常范围", description="",
                       details={"series": a.series, "labels": dict(a.labels), "run_id": a.run_id})
     low, high = a.band
     seen = _quantity(ep.observed, unit)
@@ -234,6 +259,7 @@ def _anomaly_signal(a: Anomaly, policy: AnomalyPolicy) -> Signal:
                   observed_at=datetime.fromtimestamp(ep.detected_at, tz=UTC), host_id=a.host_id,
                   customer_id=a.customer_id,
                   severity=policy.severity, title=f"Unusual {what} on {where}: {seen} ({expected})",
+                  title_zh=f"{where} {_what_zh(a)} 异常：{seen}（正常 {_quantity(low, '')}–{_quantity(high, unit)}）",
                   description=description, details=details)
 
 

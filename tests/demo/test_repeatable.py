@@ -40,7 +40,9 @@ def _fill(data_dir: Path) -> tuple[list[tuple[str, ...]], dict[str, Any]]:
     try:
         with app.engine.connect() as conn:
             names = dict(conn.execute(select(hosts.c.id, hosts.c.hostname)).all())
-            opened = sorted((names.get(r.host_id, "—"), r.source, r.severity, r.check_id, r.subject, r.title)
+            # A ticket registered by hand gets a random subject of its own: compare the rest.
+            opened = sorted((names.get(r.host_id, "—"), r.source, r.severity, r.check_id,
+                             "" if r.source == "manual" else r.subject, r.title)
                             for r in conn.execute(select(tickets)))
             archived = conn.execute(select(report_archive.c.customer_id, report_archive.c.period)
                                     .where(report_archive.c.kind == "monthly")).one()
@@ -60,7 +62,7 @@ def _outline(r: MonthlyReport) -> dict[str, Any]:
         "hosts": [(h.host.hostname, [(row.check_id, row.subject) for g in h.groups for row in g.rows])
                   for h in r.hosts],
         "findings": sorted((f.host.hostname, f.check_id, f.subject, f.severity) for f in r.findings),
-        "forecasts": [(f.host.hostname, f.series, f.subject) for f in r.forecasts],
+        "forecasts": [(f.hostname, f.series, f.subject) for f in r.forecasts],
         "top_risks": sorted((t.host.hostname, t.kind, t.subject) for t in r.top_risks),
         "tickets": [(t.host.hostname if t.host else None, t.source, t.severity, t.title) for t in r.tickets],
         "checklist": [(c.item_id, c.result) for c in r.checklist],

@@ -119,7 +119,7 @@ def test_a_critical_finding_opens_one_ticket_that_repeats_and_resolves_after_rec
     assert (t["source"], t["customer_id"], t["host_id"], t["check_id"]) == (
         "inspection", "huaxin", host["id"], "resources.disk_space")
     assert (t["severity"], t["sla_profile"], t["state"], t["occurrences"]) == ("L1", "hotline", "registered", 1)
-    assert t["title"] == f"Disk space {t['subject']} on {host['hostname']}: critical"
+    assert t["title"] == f"{host['hostname']} 磁盘空间 {t['subject']}：严重"  # huaxin reads Chinese
     assert (reg["customer_unit"], reg["address"], reg["contact"], reg["channel"]) == (
         "华信物流有限公司", "苏州工业园区", "王工", "system")
     assert host["hostname"] in reg["environment"] and reg["occurred_at"]

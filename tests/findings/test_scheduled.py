@@ -48,7 +48,7 @@ def test_scheduled_runs_open_one_ticket_per_finding(tmp_path: Path) -> None:
     disk = [t for t in found if t.check_id == "resources.disk_space"]
     # db-1's /data at 95 % is critical in both runs: one ticket, seen twice.
     assert [(t.host_id, t.subject, t.severity.value, t.occurrences) for t in disk] == [("db-1", "/data", "L2", 2)]
-    assert disk[0].title == "Disk space /data on db-1: critical"
+    assert disk[0].title == "db-1 磁盘空间 /data：严重"
     assert disk[0].registration.customer_unit == "ACME 有限公司" and "measured 95%" in disk[0].registration.description
     assert disk[0].created_at == datetime.fromisoformat("2026-06-03T10:00:00+08:00")
     assert {t.fingerprint for t in found} == {f"{t.host_id}|{t.check_id}|{t.subject}" for t in found}

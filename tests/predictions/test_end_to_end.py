@@ -80,7 +80,8 @@ def test_a_memory_leak_shows_one_eta_in_its_ticket_the_api_and_the_quarterly_rep
     [ticket] = [t for t in tickets if t["check_id"] == "forecast.mem.used_percent"
                 and hostnames.get(t["host_id"]) == "acme-app-01"]
     detail = collector.get(f"/api/v1/tickets/{ticket['id']}")
-    assert "Memory used" in detail["title"] and "mem.used_percent" not in detail["title"]
+    # acme reads Chinese: the title names the catalogue's Chinese display name, never the series id.
+    assert "内存使用率" in detail["title"] and "耗尽" in detail["title"] and "mem.used_percent" not in detail["title"]
     fc = detail["forecast"]
     assert fc["eta"] is not None and fc["run_id"] is not None
 

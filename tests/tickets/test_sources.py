@@ -43,7 +43,8 @@ def test_inspection_findings_open_update_and_clear(h: Harness) -> None:
     t = h.svc.get(report.opened[0])
     assert (t.source, t.customer_id, t.check_id, t.subject) == (Source.INSPECTION, "acme", "disk.usage", "/data")
     assert t.severity == Severity.L2  # the built-in policy: critical × high importance
-    assert t.title == "Disk usage /data on web-01.acme.example: critical"
+    # acme reads Chinese: its tickets are registered with the Chinese title.
+    assert t.title == "web-01.acme.example 磁盘使用率 /data：严重"
     reg = t.registration.description
     assert "磁盘使用率 / Disk usage /data on web-01.acme.example: critical, measured 93.5%" in reg
     assert "warning ≥ 80%, critical ≥ 90%" in reg and "清理或扩容" in reg and "inspection run 7" in reg
@@ -86,7 +87,7 @@ def test_a_forecast_opens_a_predictive_ticket_with_eta_band_and_series(h: Harnes
     assert len(f["points"]) == h.cfg.forecasts.max_points and f["points"][-1] == [ts[-1], values[-1]]
     assert t.severity == Severity.L4  # about four days ahead: neither within 1 d (L2) nor 3 d (L3)
     # People read the catalogue's display name and the mount, never the series id.
-    assert t.title == "Disk / 磁盘 /data on web-01 full within 7d"  # the horizon: no tighter severity bound applies
+    assert t.title == "web-01 磁盘 /data 预计 7天内写满"  # the horizon: no tighter severity bound applies
     assert "disk.used_percent" not in t.title + t.registration.description
     # Two days later the same trend is nearer: the ticket is updated and its severity raised.
     h.clock.advance(days=2)
@@ -123,7 +124,7 @@ def test_anomaly_episodes_open_a_ticket_people_can_read_and_clear_it(h: Harness)
     t = h.svc.get(report.opened[0])
     assert t.source == Source.ANOMALY and t.details["score"] == 0.62 and t.details["run_id"] == 7
     assert "expected 20–35 %, observed 92 % for 25m" in t.registration.description
-    assert "CPU busy / CPU 使用率" in t.title and "web-01.acme" in t.title and "cpu.busy_percent" not in t.title
+    assert t.title == "web-01.acme CPU 使用率 异常：92 %（正常 20–35 %）" and "cpu.busy_percent" not in t.title
     # The next run finds the series back in its band: the condition clears.
     clear = dataclasses.replace(firing, firing=False, episode=None, run_id=8)
     assert h.svc.ingest(anomaly_signals([clear], h.cfg.anomalies)).cleared == 1
@@ -170,5 +171,5 @@ def test_a_ticket_raised_by_the_early_edge_of_the_band_says_could_be(h: Harness)
     late = dataclasses.replace(fc, eta=fc.now + 8 * day, eta_low=fc.now + 6 * day, eta_high=fc.now + 11 * day)
     report = h.svc.ingest(forecast_signals([_capacity(late, ts, values)], h.cfg.forecasts))
     t = h.svc.get(report.opened[0])
-    assert t.title == "Disk / 磁盘 /data on web-01 could be full within 7d"
+    assert t.title == "web-01 磁盘 /data 可能在 7天内写满"
     assert t.forecast is not None and t.forecast["eta"] == late.eta
