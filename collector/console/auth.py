@@ -44,7 +44,7 @@ def session_of(request: Request) -> Session | None:
         sid = request.cookies.get(COOKIE, "")
         cached = load_session(svc.engine, sid, svc.policy, svc.now_ms()) if sid else None
         request.state.console_session = cached
-    return cached  # type: ignore[no-any-return]
+    return cached if isinstance(cached, Session) else None
 
 
 def _checked(allow: Callable[[Session], bool]) -> Callable[[Request], Awaitable[Session]]:

@@ -19,6 +19,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.login:router",
     "collector.console.users_api:router",
     "collector.console.fleet_page:router",
+    "collector.console.host_page:router",
 )
 
 

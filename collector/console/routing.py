@@ -10,7 +10,7 @@ login on a page GET becomes a redirect to ``/login?next=…``; ``HTTPException``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
 
@@ -44,7 +44,7 @@ def error_response(request: Request, status: int, detail: str, headers: dict[str
 
 
 class ConsoleRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:

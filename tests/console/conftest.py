@@ -41,6 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
             # One simulated host falls silent hours before the end of its history: it stays offline.
             wait_until(all_online, 240, "the simulated fleet's history and every host")
             api.post("/api/v1/admin/flush")
+            api.post("/api/v1/admin/predict").raise_for_status()  # stored forecasts for the capacity charts
         first = str(demo.customers[0]["id"])
         for customer in demo.customers:
             run_demo_inspection(demo.api_url, demo.token, str(customer["id"]), show=False)
