@@ -50,6 +50,29 @@ def format_time(ms: int | float | None, tz: str | None, *, seconds: bool = False
     return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
+def format_iso(text: str | datetime | None, tz: str | None, *, seconds: bool = False, lang: str = "en") -> str:
+    """An ISO 8601 instant (or a datetime) as local wall time in ``tz``."""
+    if text is None or text == "":
+        return translate(lang, "common.never")
+    when = text if isinstance(text, datetime) else datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_time(when.timestamp() * 1000, tz, seconds=seconds, lang=lang)
+
+
+def format_duration(seconds: float) -> str:
+    """``2d 03h``, ``3h 05m``, ``4m 10s``: two units, the largest first."""
+    s = int(abs(seconds))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    if d:
+        return f"{d}d {h:02d}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m {sec:02d}s"
+
+
 def format_number(value: float | None, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"

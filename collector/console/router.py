@@ -20,6 +20,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.users_api:router",
     "collector.console.fleet_page:router",
     "collector.console.host_page:router",
+    "collector.console.tickets_page:router",
 )
 
 

@@ -8,7 +8,8 @@ template extends ``base.html`` and sees:
 - ``csrf_token`` — for the hidden ``csrf_token`` field every form posting to the console needs
   (``{{ csrf_field() }}`` writes the field);
 - ``static(path)`` — the URL of a file under ``collector/console/static``;
-- ``fmt_time(ms, tz)``, ``fmt_value(value, unit)``, ``fmt_number(value)``, ``metric_title(name)``,
+- ``fmt_time(ms, tz)``, ``fmt_iso(text, tz)``, ``fmt_duration(seconds)``, ``fmt_value(value, unit)``,
+  ``fmt_number(value)``, ``metric_title(name)``,
   ``metric_unit(name)``;
 - ``nav`` — the header's entries for this login (:data:`NAV`), ``active`` — the current one.
 
@@ -87,6 +88,9 @@ def context_for(session: Session | None, lang: str | None = None, tz: str | None
         "static": static_url, "tz": tz or "UTC",
         "fmt_time": lambda ms, zone=None, seconds=False: i18n.format_time(ms, zone or tz, seconds=seconds,
                                                                         lang=language),
+        "fmt_iso": lambda text, zone=None, seconds=False: i18n.format_iso(text, zone or tz, seconds=seconds,
+                                                                         lang=language),
+        "fmt_duration": i18n.format_duration,
         "fmt_value": i18n.format_value, "fmt_number": i18n.format_number,
         "metric_title": lambda name: i18n.metric_title(name, language), "metric_unit": i18n.metric_unit,
         "nav": [n for n in NAV if user and user.role in n.roles], "active": "",

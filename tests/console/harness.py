@@ -137,10 +137,12 @@ class Browser:
         self.base = base
         self.test = "session"
         self.shots = 0
+        self.expected: list[str] = []  # network failures a test provokes on purpose (url fragment + status)
 
     def start_test(self, name: str) -> None:
         self.test = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
         self.shots = 0
+        self.expected = []
         self.driver.get_log("browser")  # drop what earlier tests left
 
     def snap(self, label: str) -> Path:
@@ -188,9 +190,14 @@ class Browser:
         self.wait_ready()
         self.snap("after-logout")
 
+    def expect_failure(self, url_part: str, status: int) -> None:
+        """The test provokes this refusal on purpose: its network error is not a page error."""
+        self.expected.append(f"{url_part} - Failed to load resource: the server responded with a status of {status}")
+
     def js_errors(self) -> list[dict[str, Any]]:
-        """SEVERE entries of the browser's console since the last call."""
-        return [e for e in self.driver.get_log("browser") if e.get("level") == "SEVERE"]
+        """SEVERE entries of the browser's console since the last call (less the expected refusals)."""
+        return [e for e in self.driver.get_log("browser") if e.get("level") == "SEVERE"
+                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in self.expected))]
 
 
 def make_driver() -> Any:

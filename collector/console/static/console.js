@@ -14,6 +14,28 @@
     var el = ev.target;
     if (el && el.classList && el.classList.contains("autosubmit") && el.form) { el.form.submit(); }
   });
+  // SLA countdowns: <span class="countdown" data-deadline="ISO" data-left="… {time} …" data-overdue="…">.
+  function duration(seconds) {
+    var s = Math.floor(Math.abs(seconds)), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600),
+        m = Math.floor((s % 3600) / 60), sec = s % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    if (d) { return d + "d " + two(h) + "h"; }
+    if (h) { return h + "h " + two(m) + "m"; }
+    return m + "m " + two(sec) + "s";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
+      var left = (Date.parse(el.dataset.deadline) - now) / 1000;
+      var text = (left >= 0 ? el.dataset.left : el.dataset.overdue).replace("{time}", duration(left));
+      var target = el.querySelector(".clock-time") || el;
+      if (target.textContent !== text) { target.textContent = text; }
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 3600);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tick(); window.setInterval(tick, 1000); });
   window.Patrol = window.Patrol || {};
+  window.Patrol.tick = tick;
   window.Patrol.csrfToken = csrfToken;
 })();
