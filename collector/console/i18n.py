@@ -61,15 +61,15 @@ def format_iso(text: str | datetime | None, tz: str | None, *, seconds: bool = F
 
 
 def format_duration(seconds: float) -> str:
-    """``2d 03h``, ``3h 05m``, ``4m 10s``: two units, the largest first."""
+    """``2d 03h 10m``, ``3h 05m 09s``, ``4m 10s``: the largest units, seconds below a day."""
     s = int(abs(seconds))
     d, rest = divmod(s, 86400)
     h, rest = divmod(rest, 3600)
     m, sec = divmod(rest, 60)
     if d:
-        return f"{d}d {h:02d}h"
+        return f"{d}d {h:02d}h {m:02d}m"
     if h:
-        return f"{h}h {m:02d}m"
+        return f"{h}h {m:02d}m {sec:02d}s"
     return f"{m}m {sec:02d}s"
 
 

@@ -21,6 +21,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.fleet_page:router",
     "collector.console.host_page:router",
     "collector.console.tickets_page:router",
+    "collector.console.problems_page:router",
 )
 
 

@@ -97,6 +97,13 @@ def context_for(session: Session | None, lang: str | None = None, tz: str | None
     }
 
 
+def render_fragment(session: Session | None, template: str, *, tz: str | None = None, **values: Any) -> str:
+    """A template rendered to text outside a page response (server-sent updates)."""
+    context = context_for(session, None, tz)
+    context.update(values)
+    return env.get_template(template).render(context)
+
+
 def render(request: Request, session: Session | None, template: str, *, status_code: int = 200,
            lang: str | None = None, tz: str | None = None, headers: dict[str, str] | None = None,
            **values: Any) -> HTMLResponse:

@@ -19,8 +19,8 @@
     var s = Math.floor(Math.abs(seconds)), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600),
         m = Math.floor((s % 3600) / 60), sec = s % 60;
     function two(n) { return (n < 10 ? "0" : "") + n; }
-    if (d) { return d + "d " + two(h) + "h"; }
-    if (h) { return h + "h " + two(m) + "m"; }
+    if (d) { return d + "d " + two(h) + "h " + two(m) + "m"; }
+    if (h) { return h + "h " + two(m) + "m " + two(sec) + "s"; }
     return m + "m " + two(sec) + "s";
   }
   function tick() {
