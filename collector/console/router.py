@@ -22,6 +22,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.host_page:router",
     "collector.console.tickets_page:router",
     "collector.console.problems_page:router",
+    "collector.console.diagnostics_page:router",
 )
 
 
