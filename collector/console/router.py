@@ -23,6 +23,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.tickets_page:router",
     "collector.console.problems_page:router",
     "collector.console.diagnostics_page:router",
+    "collector.console.inspections_page:router",
 )
 
 
