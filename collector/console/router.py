@@ -24,6 +24,7 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.problems_page:router",
     "collector.console.diagnostics_page:router",
     "collector.console.inspections_page:router",
+    "collector.console.admin_page:router",
 )
 
 
