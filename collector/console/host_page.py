@@ -47,7 +47,8 @@ async def host_page(request: Request, host: str, session: Viewer, console: Conso
     charts = [m for m in DEFAULT_CHARTS if m in available] or [name for name, _ in data["metrics"][:1]]
     return render(request, session, "host.html", active="nav.fleet", host=row, status=status,
                   customer_name=console.customer_names().get(row["customer_id"], row["customer_id"]),
-                  tz=console.customer_timezone(row["customer_id"]), charts=charts, ranges=RANGES, **data)
+                  tz=console.customer_timezone(row["customer_id"]), charts=charts, ranges=RANGES,
+                  fact_lines=hostdata.fact_lines, **data)
 
 
 @router.get("/api/hosts/{host}/series")

@@ -52,6 +52,20 @@ def latest_values(conn: Connection, host_id: str, lang: str) -> list[LatestValue
     return out
 
 
+def fact_lines(value: Any) -> list[str]:
+    """A host fact as lines of text: one per item of a list, mappings as ``key value`` pairs."""
+    def one(item: Any) -> str:
+        if isinstance(item, Mapping):
+            return "  ".join(f"{k} {one(v)}" for k, v in item.items())
+        if isinstance(item, list | tuple):
+            return ", ".join(one(v) for v in item)
+        return str(item)
+
+    if isinstance(value, list | tuple):
+        return [one(v) for v in value] or [""]
+    return [one(value)]
+
+
 def findings_history(conn: Connection, host_id: str, limit: int = 200) -> list[dict[str, Any]]:
     """Findings other than ok of the host's inspections, newest run first."""
     q = (select(inspection_findings, inspection_runs.c.finished_ms, inspection_runs.c.profile)

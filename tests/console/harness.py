@@ -143,6 +143,9 @@ class Browser:
         self.test = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
         self.shots = 0
         self.expected = []
+        # Each test starts logged out, on a page of the site (cookies can only be cleared there).
+        self.driver.get(self.base + "/static/console/favicon.svg")
+        self.driver.delete_all_cookies()
         self.driver.get_log("browser")  # drop what earlier tests left
 
     def snap(self, label: str) -> Path:

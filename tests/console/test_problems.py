@@ -25,12 +25,11 @@ def test_the_board_updates_live_without_a_reload(browser: Browser, site: Console
     browser.wait_for("the new ticket on the board", lambda drv: str(t["id"]) in drv.execute_script(ROW_IDS))
     browser.snap("problems-new-ticket")
     assert d.execute_script("return window.sameDocument === true")  # no reload happened
-    row = d.find_element(By.CSS_SELECTOR, f"tr.ticket-row[data-ticket='{t['id']}']")
-    assert "一级" in row.text
-    countdown = row.find_element(By.CSS_SELECTOR, ".countdown")
-    first = countdown.text
-    browser.wait_for("the countdown to tick", lambda drv: drv.find_element(
-        By.CSS_SELECTOR, f"tr.ticket-row[data-ticket='{t['id']}'] .countdown").text != first)
+    row_js = f"document.querySelector(\"tr.ticket-row[data-ticket='{t['id']}']\")"
+    assert "一级" in d.execute_script(f"return {row_js}.textContent")
+    first = d.execute_script(f"return {row_js}.querySelector('.countdown').textContent")
+    browser.wait_for("the countdown to tick", lambda drv: drv.execute_script(
+        f"return {row_js}.querySelector('.countdown').textContent") != first)
     # The board is ordered by the next deadline: an L1 ticket's response is due soonest.
     ids = d.execute_script(ROW_IDS)
     deadlines = d.execute_script("return Array.from(document.querySelectorAll('#board-rows tr.ticket-row'))"
@@ -40,7 +39,7 @@ def test_the_board_updates_live_without_a_reload(browser: Browser, site: Console
     assert timed == sorted(timed) and ids
     with site.api() as api:
         api.post(f"/api/v1/tickets/{t['id']}/ack", json={"note": "board test"}).raise_for_status()
-    browser.wait_for("the acknowledged state on the board", lambda drv: drv.find_element(
-        By.CSS_SELECTOR, f"tr.ticket-row[data-ticket='{t['id']}']").get_attribute("data-state") == "responded")
+    browser.wait_for("the acknowledged state on the board", lambda drv: drv.execute_script(
+        f"const r = {row_js}; return r && r.dataset.state") == "responded")
     browser.snap("problems-acknowledged")
     assert d.execute_script("return window.sameDocument === true")

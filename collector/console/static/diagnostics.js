@@ -18,11 +18,15 @@
     box.hidden = Object.keys(args).length === 0;
   }
 
-  function loadAudit(requestId) {
+  // The result's audit row is written as the request ends: ask again until it is there.
+  function loadAudit(requestId, attempt) {
+    attempt = attempt || 0;
     fetch("/console/api/diag/" + encodeURIComponent(requestId) + "/audit",
           { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (rows) {
+        var ended = rows.some(function (r) { return r.event !== "diag.request"; });
+        if (!ended && attempt < 20) { window.setTimeout(function () { loadAudit(requestId, attempt + 1); }, 500); }
         var body = document.querySelector("#diag-audit tbody");
         body.textContent = "";
         rows.forEach(function (r) {
@@ -31,7 +35,7 @@
            r.detail || (r.bytes != null ? r.bytes + " B" : "")].forEach(function (v) { tr.appendChild(el("td", v)); });
           body.appendChild(tr);
         });
-        document.getElementById("diag-result").dataset.audited = String(rows.length);
+        if (ended || attempt >= 20) { document.getElementById("diag-result").dataset.audited = String(rows.length); }
       });
   }
 
