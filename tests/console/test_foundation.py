@@ -87,10 +87,13 @@ def test_a_write_without_the_csrf_token_or_from_another_origin_is_refused(site: 
 
 
 def test_repeated_bad_logins_are_locked_out_and_audited(site: ConsoleSite) -> None:
+    with site.api() as api:
+        api.post("/api/v1/console/users", json={"username": "lockme", "password": "lockme-password",
+                                                "role": "engineer", "language": "en"})
     with httpx.Client(base_url=site.url, timeout=30, headers={"Accept-Language": "en-GB,en;q=0.9"}) as http:
         def attempt(password: str) -> httpx.Response:
             token = http.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-            return http.post("/login", data={"username": "admin", "password": password, "csrf_token": token},
+            return http.post("/login", data={"username": "lockme", "password": password, "csrf_token": token},
                              headers={"Origin": site.url})
 
         for _ in range(5):
@@ -98,8 +101,8 @@ def test_repeated_bad_logins_are_locked_out_and_audited(site: ConsoleSite) -> No
             assert r.status_code == 200 and "Wrong username or password" in r.text
         locked = attempt("wrong password")
         assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
-        assert attempt(site.logins["admin"].password).status_code == 429  # even the right one, for now
-    outcomes = [r["outcome"] for r in audit_rows(site, "console.login", "admin")]
+        assert attempt("lockme-password").status_code == 429  # even the right one, for now
+    outcomes = [r["outcome"] for r in audit_rows(site, "console.login", "lockme")]
     assert outcomes.count("denied") >= 5 and "locked" in outcomes
 
 
@@ -111,11 +114,23 @@ def test_login_form_needs_its_token_and_the_same_origin(site: ConsoleSite) -> No
         assert r.status_code == 403
 
 
+def console_pages(site: ConsoleSite) -> list[str]:
+    """A page of every kind the console has, with real ids."""
+    with site.api() as api:
+        host = api.get("/api/v1/hosts").json()[0]["id"]
+        ticket = api.get("/api/v1/tickets", params={"limit": 1}).json()[0]["id"]
+        run = api.get("/api/v1/inspections", params={"limit": 1}).json()[0]["id"]
+    return ["/console", "/console?status=problem", f"/console/hosts/{host}", "/console/problems",
+            "/console/tickets", "/console/tickets?state=all", f"/console/tickets/{ticket}", "/console/tickets/new",
+            "/console/inspections", f"/console/inspections/{run}", "/console/diagnostics", "/console/admin"]
+
+
 def test_every_page_has_the_csp_and_no_inline_script(site: ConsoleSite) -> None:
-    s = site.session("engineer")
-    pages = {"/login": httpx.get(site.url + "/login"), "/console": s.http.get("/console"),
-             "/console?status=problem": s.http.get("/console?status=problem"),
-             "error page": s.http.get("/console/no-such-page")}
+    s = site.session("admin")
+    pages = {"/login": httpx.get(site.url + "/login"), "error page": s.http.get("/console/no-such-page")}
+    for path in console_pages(site):
+        pages[path] = s.http.get(path)
+        assert pages[path].status_code == 200, path
     for name, r in pages.items():
         assert not csp_problems(r.headers, r.text), (name, csp_problems(r.headers, r.text))
     assert pages["error page"].status_code == 404
@@ -126,5 +141,16 @@ def test_every_page_has_the_csp_and_no_inline_script(site: ConsoleSite) -> None:
 
 def test_a_customer_login_cannot_open_the_console(site: ConsoleSite) -> None:
     s = site.session("customer")
-    assert s.http.get("/console").status_code == 403
+    for path in console_pages(site):
+        assert s.http.get(path).status_code == 403, path
+    with site.api() as api:
+        host = api.get("/api/v1/hosts").json()[0]["id"]
+    assert s.http.get(f"/console/api/hosts/{host}/series", params={"metric": "cpu.busy_percent"}).status_code == 403
+    assert s.http.get("/console/api/problems/stream").status_code == 403
+    assert s.post("/console/tickets/1/ack").status_code == 403
     assert s.http.get("/").headers["location"] == "/portal"
+    # Without a login, pages lead to the login form and the JSON endpoints answer 401.
+    anonymous = httpx.Client(base_url=site.url, timeout=30)
+    assert anonymous.get("/console/tickets").headers["location"].startswith("/login?next=")
+    assert anonymous.get(f"/console/api/hosts/{host}/series", params={"metric": "cpu.busy_percent"}
+                         ).status_code == 401
