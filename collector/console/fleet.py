@@ -9,12 +9,15 @@ host's latest completed inspection and ticket counts from the open tickets.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from markupsafe import Markup
 from sqlalchemy import Connection, func, select
 
+from collector.console.sparkline import sparkline
 from collector.inspection.tables import inspection_hosts, inspection_runs
 from collector.store import queries
 from collector.store.read import find_series, pick_tier, read_series
@@ -40,7 +43,7 @@ class FleetHost:
     inspection_status: str | None = None  # the worst finding of the latest inspection
     open_tickets: int = 0
     worst_severity: str | None = None  # L1…L4 of its most severe open ticket
-    sparks: dict[str, list[float | None]] = field(default_factory=dict)
+    sparks: dict[str, Markup] = field(default_factory=dict)  # metric -> SVG of the last day
 
     @property
     def problem(self) -> bool:
@@ -108,17 +111,44 @@ def sparklines(conn: Connection, host_ids: Sequence[str], now_s: float, retentio
     return out
 
 
+class SparkCache:
+    """The fleet's sparklines as SVG, kept for ``ttl_s`` seconds.
+
+    A sparkline is a day of hourly averages: it changes as the current hour fills, so redrawing it
+    on every request would read thousands of series for a picture that barely moves. The cache is
+    rebuilt whole when it is older than ``ttl_s`` or lacks a host asked for.
+    """
+
+    def __init__(self, ttl_s: float = 120.0) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._svg: dict[str, dict[str, Markup]] = {}
+        self._hosts: frozenset[str] = frozenset()
+
+    def get(self, conn: Connection, host_ids: Sequence[str], now_s: float,
+            retention_s: Mapping[str, float]) -> dict[str, dict[str, Markup]]:
+        with self._lock:
+            if now_s - self._at > self.ttl_s or now_s < self._at or not self._hosts.issuperset(host_ids):
+                values = sparklines(conn, host_ids, now_s, retention_s) if host_ids else {}
+                self._svg = {h: {m: sparkline(v) for m, v in per.items()} for h, per in values.items()}
+                self._hosts = frozenset(host_ids)
+                self._at = now_s
+            return self._svg
+
+
 def fleet(conn: Connection, now_s: float, offline_after_s: float, retention_s: Mapping[str, float],
           customer_names: Mapping[str, str], *, customer: str | None = None,
-          customers: Sequence[str] | None = None) -> list[FleetHost]:
-    """Every host (of ``customer``, or of ``customers`` when given), problems first."""
+          customers: Sequence[str] | None = None, cache: SparkCache | None = None) -> list[FleetHost]:
+    """Every host (of ``customer``, or of ``customers`` when given), problems first; sparklines from
+    ``cache`` when given."""
     rows = queries.list_hosts(conn, now_s, offline_after_s, customer)
     if customers is not None:
         rows = [r for r in rows if r.customer_id in set(customers)]
     ids = [r.id for r in rows]
     scores = latest_scores(conn, ids)
     counts = open_ticket_counts(conn)
-    sparks = sparklines(conn, ids, now_s, retention_s) if ids else {}
+    sparks = (cache or SparkCache()).get(conn, ids, now_s, retention_s)
     out = []
     for r in rows:
         score, worst = scores.get(r.id, (None, None))

@@ -8,7 +8,6 @@ from fastapi.concurrency import run_in_threadpool
 from collector.console.auth import Console, Viewer
 from collector.console.fleet import FleetHost, filter_hosts, fleet
 from collector.console.routing import console_router
-from collector.console.sparkline import sparkline
 from collector.console.templating import render
 
 router = console_router(prefix="/console")
@@ -17,7 +16,8 @@ router = console_router(prefix="/console")
 def load_fleet(console: Console) -> list[FleetHost]:
     app = console.app
     with console.engine.connect() as conn:
-        return fleet(conn, app.clock(), app.cfg.offline_after, app.ingestor.retention_s, console.customer_names())
+        return fleet(conn, app.clock(), app.cfg.offline_after, app.ingestor.retention_s, console.customer_names(),
+                     cache=console.sparks)
 
 
 @router.get("")
@@ -29,4 +29,4 @@ async def fleet_page(request: Request, session: Viewer, console: Console, q: str
                "problems": sum(h.problem for h in hosts)}
     return render(request, session, "fleet.html", active="nav.fleet", hosts=shown, total=len(hosts),
                   summary=summary, q=q, customer=customer, status=status, customers=console.customer_names(),
-                  sparkline=sparkline, zones=console.customer_zones())
+                  zones=console.customer_zones())

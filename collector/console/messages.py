@@ -6,6 +6,8 @@ Keys are dotted by page (``fleet.*``, ``login.*``); ``{name}`` placeholders are 
 
 from __future__ import annotations
 
+from reports.i18n import STRINGS
+
 EN: dict[str, str] = {
     "app.title": "Patrol",
     "app.console": "Engineer console",
@@ -82,28 +84,6 @@ EN: dict[str, str] = {
     "host.no_findings": "No findings.",
     "host.events": "Log events",
     "host.no_events": "No log events.",
-    "finding.ok": "ok",
-    "finding.warning": "warning",
-    "finding.critical": "critical",
-    "finding.unknown": "unknown",
-    "state.registered": "registered",
-    "state.classified": "classified",
-    "state.assigned": "assigned",
-    "state.responded": "acknowledged",
-    "state.diagnosing": "diagnosing",
-    "state.remote": "remote work",
-    "state.on_site": "on site",
-    "state.workaround": "workaround",
-    "state.resolved": "resolved",
-    "state.customer_verified": "verified by the customer",
-    "state.archived": "archived",
-    "state.surveyed": "surveyed",
-    "source.inspection": "inspection",
-    "source.forecast": "forecast",
-    "source.anomaly": "anomaly",
-    "source.offline": "offline",
-    "source.manual": "manual",
-    "source.log": "log",
     "clock.respond": "respond",
     "clock.on_site": "on site",
     "clock.restore": "restore",
@@ -315,28 +295,6 @@ ZH: dict[str, str] = {
     "host.no_findings": "没有巡检发现。",
     "host.events": "日志事件",
     "host.no_events": "没有日志事件。",
-    "finding.ok": "正常",
-    "finding.warning": "警告",
-    "finding.critical": "严重",
-    "finding.unknown": "未知",
-    "state.registered": "已登记",
-    "state.classified": "已分类",
-    "state.assigned": "已派单",
-    "state.responded": "已响应",
-    "state.diagnosing": "诊断中",
-    "state.remote": "远程处理",
-    "state.on_site": "现场处理",
-    "state.workaround": "临时恢复",
-    "state.resolved": "已解决",
-    "state.customer_verified": "用户确认",
-    "state.archived": "已归档",
-    "state.surveyed": "已回访",
-    "source.inspection": "巡检",
-    "source.forecast": "预测",
-    "source.anomaly": "异常检测",
-    "source.offline": "离线",
-    "source.manual": "人工登记",
-    "source.log": "日志",
     "clock.respond": "响应",
     "clock.on_site": "到场",
     "clock.restore": "恢复",
@@ -473,5 +431,21 @@ ZH: dict[str, str] = {
     "admin.enable": "启用",
     "admin.role": "角色",
 }
+
+
+
+def _from_reports(lang: str) -> dict[str, str]:
+    """Ticket states and sources, and finding statuses, named as the reports name them."""
+    out = {}
+    for key, text in STRINGS[lang].items():  # type: ignore[index]
+        if key.startswith(("state.", "source.")):
+            out[key] = text
+        elif key in ("status.ok", "status.warning", "status.critical", "status.unknown"):
+            out["finding." + key.removeprefix("status.")] = text
+    return out
+
+
+EN.update(_from_reports("en"))
+ZH.update(_from_reports("zh"))
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

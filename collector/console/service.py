@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from collector.console.config import ConsoleSettings
+from collector.console.fleet import SparkCache
 from collector.console.security import LoginLimiter
 from collector.console.sessions import SessionPolicy, expire_sessions
 from collector.diagnostics.audit import AuditStore
@@ -32,6 +33,7 @@ class ConsoleService:
         self.clock = app.clock
         self.limiter = LoginLimiter(settings.login_failures, settings.login_window)
         self.audit_store = AuditStore(app.engine, app.collector_id, app.clock)
+        self.sparks = SparkCache()
         self.policy = SessionPolicy(idle_ms=int(settings.session_idle * 1000),
                                     absolute_ms=int(settings.session_absolute * 1000))
 
