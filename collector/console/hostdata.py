@@ -120,7 +120,7 @@ def chart_data(conn: Connection, host_id: str, metric: str, since_s: float, unti
     window = min(max(until_s - since_s, MIN_WINDOW_S), MAX_WINDOW_S)
     since_s = until_s - window
     step = max(60.0, window / CHART_POINTS)
-    found = queries.series_points(conn, host_id, metric, since_s, until_s, step, now_s, retention_s)
+    found = queries.series_points(conn, host_id, metric, since_s, until_s, step, now_s, dict(retention_s))
     per_series: list[tuple[str, dict[float, float | None]]] = []
     tier, step_s = "", step
     for s in found:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
@@ -15,7 +17,7 @@ from tests.console.pagecheck import csp_problems
 pytestmark = [pytest.mark.integration]
 
 
-def audit_rows(site: ConsoleSite, event: str, actor: str) -> list[dict[str, object]]:
+def audit_rows(site: ConsoleSite, event: str, actor: str) -> list[dict[str, Any]]:
     engine = create_engine(f"sqlite:///{site.demo.paths.database}")
     try:
         with engine.connect() as conn:
