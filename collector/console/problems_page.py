@@ -60,7 +60,7 @@ async def _stream(request: Request, session: Session, console: Console, last: st
     started = quiet_since = loop.time()
     yield b"retry: 3000\n\n"
     while loop.time() - started < STREAM_FOR_S and not await request.is_disconnected():
-        data = await run_in_threadpool(board, console)
+        data = await run_in_threadpool(console.memo, "problem-board", POLL_S / 2, lambda: board(console))
         if data["digest"] != last:
             last = data["digest"]
             html = render_fragment(session, "problems_rows.html", **data)

@@ -5,7 +5,9 @@ Routers reach it with :func:`console_of`. It has one periodic job, deleting expi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from collector.console.config import ConsoleSettings
@@ -34,6 +36,8 @@ class ConsoleService:
         self.limiter = LoginLimiter(settings.login_failures, settings.login_window)
         self.audit_store = AuditStore(app.engine, app.collector_id, app.clock)
         self.sparks = SparkCache()
+        self._memo: dict[str, tuple[float, Any]] = {}
+        self._memo_lock = threading.Lock()
         self.policy = SessionPolicy(idle_ms=int(settings.session_idle * 1000),
                                     absolute_ms=int(settings.session_absolute * 1000))
 
@@ -42,6 +46,19 @@ class ConsoleService:
 
     async def stop(self) -> None:
         return None
+
+    def memo(self, key: str, ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value, shared by every request asking within ``ttl_s`` seconds of the last
+        computation (several open problem boards cost one reading of the tickets per interval)."""
+        now = time.monotonic()
+        with self._memo_lock:
+            hit = self._memo.get(key)
+            if hit is not None and now - hit[0] < ttl_s:
+                return hit[1]
+        value = compute()
+        with self._memo_lock:
+            self._memo[key] = (time.monotonic(), value)
+        return value
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
