@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 
 from collector import metrics
 from collector.api_deps import Admin, Viewer, resolve_host
-from collector.apidocs import install_docs
+from collector.apidocs import install_docs, install_root
 from collector.params import parse_duration_param, parse_time, validation_error_response
 from collector.store import queries
 from collector.store.read import from_ms
@@ -93,6 +93,7 @@ def create_api(app_state: CollectorApp) -> FastAPI:
 
     for router in [events_router, *routers()]:
         api.include_router(router)
+    install_root(api)
 
     @api.post("/api/v1/admin/flush")
     def flush(_: Admin) -> dict[str, Any]:

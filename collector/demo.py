@@ -287,3 +287,53 @@ class Demo:
             self.agent.stop()
         if self.collector is not None:
             self.collector.stop()
+
+
+@dataclass(frozen=True)
+class ConsoleLogin:
+    """A login of the web console that the demo creates and prints."""
+
+    username: str
+    password: str
+    role: str
+    customer: str | None = None
+    language: str = "zh"
+
+
+def console_logins(paths: DemoPaths, customers: list[dict[str, object]]) -> list[ConsoleLogin]:
+    """An engineer and a customer login (of the first customer), with passwords kept in the data
+    folder so a reused demo keeps them."""
+    file = paths.root / "console-logins.json"
+    try:
+        return [ConsoleLogin(**item) for item in json.loads(file.read_text())]
+    except (FileNotFoundError, ValueError, TypeError):
+        pass
+    first = customers[0]
+    logins = [ConsoleLogin("engineer", secrets.token_urlsafe(9), "engineer", None, "zh"),
+              ConsoleLogin("customer", secrets.token_urlsafe(9), "customer", str(first["id"]),
+                           str(first.get("language") or "zh"))]
+    file.write_text(json.dumps([login.__dict__ for login in logins], indent=2) + "\n")
+    file.chmod(0o600)
+    return logins
+
+
+def create_console_logins(api_url: str, token: str, logins: list[ConsoleLogin]) -> None:
+    """Create the logins through the API (those that exist already are left as they are)."""
+    import httpx
+
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        for login in logins:
+            r = http.post("/api/v1/console/users", json={
+                "username": login.username, "password": login.password, "role": login.role,
+                "customer": login.customer, "language": login.language})
+            if r.status_code >= 400 and "exists already" not in r.text:
+                raise RuntimeError(f"creating the console login {login.username}: {r.status_code} {r.text}")
+
+
+def console_lines(api_url: str, logins: list[ConsoleLogin]) -> list[str]:
+    """What the demo prints about the web console: its URL and the logins."""
+    out = [f"web console  {api_url}/"]
+    for login in logins:
+        who = f"customer {login.customer}" if login.customer else login.role
+        out.append(f"  {who:<22} user {login.username}  password {login.password}")
+    return out

@@ -37,6 +37,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "collector.ssh.feature",
     "collector.diagnostics.feature",
     "collector.reporting.feature",
+    "collector.console.feature",
     "collector.scheduler.feature",
 )
 

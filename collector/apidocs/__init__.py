@@ -18,7 +18,7 @@ ASSETS_URL = "/docs-assets"
 
 
 def install_docs(api: FastAPI) -> None:
-    """Serve Swagger UI at ``/docs`` from local assets and send ``/`` there (the API has no console yet).
+    """Serve Swagger UI at ``/docs`` from local assets (:func:`install_root` sends ``/`` there).
 
     ``api`` must be created with ``docs_url=None`` and ``redoc_url=None`` so FastAPI's CDN pages are off.
     """
@@ -32,6 +32,13 @@ def install_docs(api: FastAPI) -> None:
             swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
             # The default validator is a public web service: an air-gapped browser would wait on it.
             swagger_ui_parameters={"validatorUrl": None})
+
+
+
+def install_root(api: FastAPI) -> None:
+    """Send ``/`` to the docs unless a router mounted before this call serves it (the web console)."""
+    if any(getattr(route, "path", None) == "/" for route in api.routes):
+        return
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -274,5 +274,12 @@ def _how_to_use(client: ApiClient, summary: object, d: Demo) -> None:
                          ("HTTP API", d.api_url), ("API docs", f"{d.api_url}/docs"), ("gRPC", d.grpc_target),
                          ("metrics", f"{d.api_url}/metrics"), ("CLI environment", p.env)):
         console.print(f"  {label:<22} {value}")
+    from collector.demo import console_lines, console_logins, create_console_logins
+
+    logins = console_logins(p, d.customers)
+    create_console_logins(d.api_url, d.token, logins)
+    console.rule("web console")
+    for line in console_lines(d.api_url, logins):
+        console.print(line, markup=False, highlight=False)
     console.print(f"\nTry (while `make serve` runs):\n  source {p.env}\n  .venv/bin/patrol hosts\n"
                   f"  .venv/bin/patrol tickets\n  .venv/bin/patrol diag {socket.gethostname()} top_processes")
