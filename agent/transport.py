@@ -64,6 +64,9 @@ def channel_for(cfg: AgentConfig) -> grpc.aio.Channel:
         ("grpc.keepalive_timeout_ms", int(t.keepalive_timeout * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
+        # Bandwidth-delay probing pings along with received data to size flow-control windows for
+        # bulk transfers; a batch every few seconds needs none of it, and each ping wakes gRPC's threads.
+        ("grpc.http2.bdp_probe", 0),
         ("grpc.initial_reconnect_backoff_ms", int(t.backoff_initial * 1000)),
         # gRPC gives a connection attempt max(backoff, min_reconnect_backoff) to complete; its default
         # of 20 s would keep an agent waiting on a half-open path long after the network healed.
