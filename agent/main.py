@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SpoolError, ValueError) as e:
         print(f"patrol-agent: {e}", file=sys.stderr)
         return 1
+    from agent.heap import release_free_memory
+
+    release_free_memory()
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     agent.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import platform
 import threading
 import time
@@ -150,7 +151,9 @@ class Agent:
                         due[i] += interval * max(1, int((now - due[i]) // interval) + 1)
                 if now >= next_logs:
                     self._poll_logs()
-                    next_logs = now + self.cfg.log_poll_interval
+                    # Nothing to follow on this host (no globs, no journal): no wake-up every second.
+                    reading = self.logs is not None and self.logs.reading
+                    next_logs = now + self.cfg.log_poll_interval if reading else math.inf
                 if now >= next_flush:
                     if self.logs is not None:
                         self._add(int(self.clock() * 1000), self.logs.samples())

@@ -12,6 +12,7 @@ import psutil
 from agent.collectors import procfs
 from agent.collectors.options import OptionSpec
 from agent.collectors.procfs import read_tcp_tables
+from agent.collectors.sockdiag import tcp_state_counts
 from agent.model import Sample, labels_of
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ _PROC_STATES: dict[bytes, str] = {
     b"0B": "closing",
     b"0C": "syn_recv",
 }
+_STATE_NUMBERS: dict[int, str] = {int(code, 16): state for code, state in _PROC_STATES.items()}
 # Always reported, so that "no connections in this state" is a 0 rather than a gap.
 STATES: tuple[str, ...] = tuple(dict.fromkeys(_PROC_STATES.values()))
 # "  12: 0100007F:1F90 00000000:0000 0A ..." -> the state column, found without splitting lines;
@@ -44,9 +46,11 @@ _STATE_COLUMN = re.compile(
 class TcpCollector:
     """``tcp.connections`` labelled ``state`` (``established``, ``time_wait``, ``listen``, ...).
 
-    On Linux it reads ``/proc/net/tcp`` and ``/proc/net/tcp6`` of the agent's network namespace,
-    which needs no privileges and is far cheaper than building psutil connection objects;
-    elsewhere it asks psutil, and reports nothing where that needs privileges the agent lacks.
+    On Linux it asks the kernel through netlink ``sock_diag`` (see :mod:`agent.collectors.sockdiag`)
+    and, where that is unavailable or ``proc_root`` points elsewhere, reads ``/proc/net/tcp`` and
+    ``/proc/net/tcp6``: both cover the agent's network namespace, need no privileges and are far
+    cheaper than building psutil connection objects. Elsewhere it asks psutil, and reports nothing
+    where that needs privileges the agent lacks.
     """
 
     name = "tcp"
@@ -55,15 +59,31 @@ class TcpCollector:
 
     def __init__(self, *, proc_root: str | None = None) -> None:
         self._proc_root = proc_root or procfs.default_root()
+        # Netlink answers for the agent's own namespace, as /proc/net/tcp does; a /proc mounted from
+        # elsewhere (a container reading its host's) is read as files.
+        self._netlink = psutil.LINUX and proc_root is None and self._proc_root == "/proc"
 
     def collect(self) -> list[Sample]:
-        counts = self._from_procfs()
+        counts = self._from_netlink() if self._netlink else None
+        if counts is None:
+            counts = self._from_procfs()
         if counts is None:
             counts = self._from_psutil()
         if counts is None:
             return []
         states = list(STATES) + sorted(set(counts) - set(STATES))
         return [Sample("tcp.connections", float(counts[s]), labels_of({"state": s})) for s in states]
+
+    def _from_netlink(self) -> Counter[str] | None:
+        numbers = tcp_state_counts()
+        if numbers is None:
+            log.debug("tcp: netlink sock_diag is unavailable; reading /proc/net/tcp from now on")
+            self._netlink = False
+            return None
+        counts: Counter[str] = Counter()
+        for number, n in numbers.items():
+            counts[_STATE_NUMBERS.get(number, f"unknown_{number:02x}")] += n
+        return counts
 
     def _from_procfs(self) -> Counter[str] | None:
         tables = read_tcp_tables(self._proc_root)

@@ -107,6 +107,12 @@ class LogWatcher:
         )
         return cls(pipeline=pipeline, tailer=tailer, journal=journal)
 
+    @property
+    def reading(self) -> bool:
+        """Whether anything is followed: files by glob, or a journal this host has. Without either,
+        ``poll`` never has anything to return and need not be called."""
+        return self.tailer is not None or (self.journal is not None and self.journal.available)
+
     def poll(self) -> list[LogEvent]:
         """Events from lines that arrived since the last call, plus multi-line groups that went
         quiet."""

@@ -3,12 +3,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from agent.collectors import tcp as tcp_module
+from agent.collectors.sockdiag import parse_dump
 from agent.collectors.tcp import STATES, TcpCollector
 from tests.agent_collectors.helpers import assert_catalogued, by_key
 
@@ -131,3 +134,59 @@ def test_real_counts_agree_with_psutil_within_our_own_connections() -> None:
     # Other connections on the machine may open or close between the two readings.
     assert abs(ours["established"] - theirs["established"]) <= 5
     assert abs(ours["listen"] - theirs["listen"]) <= 5
+
+
+def _nlmsg(kind: int, body: bytes) -> bytes:
+    length = 16 + len(body)
+    return struct.pack("=IHHII", length, kind, 2, 1, 0) + body + bytes(-length % 4)
+
+
+def test_sock_diag_dump_is_counted_by_state_across_messages() -> None:
+    # inet_diag_msg starts with family and state; a time-wait entry is shorter than a full socket.
+    established = _nlmsg(20, bytes([socket.AF_INET, 1]) + bytes(70))
+    time_wait = _nlmsg(20, bytes([socket.AF_INET6, 6]) + bytes(61))
+    counts: collections.Counter[int] = collections.Counter()
+    assert not parse_dump(established + time_wait + established, counts)
+    assert parse_dump(time_wait + _nlmsg(3, bytes(4)), counts)
+    assert counts == {1: 2, 6: 2}
+
+
+def test_sock_diag_error_message_is_an_oserror() -> None:
+    with pytest.raises(OSError, match="sock_diag"):
+        parse_dump(_nlmsg(2, struct.pack("=i", -22) + bytes(16)), collections.Counter())
+
+
+@pytest.mark.skipif(not psutil.LINUX, reason="netlink sock_diag and /proc/net/tcp are Linux's")
+def test_netlink_counts_equal_proc_net_tcp_on_this_machine() -> None:
+    netlink, files = TcpCollector(), TcpCollector(proc_root="/proc")
+    assert netlink._netlink and not files._netlink
+    with contextlib.ExitStack() as stack:
+        for family, host in [(socket.AF_INET, "127.0.0.1")] + ([(socket.AF_INET6, "::1")] if _ipv6_loopback() else []):
+            stack.enter_context(_connected_pair(family, host))
+        # A pair closed by the client leaves a TIME_WAIT entry behind.
+        with _connected_pair(socket.AF_INET, "127.0.0.1") as (_, client, accepted):
+            client.close()
+            accepted.close()
+        # Other processes on the machine open and close connections: compare a netlink reading
+        # taken between two equal readings of the files.
+        for _ in range(50):
+            before = _counts(files.collect())
+            ours = _counts(netlink.collect())
+            after = _counts(files.collect())
+            if before == after:
+                break
+        else:
+            pytest.fail("the machine's TCP connections never held still for three readings")
+    assert netlink._netlink, "netlink sock_diag failed on this machine"
+    assert ours == before
+    assert ours["listen"] >= 1 and ours["established"] >= 2 and ours["time_wait"] >= 1
+
+
+def test_no_netlink_reading_falls_back_to_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_table(tmp_path / "net" / "tcp", V4_LINE, ["0A", "01"])
+    monkeypatch.setattr(tcp_module, "tcp_state_counts", lambda: None)
+    collector = TcpCollector()
+    collector._netlink, collector._proc_root = True, str(tmp_path)
+    counts = _counts(collector.collect())
+    assert (counts["listen"], counts["established"]) == (1.0, 1.0)
+    assert not collector._netlink

@@ -152,3 +152,18 @@ def test_disabled_logs_read_nothing(tmp_path: Path, logdir: Path, clock: FakeClo
     assert w.tailer is None and w.journal is None
     assert w.poll() == []
     w.close()
+
+
+def test_reading_says_whether_polling_can_find_anything(tmp_path: Path, logdir: Path, clock: FakeClock) -> None:
+    files = watcher(tmp_path, clock)
+    assert files.reading  # globs are followed even before a file matches
+    files.close()
+    nothing = watcher(tmp_path, clock, config(tmp_path, files={"globs": []}))
+    assert not nothing.reading
+    nothing.close()
+    no_journal = LogWatcher.from_config(config(tmp_path, files={"globs": []}, journal={"enabled": True}),
+                                        host="web1", state_dir=tmp_path / "state", clock=clock,
+                                        journalctl=str(tmp_path / "no-journalctl"))
+    assert no_journal.journal is not None and not no_journal.reading
+    assert no_journal.poll() == []
+    no_journal.close()
