@@ -19,6 +19,8 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.login:router",
     "collector.console.users_api:router",
     "collector.console.fleet_page:router",
+    "collector.console.portal:router",
+    "collector.console.reports_page:router",
 )
 
 
