@@ -23,6 +23,7 @@ from collector.tickets.tables import tickets
 SPARK_METRICS = ("cpu.busy_percent", "mem.used_percent", "disk.used_percent")
 SPARK_WINDOW_S = 24 * 3600
 SPARK_STEP_S = 3600
+SPARK_REUSE_S = 60.0  # a fleet's sparklines are read again at most this often (they are hourly points)
 PROBLEM_SCORE = 80  # a health score below this counts as a problem
 
 
@@ -108,6 +109,25 @@ def sparklines(conn: Connection, host_ids: Sequence[str], now_s: float, retentio
     return out
 
 
+_spark_cache: dict[tuple[int, tuple[str, ...]], tuple[float, int, dict[str, dict[str, list[float | None]]]]] = {}
+
+
+def recent_sparklines(conn: Connection, host_ids: Sequence[str], now_s: float, retention_s: Mapping[str, float]
+                      ) -> dict[str, dict[str, list[float | None]]]:
+    """:func:`sparklines`, reused for :data:`SPARK_REUSE_S` within the same hourly grid: redrawing
+    the fleet does not read a day of rollups of every host each time."""
+    key = (id(conn.engine), tuple(host_ids))
+    start = int((now_s - SPARK_WINDOW_S) // SPARK_STEP_S)
+    hit = _spark_cache.get(key)
+    if hit is not None and hit[1] == start and 0 <= now_s - hit[0] < SPARK_REUSE_S:
+        return hit[2]
+    out = sparklines(conn, host_ids, now_s, retention_s)
+    if len(_spark_cache) >= 64:
+        _spark_cache.pop(next(iter(_spark_cache)))
+    _spark_cache[key] = (now_s, start, out)
+    return out
+
+
 def fleet(conn: Connection, now_s: float, offline_after_s: float, retention_s: Mapping[str, float],
           customer_names: Mapping[str, str], *, customer: str | None = None,
           customers: Sequence[str] | None = None) -> list[FleetHost]:
@@ -118,7 +138,7 @@ def fleet(conn: Connection, now_s: float, offline_after_s: float, retention_s: M
     ids = [r.id for r in rows]
     scores = latest_scores(conn, ids)
     counts = open_ticket_counts(conn)
-    sparks = sparklines(conn, ids, now_s, retention_s) if ids else {}
+    sparks = recent_sparklines(conn, ids, now_s, retention_s) if ids else {}
     out = []
     for r in rows:
         score, worst = scores.get(r.id, (None, None))
