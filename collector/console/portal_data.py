@@ -47,6 +47,15 @@ class PortalTicket:
     sla: SlaState
     clocks: list[ClockStatus] = field(default_factory=list)
 
+    def description(self) -> str:
+        """The registered description with the host's agent id replaced by its hostname (system
+        tickets name both)."""
+        text = self.ticket.registration.description
+        host = self.ticket.host_id
+        if host:
+            text = text.replace(f" ({host})", "").replace(host, self.hostname or "")
+        return text
+
 
 @dataclass(frozen=True)
 class LatestValue:

@@ -83,6 +83,9 @@ def test_customer_opens_a_request(browser: Browser, site: ConsoleSite) -> None:
     browser.snap("portal-request-created")
     ticket_id = int(browser.path().rsplit("/", 1)[1])
     assert title in d.find_element(By.ID, "ticket-title").text
+    # The SLA state in the customer's words: the response is due (or its clock waits for service hours).
+    sla = d.find_element(By.ID, "ticket-sla").text
+    assert "响应" in sla and ("须在" in sla or "暂停" in sla), sla
     with site.api() as api:
         stored = api.get(f"/api/v1/tickets/{ticket_id}").json()
     assert stored["customer_id"] == mine and stored["title"] == title and stored["severity"] == "L2"
@@ -115,6 +118,7 @@ def test_customer_rates_a_resolved_ticket(browser: Browser, site: ConsoleSite) -
     browser.snap("portal-ticket-to-rate")
     d = browser.driver
     assert "spooler crashed" in d.find_element(By.ID, "ticket-closure").text
+    assert d.find_element(By.ID, "ticket-sla").text in ("已在约定时限内处理", "已处理,但有时限未达成")
     for field, score in (("attitude", 5), ("quality", 4), ("resolution", 3)):
         d.find_element(By.ID, f"{field}-{score}").click()
     d.find_element(By.ID, "rating-comment").send_keys("quick and friendly")
