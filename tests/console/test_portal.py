@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -96,9 +98,6 @@ def test_customer_opens_a_request(browser: Browser, site: ConsoleSite) -> None:
     assert reg["description"] == "Checkout takes 30 s since this morning" and reg["channel"] == "web"
     # 09:30 in the customer's zone.
     tz = str(site.demo.customers[0]["timezone"])
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     assert datetime.fromisoformat(reg["occurred_at"]) == datetime(2026, 12, 7, 9, 30, tzinfo=ZoneInfo(tz))
     assert hostname in d.page_source
     assert any(r["args"].get("ticket") == str(ticket_id) for r in audit_rows(site, "console.portal.request",
@@ -132,6 +131,13 @@ def test_customer_rates_a_resolved_ticket(browser: Browser, site: ConsoleSite) -
     assert s["comment"] == "quick and friendly" and s["rated_by"].startswith("customer:")
     assert any(r["args"].get("ticket") == str(t["id"]) for r in audit_rows(site, "console.portal.rate", "customer"))
     assert not d.find_elements(By.ID, "rating-form")  # rated once
+    # The rating feeds the satisfaction figures of the customer's quarterly report.
+    quarter = f"{datetime.now(UTC).year}Q{(datetime.now(UTC).month - 1) // 3 + 1}"
+    with site.api() as api:
+        r = api.post("/api/v1/reports", json={"customer": mine, "kind": "quarterly", "period": quarter,
+                                              "formats": ["html"]}, timeout=300)
+    assert r.status_code == 201, r.text
+    assert r.json()["summary"]["satisfaction_pct"] is not None
 
 
 def test_rating_needs_csrf_a_resolved_ticket_and_valid_scores(site: ConsoleSite) -> None:

@@ -38,6 +38,7 @@ def test_engineer_generates_a_report_previews_it_and_downloads_the_pdf(browser: 
     status = d.find_element(By.ID, "job-status")
     assert status.get_attribute("data-state") == "completed", status.text
     report_id = int(status.get_attribute("data-report") or 0)
+    job_id = browser.path().rsplit("/", 1)[1]
     d.find_element(By.ID, "job-report").click()
     browser.wait_for("the report page", lambda drv: drv.current_url.endswith(f"/console/reports/{report_id}"))
     browser.wait_ready()
@@ -45,6 +46,8 @@ def test_engineer_generates_a_report_previews_it_and_downloads_the_pdf(browser: 
     assert frame.get_attribute("sandbox") == ""
     browser.snap("report-detail")
     s = site.session("engineer")
+    job = s.http.get(f"/console/api/reports/jobs/{job_id}").json()
+    assert (job["state"], job["percent"], job["report_id"]) == ("completed", 100, report_id)
     preview = s.http.get(f"/console/reports/{report_id}/preview")
     assert preview.status_code == 200 and preview.headers["content-type"].startswith("text/html")
     assert preview.headers["content-security-policy"] == PREVIEW_CSP and "<html" in preview.text
