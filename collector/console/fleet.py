@@ -100,7 +100,7 @@ def sparklines(conn: Connection, host_ids: Sequence[str], now_s: float, retentio
     for ref, data in read_series(conn, tier, refs, start, now_s):
         if not len(data):
             continue
-        merged = data.rebucket(SPARK_STEP_S)
+        merged = data if tier.width_s == SPARK_STEP_S else data.rebucket(SPARK_STEP_S)
         idx = ((merged.ts - start) // SPARK_STEP_S).astype(int)
         ok = (idx >= 0) & (idx < slots)
         row = grid.setdefault((ref.host_id, ref.name), np.full(slots, np.nan))

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collector.console.messages import CATALOGUES
+from collector.console import messages, messages_portal
 from inspections import catalogue
 
 DEFAULT_LANGUAGE = "zh"
+CATALOGUES = {lang: {**messages.CATALOGUES[lang], **extra}
+              for lang, extra in (("en", messages_portal.EN), ("zh", messages_portal.ZH))}
 
 
 def preferred_language(accept_language: str | None) -> str:

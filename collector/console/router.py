@@ -25,6 +25,8 @@ PAGE_ROUTERS: tuple[str, ...] = (
     "collector.console.diagnostics_page:router",
     "collector.console.inspections_page:router",
     "collector.console.admin_page:router",
+    "collector.console.portal:router",
+    "collector.console.reports_page:router",
 )
 
 

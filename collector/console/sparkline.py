@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -13,7 +14,13 @@ HEIGHT = 20
 def sparkline(values: Sequence[float | None], *, title: str = "", low: float = 0.0, high: float | None = 100.0,
               css: str = "spark") -> Markup:
     """An inline SVG polyline of ``values`` (gaps where a value is None) scaled to [low, high]
-    (``high=None``: to the largest value)."""
+    (``high=None``: to the largest value). Drawn once per distinct input: a fleet page redrawn
+    within the hour shows the same hourly points."""
+    return _drawn(tuple(values), title, low, high, css)
+
+
+@lru_cache(maxsize=16384)
+def _drawn(values: tuple[float | None, ...], title: str, low: float, high: float | None, css: str) -> Markup:
     points = [v for v in values if v is not None]
     label = f"<title>{escape(title)}</title>" if title else ""
     if not points:

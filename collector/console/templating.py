@@ -53,6 +53,10 @@ NAV: list[NavEntry] = [
     NavEntry("nav.diagnostics", "/console/diagnostics", frozenset({"admin", "engineer"})),
     NavEntry("nav.reports", "/console/reports", _STAFF),
     NavEntry("nav.admin", "/console/admin", frozenset({"admin"})),
+    NavEntry("nav.portal_status", "/portal", frozenset({"customer"})),
+    NavEntry("nav.portal_tickets", "/portal/tickets", frozenset({"customer"})),
+    NavEntry("nav.portal_request", "/portal/requests/new", frozenset({"customer"})),
+    NavEntry("nav.portal_reports", "/portal/reports", frozenset({"customer"})),
 ]
 
 
