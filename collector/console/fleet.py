@@ -8,6 +8,7 @@ host's latest completed inspection and ticket counts from the open tickets.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from markupsafe import Markup
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from collector.console.sparkline import sparkline
 from collector.inspection.tables import inspection_hosts, inspection_runs
@@ -27,6 +28,8 @@ SPARK_METRICS = ("cpu.busy_percent", "mem.used_percent", "disk.used_percent")
 SPARK_WINDOW_S = 24 * 3600
 SPARK_STEP_S = 3600
 PROBLEM_SCORE = 80  # a health score below this counts as a problem
+
+log = logging.getLogger("patrol.console")
 
 
 @dataclass
@@ -112,29 +115,65 @@ def sparklines(conn: Connection, host_ids: Sequence[str], now_s: float, retentio
 
 
 class SparkCache:
-    """The fleet's sparklines as SVG, kept for ``ttl_s`` seconds.
+    """The fleet's sparklines as SVG, kept for ``ttl_s`` seconds and redrawn behind the page.
 
     A sparkline is a day of hourly averages: it changes as the current hour fills, so redrawing it
-    on every request would read thousands of series for a picture that barely moves. The cache is
-    rebuilt whole when it is older than ``ttl_s`` or lacks a host asked for.
+    on every request would read thousands of series for a picture that barely moves. Once the
+    drawings are older than ``ttl_s``, the next request still gets them and a background thread
+    reads and draws them again, so no request waits for the redraw; only the first request, one
+    asking for a host the drawings lack, or one finding them older than ``stale_s`` draws them itself.
     """
 
-    def __init__(self, ttl_s: float = 120.0) -> None:
-        self.ttl_s = ttl_s
+    def __init__(self, ttl_s: float = 120.0, stale_s: float = 1800.0) -> None:
+        self.ttl_s, self.stale_s = ttl_s, stale_s
         self._lock = threading.Lock()
         self._at = -math.inf
         self._svg: dict[str, dict[str, Markup]] = {}
         self._hosts: frozenset[str] = frozenset()
+        self._refreshing: threading.Thread | None = None
 
     def get(self, conn: Connection, host_ids: Sequence[str], now_s: float,
             retention_s: Mapping[str, float]) -> dict[str, dict[str, Markup]]:
         with self._lock:
-            if now_s - self._at > self.ttl_s or now_s < self._at or not self._hosts.issuperset(host_ids):
-                values = sparklines(conn, host_ids, now_s, retention_s) if host_ids else {}
-                self._svg = {h: {m: sparkline(v) for m, v in per.items()} for h, per in values.items()}
-                self._hosts = frozenset(host_ids)
-                self._at = now_s
-            return self._svg
+            age = now_s - self._at
+            usable = self._hosts.issuperset(host_ids) and 0 <= age <= self.stale_s
+            if usable:
+                if age > self.ttl_s and self._refreshing is None:
+                    self._refreshing = threading.Thread(
+                        target=self._refresh, args=(conn.engine, tuple(self._hosts), now_s, retention_s),
+                        name="console-sparklines", daemon=True)
+                    self._refreshing.start()
+                return self._svg
+        svg = self._draw(conn, host_ids, now_s, retention_s)
+        with self._lock:
+            self._svg, self._hosts, self._at = svg, frozenset(host_ids), now_s
+            return svg
+
+    @staticmethod
+    def _draw(conn: Connection, host_ids: Sequence[str], now_s: float,
+              retention_s: Mapping[str, float]) -> dict[str, dict[str, Markup]]:
+        values = sparklines(conn, host_ids, now_s, retention_s) if host_ids else {}
+        return {h: {m: sparkline(v) for m, v in per.items()} for h, per in values.items()}
+
+    def _refresh(self, engine: Engine, host_ids: tuple[str, ...], now_s: float,
+                 retention_s: Mapping[str, float]) -> None:
+        try:
+            with engine.connect() as conn:
+                svg = self._draw(conn, host_ids, now_s, retention_s)
+            with self._lock:
+                if now_s >= self._at:
+                    self._svg, self._hosts, self._at = svg, frozenset(host_ids), now_s
+        except Exception:  # a failed redraw keeps the last drawings; the next stale request tries again
+            log.exception("event=console_sparklines_failed")
+        finally:
+            with self._lock:
+                self._refreshing = None
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait for a background redraw to finish (tests, benchmarks)."""
+        thread = self._refreshing
+        if thread is not None:
+            thread.join(timeout)
 
 
 def fleet(conn: Connection, now_s: float, offline_after_s: float, retention_s: Mapping[str, float],
