@@ -68,6 +68,23 @@ def insert_rows(conn: Connection, head: str, tail: str, rows: Sequence[Sequence[
     conn.exec_driver_sql(sql, list(rows))  # type: ignore[arg-type]
 
 
+def insert_columns(conn: Connection, head: str, tail: str, columns: Sequence[list[Any]],
+                   pg_types: Sequence[str]) -> None:
+    """:func:`insert_rows` for rows given as one list per column (all of one length)."""
+    if not columns or not columns[0]:
+        return
+    if is_postgresql(conn):
+        sql = f"{head} SELECT * FROM {unnest_source(pg_types)} {tail}"
+        n = len(columns[0])
+        for i in range(0, n, PG_CHUNK_ROWS):
+            part = columns if n <= PG_CHUNK_ROWS else [c[i:i + PG_CHUNK_ROWS] for c in columns]
+            conn.exec_driver_sql(sql, tuple(part))
+        return
+    mark = placeholder(conn)
+    sql = f"{head} VALUES ({', '.join([mark] * len(pg_types))}) {tail}"
+    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))  # type: ignore[arg-type]
+
+
 def raise_column(conn: Connection, table: str, column: str, key: str, values: dict[str, int]) -> None:
     """``UPDATE table SET column = v WHERE key = k AND column < v`` for every ``k: v`` (e.g. last-seen times)."""
     if not values:
