@@ -156,6 +156,7 @@ class Ingestor:
         # cached; a shared store (PostgreSQL) is read under row locks on every commit instead.
         self._shared = engine.dialect.name != "sqlite"
         self._hwm: dict[tuple[str, str], int] = {}
+        self._host_statements: dict[tuple[str, ...], Any] = {}
         self._stopping = threading.Event()
         self._flushed = threading.Condition()
         self._flush_requests = 0  # flush_now calls so far
@@ -359,8 +360,7 @@ class Ingestor:
         new_hwm: dict[tuple[str, str], int] = {}
         try:
             with self.engine.begin() as conn:
-                for hu in host_updates:
-                    self._apply_host(conn, hu, now_ms)
+                self._apply_hosts(conn, host_updates, now_ms)
                 stored = self._stream_marks(conn, [b for b in batches if b.replay_of is None], now_ms)
                 for b in batches:
                     key = (b.host_id, b.epoch)
@@ -481,30 +481,49 @@ class Ingestor:
         log.error("event=batch_quarantined host=%s epoch=%s seq=%d reason=%r", b.host_id, b.epoch, b.seq, reason)
         b.done(Outcome.QUARANTINED)
 
-    def _apply_host(self, conn: Any, hu: HostUpdate, now_ms: int) -> None:
-        seen = hu.seen_ms or now_ms
-        values: dict[str, Any] = {"customer_id": hu.customer_id, "hostname": hu.hostname, "source": hu.source,
-                                  "last_seen_ms": seen, "labels": hu.labels}
-        if hu.facts is not None:
-            values["facts"] = hu.facts
-        if hu.agent_version is not None:
-            values["agent_version"] = hu.agent_version
-        if hu.spool is not None:
-            values["spool"] = hu.spool
-        if hu.connected:
-            values["connected"] = True
-            values["connected_to"] = hu.connected_to
-        # An upsert: the same host may appear at two collectors of a group at the same moment.
-        ins = _insert(conn, hosts).values(
-            id=hu.host_id, first_seen_ms=seen, last_data_ms=0,
-            **{"facts": {}, "agent_version": "", "connected": False, **values})
-        conn.execute(ins.on_conflict_do_update(index_elements=[hosts.c.id],
-                                               set_={k: ins.excluded[k] for k in values}))
-        if hu.connected is False:
-            # Only the collector holding the stream may mark it gone: after a move, the old
-            # collector's late disconnect must not hide the new connection.
-            conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
-                         .values(connected=False, connected_to=None))
+    def _apply_hosts(self, conn: Any, updates: list[HostUpdate], now_ms: int) -> None:
+        """Upsert the hosts in order; consecutive updates that set the same columns share one executemany."""
+        run: list[dict[str, Any]] = []
+        run_keys: tuple[str, ...] = ()
+        for hu in updates:
+            seen = hu.seen_ms or now_ms
+            values: dict[str, Any] = {"customer_id": hu.customer_id, "hostname": hu.hostname, "source": hu.source,
+                                      "last_seen_ms": seen, "labels": hu.labels}
+            if hu.facts is not None:
+                values["facts"] = hu.facts
+            if hu.agent_version is not None:
+                values["agent_version"] = hu.agent_version
+            if hu.spool is not None:
+                values["spool"] = hu.spool
+            if hu.connected:
+                values["connected"] = True
+                values["connected_to"] = hu.connected_to
+            keys = tuple(values)
+            if run and keys != run_keys:
+                conn.execute(self._host_upsert(conn, run_keys), run)
+                run = []
+            run_keys = keys
+            run.append({"id": hu.host_id, "first_seen_ms": seen, "last_data_ms": 0, "facts": {}, "agent_version": "",
+                        "connected": False, **values})
+            if hu.connected is False:
+                conn.execute(self._host_upsert(conn, run_keys), run)
+                run = []
+                # Only the collector holding the stream may mark it gone: after a move, the old
+                # collector's late disconnect must not hide the new connection.
+                conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
+                             .values(connected=False, connected_to=None))
+        if run:
+            conn.execute(self._host_upsert(conn, run_keys), run)
+
+    def _host_upsert(self, conn: Any, keys: tuple[str, ...]) -> Any:
+        """``INSERT … ON CONFLICT (id) DO UPDATE`` of the columns ``keys`` (an upsert: the same host may
+        appear at two collectors of a group at the same moment); built once per column set."""
+        stmt = self._host_statements.get(keys)
+        if stmt is None:
+            ins = _insert(conn, hosts)
+            stmt = self._host_statements[keys] = ins.on_conflict_do_update(
+                index_elements=[hosts.c.id], set_={k: ins.excluded[k] for k in keys})
+        return stmt
 
     def _flush(self, serves: int = 0) -> bool:
         """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers.
