@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from collector.store.bulk import insert_columns, is_postgresql
+from collector.store.bulk import insert_columns, insert_returning, is_postgresql
 from collector.store.read.labels import encode_labels
 from collector.store.read.tiers import TIERS
 from collector.store.schema import series
@@ -273,14 +273,16 @@ class RollupAggregator:
         missing = [k for k in keys if k not in self._series_ids]
         if not missing:
             return
-        hosts = sorted({k[0] for k in missing})
-        self._load_ids(conn, hosts)
-        new = [k for k in missing if k not in self._series_ids]
-        if new:
-            insert_columns(conn, "INSERT INTO series (host_id, name, labels)",
-                           "ON CONFLICT (host_id, name, labels) DO NOTHING",
-                           [list(c) for c in zip(*sorted(new), strict=True)], ("text", "text", "text"))
-            self._load_ids(conn, sorted({k[0] for k in new}))
+        # New series get their ids from the insert; those that were there already (stored by an
+        # earlier run or another collector) are read per host, with the rest of the host's series.
+        created = insert_returning(conn, "INSERT INTO series (host_id, name, labels)",
+                                   "ON CONFLICT (host_id, name, labels) DO NOTHING", "id, host_id, name, labels",
+                                   [list(c) for c in zip(*sorted(missing), strict=True)], ("text", "text", "text"))
+        for sid, host_id, name, labels in created:
+            self._series_ids[(host_id, name, labels)] = sid
+        known = [k for k in missing if k not in self._series_ids]
+        if known:
+            self._load_ids(conn, sorted({k[0] for k in known}))
 
     def _load_ids(self, conn: Connection, hosts: list[str]) -> None:
         for i in range(0, len(hosts), 500):
