@@ -37,6 +37,7 @@ from collector.store.bulk import raise_column
 from collector.store.compaction import expire_blocks
 from collector.store.cursors import events_keep_from, raw_keep_from
 from collector.store.rollup import TIERS, RollupAggregator, _insert
+from collector.store.samples import FlatSamples, UnpairedSeries, flatten
 from collector.store.schema import agent_streams, events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
 
@@ -71,6 +72,7 @@ class Batch:
     payload: bytes = b""  # the AgentMessage bytes as received, kept raw in the ingest log
     rejected: Rejections | None = None  # what the door dropped from it
     replay_of: int | None = None  # a quarantine entry being retried: no dedup, removed once stored
+    flat: FlatSamples | None = None  # ``samples`` as the door read them, when it read them
 
     def kind(self) -> str:
         return "samples" if self.samples is not None else "events"
@@ -209,11 +211,11 @@ class Ingestor:
             now = self.clock()
             for row in rows:
                 try:
-                    samples = pb.AgentMessage.FromString(row.payload).samples
-                except DecodeError as e:
+                    flat = flatten(pb.AgentMessage.FromString(row.payload).samples)
+                except (DecodeError, UnpairedSeries) as e:
                     self._quarantine_log_row(row.id, row.host_id, row.payload, e)
                 else:
-                    self.aggregator.fold(row.host_id, samples, now)
+                    self.aggregator.fold(row.host_id, None, now, flat)
                 self._pending_ids.append(row.id)
                 n += 1
             after = rows[-1].id
@@ -404,7 +406,7 @@ class Ingestor:
         n_samples = 0
         for b in raw:
             if self._refold_at is None:  # else the refold reads them from the ingest log
-                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
+                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s, b.flat)
             else:
                 assert b.samples is not None
                 n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)

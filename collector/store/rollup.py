@@ -17,7 +17,6 @@ into flushes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,10 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.store.bulk import insert_columns, insert_returning, is_postgresql
+from collector.store.read.labels import EMPTY as EMPTY_LABELS
 from collector.store.read.labels import encode_labels
 from collector.store.read.tiers import TIERS
+from collector.store.samples import FlatSamples, Labels, flatten
 from collector.store.schema import series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
@@ -143,56 +144,48 @@ class RollupAggregator:
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
         self.nonfinite = 0  # NaN, ±inf or too large: left out of the rollups (the raw batch keeps them)
-        self._label_keys: dict[tuple[tuple[str, str], ...], str] = {}
+        self._label_keys: dict[Labels, str] = {}
         self._series_ids: dict[SeriesKey, int] = {}
 
     def __len__(self) -> int:
         """Pending partial cells (at least as many as the cells they merge into)."""
         return self._pending
 
-    def _labels_key(self, labels: Any) -> str:
-        items = tuple(sorted(labels.items()))
-        key = self._label_keys.get(items)
-        if key is None:
-            key = encode_labels(items)
-            if len(self._label_keys) < 200_000:
-                self._label_keys[items] = key
-        return key
-
-    def _series_of(self, host_id: str, batch: Any) -> tuple[list[int], list[int]]:
-        """(sid, number of points) of every series of the batch that has points."""
-        index, keys, labels_key = self._index, self._keys, self._labels_key
+    def _series_of(self, host_id: str, flat: FlatSamples) -> list[int]:
+        """The sid of every series of the batch that has points."""
+        index, keys, label_keys = self._index, self._keys, self._label_keys
         sids: list[int] = []
-        sizes: list[int] = []
-        for s in batch.series:
-            n = len(s.timestamps_ms)
-            if n == 0:
-                continue
-            labels = s.labels
-            key = (host_id, s.name, labels_key(labels) if labels else "[]")
+        for name, labels in zip(flat.names, flat.labels, strict=True):
+            text = label_keys.get(labels) if labels else EMPTY_LABELS
+            if text is None:
+                text = encode_labels(labels)
+                if len(label_keys) < 200_000:
+                    label_keys[labels] = text
+            key = (host_id, name, text)
             sid = index.get(key)
             if sid is None:
                 sid = index[key] = len(keys)
                 keys.append(key)
             sids.append(sid)
-            sizes.append(n)
-        return sids, sizes
+        return sids
 
-    def fold(self, host_id: str, batch: object, now_s: float) -> int:
-        """Fold a ``patrol.v1.Samples`` message; return the number of points.
+    def fold(self, host_id: str, batch: object, now_s: float, flat: FlatSamples | None = None) -> int:
+        """Fold a ``patrol.v1.Samples`` message (or ``flat``, the same batch already read); return the
+        number of points.
 
         Points go into the finest tier's cells only; coarser tiers and latest values are derived
         from those cells at flush time. Points older than the finest tier's retention go straight
         into the coarsest tier.
         """
-        sids, sizes = self._series_of(host_id, batch)
-        total = sum(sizes)
+        if flat is None:
+            flat = flatten(batch)
+        sids = self._series_of(host_id, flat)
+        sizes = flat.sizes
+        total = len(flat.stamps)
         if total == 0:
             self.last_data_ms[host_id] = self.last_data_ms.get(host_id, 0)
             return 0
-        series_list = batch.series  # type: ignore[attr-defined]
-        ts = np.fromiter(chain.from_iterable(s.timestamps_ms for s in series_list), np.int64, total)
-        vs = np.fromiter(chain.from_iterable(s.values for s in series_list), np.float64, total)
+        ts, vs = flat.stamps, flat.values
         sizes_a = np.array(sizes, dtype=np.int64)
         entry = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes_a)
         if total > 1:
