@@ -33,7 +33,7 @@ from collector.ingest_validation import Rejections
 from collector.ingest_validation.bounds import MAX_SEQ
 from collector.store import quarantine as quarantined
 from collector.store import watermark
-from collector.store.bulk import raise_column
+from collector.store.bulk import insert_columns, insert_returning, raise_column
 from collector.store.compaction import expire_blocks
 from collector.store.cursors import events_keep_from, raw_keep_from
 from collector.store.rollup import TIERS, RollupAggregator, _insert
@@ -105,6 +105,10 @@ Clock = Callable[[], float]
 RETENTION_EVERY_S = 600.0  # default interval of the retention job: deletes are not worth running more often
 RECOVER_CHUNK = 1000  # ingest log rows folded per flush while recovering: bounded memory
 REFOLD_BACKOFF_S = (1.0, 60.0)  # after a failed flush, refold after 1 s, doubling up to 60 s
+
+
+_STREAMS_HEAD = "INSERT INTO agent_streams (host_id, epoch, last_seq, updated_ms)"
+_STREAMS_TYPES = ("text", "text", "int8", "int8")
 
 
 def refused_for_good(error: BaseException) -> bool:
@@ -317,9 +321,10 @@ class Ingestor:
         query = (select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
                  .where(agent_streams.c.host_id.in_(sorted({k[0] for k in keys}))))
         if self._shared:
-            conn.execute(_insert(conn, agent_streams).on_conflict_do_nothing(
-                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch]),
-                [{"host_id": h, "epoch": e, "last_seq": 0, "updated_ms": now_ms} for h, e in sorted(keys)])
+            new = sorted(keys)
+            insert_columns(conn, _STREAMS_HEAD, "ON CONFLICT (host_id, epoch) DO NOTHING",
+                           [[h for h, _ in new], [e for _, e in new], [0] * len(new), [now_ms] * len(new)],
+                           _STREAMS_TYPES)
             # One lock order for every collector: no deadlocks.
             query = query.order_by(agent_streams.c.host_id, agent_streams.c.epoch).with_for_update()
         found = {(h, e): int(seq) for h, e, seq in conn.execute(query)}
@@ -379,12 +384,10 @@ class Ingestor:
                 raw = [b for b in accepted if b.samples is not None]
                 ids: list[int] = []
                 if raw:
-                    res = conn.execute(
-                        ingest_log.insert().returning(ingest_log.c.id, sort_by_parameter_order=True),
-                        [{"collector_id": self.collector_id, "host_id": b.host_id, "received_ms": now_ms,
-                          "payload": b.raw()} for b in raw],
-                    )
-                    ids = [r[0] for r in res]
+                    ids = [r[0] for r in insert_returning(
+                        conn, "INSERT INTO ingest_log (collector_id, host_id, received_ms, payload)", "", "id",
+                        [[self.collector_id] * len(raw), [b.host_id for b in raw], [now_ms] * len(raw),
+                         [b.raw() for b in raw]], ("text", "text", "int8", "bytea"))]
                 ev_rows = [
                     {"host_id": b.host_id, "ts_ms": e.timestamp_ms or e.observed_ms or now_ms, "rule": e.rule,
                      "severity": SEVERITY_NAMES.get(e.severity, "info"), "source": e.source, "line": e.line,
@@ -435,15 +438,12 @@ class Ingestor:
     def _advance_marks(self, conn: Any, new_hwm: dict[tuple[str, str], int], now_ms: int) -> None:
         if not new_hwm:
             return
-        ins = _insert(conn, agent_streams)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch],
-                set_={"last_seq": ins.excluded.last_seq, "updated_ms": ins.excluded.updated_ms},
-                where=ins.excluded.last_seq > agent_streams.c.last_seq,
-            ),
-            [{"host_id": k[0], "epoch": k[1], "last_seq": v, "updated_ms": now_ms} for k, v in new_hwm.items()],
-        )
+        marks = sorted(new_hwm.items())  # row locks in key order on PostgreSQL
+        insert_columns(conn, _STREAMS_HEAD,
+                       "ON CONFLICT (host_id, epoch) DO UPDATE SET last_seq = excluded.last_seq, "
+                       "updated_ms = excluded.updated_ms WHERE excluded.last_seq > agent_streams.last_seq",
+                       [[k[0] for k, _ in marks], [k[1] for k, _ in marks], [v for _, v in marks],
+                        [now_ms] * len(marks)], _STREAMS_TYPES)
 
     def _count_rejected(self, host_id: str, rejected: Rejections) -> None:
         self._rejected.setdefault(host_id, Rejections()).add(rejected)

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from math import isfinite
 
+import numpy as np
+
 from collector.ingest_validation import bounds as b
 from collector.ingest_validation.bounds import IngestBounds
 from collector.ingest_validation.rejections import InvalidMessage, Rejections
@@ -122,7 +124,9 @@ class Door:
         # The common case, every point within bounds, costs a few passes over the whole batch in C.
         stamps, values = flat.stamps, flat.values
         limit = b.MAX_ABS_VALUE
-        points_ok = not len(stamps) or (lo <= stamps.min() and stamps.max() <= hi and isfinite(values.sum())
+        with np.errstate(over="ignore"):  # a sum past the largest double: checked point by point below
+            total = values.sum()
+        points_ok = not len(stamps) or (lo <= stamps.min() and stamps.max() <= hi and isfinite(total)
                                         and -limit <= values.min() and values.max() <= limit)
         if points_ok and not whole:
             return msg, Rejections(samples=dropped), flat
