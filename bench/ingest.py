@@ -242,7 +242,8 @@ def main() -> None:
         vm = start_export_target(Path(tmp) / "victoria-metrics") if args.export == "influx" else None
         export = {"export": {"influx": {"url": vm.url, "org": "bench", "bucket": "patrol"}}} if vm else {}
         collector = CollectorProcess(Path(tmp), customers=[{"id": c, "name": c} for c in customers],
-                                     limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096, "hello_timeout": "60s"},
+                                     limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096,
+                                             "hello_timeout": "60s"},
                                      store={"flush_interval": "2s", **({"url": store_url} if store_url else {})},
                                      log_level="WARNING", **export)
         collector.start()
