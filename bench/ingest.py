@@ -15,8 +15,19 @@ fsync and synchronous commit on, like SQLite's synchronous=FULL). The server run
 processes: its CPU is measured separately (postmaster and backends, via psutil) and reported next to
 the collector's, and ingest_samples_per_cpu_s stays the collector process alone.
 
+With ``--peer victoria-metrics`` the same run then sends the same series and timestamps to a
+temporary VictoriaMetrics (Debian's ``victoria-metrics``) on loopback, as the InfluxDB line protocol
+that Patrol's export writes, one HTTP request per agent batch over as many keep-alive connections as
+the agents' gRPC channels. The payloads are encoded before its clock starts; its CPU (user + system
+of its process, from /proc) runs until it has flushed everything to disk (``/internal/force_flush``),
+and the script checks that it stored every sample before printing both figures and their ratio.
+
+``--profile FILE`` records the collector with py-spy (if installed) over the measured span, as
+collapsed stacks (``py-spy record --format raw``).
+
     .venv/bin/python bench/ingest.py [--quick] [--agents 1000] [--minutes 15] [--step 10] [--batch-samples 600]
                                      [--export none|influx] [--store sqlite|postgresql]
+                                     [--peer none|victoria-metrics] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -24,9 +35,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +54,7 @@ from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from collector.export.lineprotocol import HostTags, SampleEncoder
 from collector.simulator import EncodeStats, HistorySchedule, encoded_batches
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.export.vm import VictoriaMetrics, find_binary
@@ -106,6 +123,87 @@ def store_totals(url: str) -> tuple[int, int]:
     return int(stored), int(rollup)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def line_protocol_batches(per_agent: dict[str, list[bytes]]) -> tuple[list[list[bytes]], int]:
+    """Each agent's Samples batches as line protocol request bodies (ms timestamps), and the samples they carry."""
+    encoder = SampleEncoder()
+    out: list[list[bytes]] = []
+    total = 0
+    for messages in per_agent.values():
+        hello = pb.AgentMessage.FromString(messages[0]).hello
+        host = HostTags(host_id=hello.agent_id, hostname=hello.hostname, customer=hello.customer)
+        bodies: list[bytes] = []
+        for data in messages[1:]:
+            msg = pb.AgentMessage.FromString(data)
+            if msg.WhichOneof("payload") != "samples":
+                continue
+            lines, count = encoder.encode(host, msg.samples)
+            bodies.append(("\n".join(lines) + "\n").encode())
+            total += count
+        out.append(bodies)
+    return out, total
+
+
+def stored_in_vm(url: str) -> int:
+    """Samples a VictoriaMetrics holds for the bench's hosts (every series carries a host_id tag)."""
+    n = 0
+    with httpx.stream("POST", f"{url}/api/v1/export/csv", timeout=600,
+                      data={"match[]": '{host_id=~".+"}', "format": "__timestamp__:unix_ms"}) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            n += chunk.count(b"\n")
+    return n
+
+
+def run_victoria_metrics(workdir: Path, per_agent: dict[str, list[bytes]],
+                         connections: int) -> tuple[int, float, float]:
+    """Send the fleet's samples to a fresh VictoriaMetrics: (samples stored, its CPU-s, wall s)."""
+    bodies, expected = line_protocol_batches(per_agent)
+    vm = start_export_target(workdir)
+    assert vm.proc is not None
+    try:
+        cpu0 = process_cpu_seconds(vm.proc.pid)
+        t0 = time.perf_counter()
+        with httpx.Client(limits=httpx.Limits(max_connections=connections), timeout=600) as client:
+            def send(agent_bodies: list[bytes]) -> None:
+                for body in agent_bodies:
+                    client.post(f"{vm.url}/write", params={"precision": "ms"}, content=body).raise_for_status()
+
+            with ThreadPoolExecutor(max_workers=connections) as pool:
+                list(pool.map(send, bodies))
+            client.get(f"{vm.url}/internal/force_flush").raise_for_status()
+        wall = time.perf_counter() - t0
+        cpu = process_cpu_seconds(vm.proc.pid) - cpu0
+        inserted = vm.rows_inserted()
+        stored = stored_in_vm(vm.url)
+    finally:
+        vm.stop()
+    assert inserted == expected, f"VictoriaMetrics took {inserted} samples, {expected} sent"
+    assert stored == expected, f"VictoriaMetrics holds {stored} samples, {expected} sent"
+    return stored, cpu, wall
+
+
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("--profile: py-spy is not installed (pip install py-spy); not profiling", flush=True)
+        return None
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--output", out,
+                             "--rate", "200", "--threads", "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smaller run that finishes in well under 60 s")
@@ -119,6 +217,9 @@ def main() -> None:
                     help="also export every sample through the InfluxDB v2 write API (to a local VictoriaMetrics)")
     ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
                     help="the state store: SQLite (default) or a temporary PostgreSQL server on loopback")
+    ap.add_argument("--peer", choices=["none", "victoria-metrics"], default="none",
+                    help="also send the same samples to a temporary VictoriaMetrics and compare CPU per sample")
+    ap.add_argument("--profile", metavar="FILE", help="record the collector with py-spy (collapsed stacks)")
     args = ap.parse_args()
     minutes = args.minutes or (3 if args.quick else 15)
 
@@ -141,7 +242,8 @@ def main() -> None:
         vm = start_export_target(Path(tmp) / "victoria-metrics") if args.export == "influx" else None
         export = {"export": {"influx": {"url": vm.url, "org": "bench", "bucket": "patrol"}}} if vm else {}
         collector = CollectorProcess(Path(tmp), customers=[{"id": c, "name": c} for c in customers],
-                                     limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096},
+                                     limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096,
+                                             "hello_timeout": "60s"},
                                      store={"flush_interval": "2s", **({"url": store_url} if store_url else {})},
                                      log_level="WARNING", **export)
         collector.start()
@@ -149,6 +251,7 @@ def main() -> None:
         proc = psutil.Process(collector.proc.pid)
         cpu0 = sum(proc.cpu_times()[:2])
         pg_cpu0 = pg.cpu_seconds() if pg else 0.0
+        spy = start_profiler(proc.pid, args.profile) if args.profile else None
         t0 = time.perf_counter()
         asyncio.run(drive(f"127.0.0.1:{collector.grpc_port}", list(per_agent.values()), args.channels))
         httpx.post(f"{collector.api}/api/v1/admin/flush", headers={"Authorization": f"Bearer {TOKEN}"},
@@ -158,6 +261,7 @@ def main() -> None:
                      interval=0.05)
         wall = time.perf_counter() - t0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
+        stop_profiler(spy)
         pg_cpu = pg.cpu_seconds() - pg_cpu0 if pg else None
         by_thread: dict[str, float] = {}
         for t in proc.threads():
@@ -177,6 +281,8 @@ def main() -> None:
             # Each log event is one point with three fields (count, line, source).
             sent = stats.samples + 3 * stats.events
             assert vm_rows == sent, f"VictoriaMetrics took {vm_rows} values, {sent} exported"
+        peer = (run_victoria_metrics(Path(tmp) / "peer-victoria-metrics", per_agent, args.channels)
+                if args.peer == "victoria-metrics" else None)
     samples_batches = stats.batches - sum(1 for m in per_agent.values() for x in m[1:]
                                           if pb.AgentMessage.FromString(x).WhichOneof("payload") == "events")
     assert stored == samples_batches, f"{stored} sample batches stored, {samples_batches} sent"
@@ -196,6 +302,14 @@ def main() -> None:
     if pg_cpu is not None:
         print(f"ingest_postgres_server_cpu_s={pg_cpu:.1f}")
         print(f"ingest_samples_per_cpu_s_incl_postgres={stats.samples / (cpu + pg_cpu):.0f}")
+    if peer is not None:
+        vm_samples, vm_cpu, vm_wall = peer
+        patrol_rate = stats.samples / (cpu + (pg_cpu or 0.0))
+        vm_rate = vm_samples / vm_cpu
+        print(f"victoria-metrics: {vm_cpu:.1f} CPU-s over {vm_wall:.1f} s wall for the same {vm_samples:,} samples, "
+              f"every one stored")
+        print(f"ingest_victoriametrics_samples_per_cpu_s={vm_rate:.0f}")
+        print(f"ingest_ratio_vs_victoriametrics={patrol_rate / vm_rate:.3f}")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ from collector.ingest_validation import Rejections
 from collector.ingest_validation.bounds import MAX_SEQ
 from collector.store import quarantine as quarantined
 from collector.store import watermark
-from collector.store.bulk import raise_column
+from collector.store.bulk import insert_columns, insert_returning, raise_column
 from collector.store.compaction import expire_blocks
 from collector.store.cursors import events_keep_from, raw_keep_from
 from collector.store.rollup import TIERS, RollupAggregator, _insert
+from collector.store.samples import FlatSamples, UnpairedSeries, flatten
 from collector.store.schema import agent_streams, events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
 
@@ -71,6 +72,7 @@ class Batch:
     payload: bytes = b""  # the AgentMessage bytes as received, kept raw in the ingest log
     rejected: Rejections | None = None  # what the door dropped from it
     replay_of: int | None = None  # a quarantine entry being retried: no dedup, removed once stored
+    flat: FlatSamples | None = None  # ``samples`` as the door read them, when it read them
 
     def kind(self) -> str:
         return "samples" if self.samples is not None else "events"
@@ -103,6 +105,10 @@ Clock = Callable[[], float]
 RETENTION_EVERY_S = 600.0  # default interval of the retention job: deletes are not worth running more often
 RECOVER_CHUNK = 1000  # ingest log rows folded per flush while recovering: bounded memory
 REFOLD_BACKOFF_S = (1.0, 60.0)  # after a failed flush, refold after 1 s, doubling up to 60 s
+
+
+_STREAMS_HEAD = "INSERT INTO agent_streams (host_id, epoch, last_seq, updated_ms)"
+_STREAMS_TYPES = ("text", "text", "int8", "int8")
 
 
 def refused_for_good(error: BaseException) -> bool:
@@ -156,6 +162,7 @@ class Ingestor:
         # cached; a shared store (PostgreSQL) is read under row locks on every commit instead.
         self._shared = engine.dialect.name != "sqlite"
         self._hwm: dict[tuple[str, str], int] = {}
+        self._host_statements: dict[tuple[str, ...], Any] = {}
         self._stopping = threading.Event()
         self._flushed = threading.Condition()
         self._flush_requests = 0  # flush_now calls so far
@@ -208,11 +215,11 @@ class Ingestor:
             now = self.clock()
             for row in rows:
                 try:
-                    samples = pb.AgentMessage.FromString(row.payload).samples
-                except DecodeError as e:
+                    flat = flatten(pb.AgentMessage.FromString(row.payload).samples)
+                except (DecodeError, UnpairedSeries) as e:
                     self._quarantine_log_row(row.id, row.host_id, row.payload, e)
                 else:
-                    self.aggregator.fold(row.host_id, samples, now)
+                    self.aggregator.fold(row.host_id, None, now, flat)
                 self._pending_ids.append(row.id)
                 n += 1
             after = rows[-1].id
@@ -314,9 +321,10 @@ class Ingestor:
         query = (select(agent_streams.c.host_id, agent_streams.c.epoch, agent_streams.c.last_seq)
                  .where(agent_streams.c.host_id.in_(sorted({k[0] for k in keys}))))
         if self._shared:
-            conn.execute(_insert(conn, agent_streams).on_conflict_do_nothing(
-                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch]),
-                [{"host_id": h, "epoch": e, "last_seq": 0, "updated_ms": now_ms} for h, e in sorted(keys)])
+            new = sorted(keys)
+            insert_columns(conn, _STREAMS_HEAD, "ON CONFLICT (host_id, epoch) DO NOTHING",
+                           [[h for h, _ in new], [e for _, e in new], [0] * len(new), [now_ms] * len(new)],
+                           _STREAMS_TYPES)
             # One lock order for every collector: no deadlocks.
             query = query.order_by(agent_streams.c.host_id, agent_streams.c.epoch).with_for_update()
         found = {(h, e): int(seq) for h, e, seq in conn.execute(query)}
@@ -359,8 +367,7 @@ class Ingestor:
         new_hwm: dict[tuple[str, str], int] = {}
         try:
             with self.engine.begin() as conn:
-                for hu in host_updates:
-                    self._apply_host(conn, hu, now_ms)
+                self._apply_hosts(conn, host_updates, now_ms)
                 stored = self._stream_marks(conn, [b for b in batches if b.replay_of is None], now_ms)
                 for b in batches:
                     key = (b.host_id, b.epoch)
@@ -377,12 +384,10 @@ class Ingestor:
                 raw = [b for b in accepted if b.samples is not None]
                 ids: list[int] = []
                 if raw:
-                    res = conn.execute(
-                        ingest_log.insert().returning(ingest_log.c.id, sort_by_parameter_order=True),
-                        [{"collector_id": self.collector_id, "host_id": b.host_id, "received_ms": now_ms,
-                          "payload": b.raw()} for b in raw],
-                    )
-                    ids = [r[0] for r in res]
+                    ids = [r[0] for r in insert_returning(
+                        conn, "INSERT INTO ingest_log (collector_id, host_id, received_ms, payload)", "", "id",
+                        [[self.collector_id] * len(raw), [b.host_id for b in raw], [now_ms] * len(raw),
+                         [b.raw() for b in raw]], ("text", "text", "int8", "bytea"))]
                 ev_rows = [
                     {"host_id": b.host_id, "ts_ms": e.timestamp_ms or e.observed_ms or now_ms, "rule": e.rule,
                      "severity": SEVERITY_NAMES.get(e.severity, "info"), "source": e.source, "line": e.line,
@@ -404,7 +409,7 @@ class Ingestor:
         n_samples = 0
         for b in raw:
             if self._refold_at is None:  # else the refold reads them from the ingest log
-                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s)
+                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s, b.flat)
             else:
                 assert b.samples is not None
                 n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)
@@ -433,15 +438,12 @@ class Ingestor:
     def _advance_marks(self, conn: Any, new_hwm: dict[tuple[str, str], int], now_ms: int) -> None:
         if not new_hwm:
             return
-        ins = _insert(conn, agent_streams)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[agent_streams.c.host_id, agent_streams.c.epoch],
-                set_={"last_seq": ins.excluded.last_seq, "updated_ms": ins.excluded.updated_ms},
-                where=ins.excluded.last_seq > agent_streams.c.last_seq,
-            ),
-            [{"host_id": k[0], "epoch": k[1], "last_seq": v, "updated_ms": now_ms} for k, v in new_hwm.items()],
-        )
+        marks = sorted(new_hwm.items())  # row locks in key order on PostgreSQL
+        insert_columns(conn, _STREAMS_HEAD,
+                       "ON CONFLICT (host_id, epoch) DO UPDATE SET last_seq = excluded.last_seq, "
+                       "updated_ms = excluded.updated_ms WHERE excluded.last_seq > agent_streams.last_seq",
+                       [[k[0] for k, _ in marks], [k[1] for k, _ in marks], [v for _, v in marks],
+                        [now_ms] * len(marks)], _STREAMS_TYPES)
 
     def _count_rejected(self, host_id: str, rejected: Rejections) -> None:
         self._rejected.setdefault(host_id, Rejections()).add(rejected)
@@ -481,30 +483,49 @@ class Ingestor:
         log.error("event=batch_quarantined host=%s epoch=%s seq=%d reason=%r", b.host_id, b.epoch, b.seq, reason)
         b.done(Outcome.QUARANTINED)
 
-    def _apply_host(self, conn: Any, hu: HostUpdate, now_ms: int) -> None:
-        seen = hu.seen_ms or now_ms
-        values: dict[str, Any] = {"customer_id": hu.customer_id, "hostname": hu.hostname, "source": hu.source,
-                                  "last_seen_ms": seen, "labels": hu.labels}
-        if hu.facts is not None:
-            values["facts"] = hu.facts
-        if hu.agent_version is not None:
-            values["agent_version"] = hu.agent_version
-        if hu.spool is not None:
-            values["spool"] = hu.spool
-        if hu.connected:
-            values["connected"] = True
-            values["connected_to"] = hu.connected_to
-        # An upsert: the same host may appear at two collectors of a group at the same moment.
-        ins = _insert(conn, hosts).values(
-            id=hu.host_id, first_seen_ms=seen, last_data_ms=0,
-            **{"facts": {}, "agent_version": "", "connected": False, **values})
-        conn.execute(ins.on_conflict_do_update(index_elements=[hosts.c.id],
-                                               set_={k: ins.excluded[k] for k in values}))
-        if hu.connected is False:
-            # Only the collector holding the stream may mark it gone: after a move, the old
-            # collector's late disconnect must not hide the new connection.
-            conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
-                         .values(connected=False, connected_to=None))
+    def _apply_hosts(self, conn: Any, updates: list[HostUpdate], now_ms: int) -> None:
+        """Upsert the hosts in order; consecutive updates that set the same columns share one executemany."""
+        run: list[dict[str, Any]] = []
+        run_keys: tuple[str, ...] = ()
+        for hu in updates:
+            seen = hu.seen_ms or now_ms
+            values: dict[str, Any] = {"customer_id": hu.customer_id, "hostname": hu.hostname, "source": hu.source,
+                                      "last_seen_ms": seen, "labels": hu.labels}
+            if hu.facts is not None:
+                values["facts"] = hu.facts
+            if hu.agent_version is not None:
+                values["agent_version"] = hu.agent_version
+            if hu.spool is not None:
+                values["spool"] = hu.spool
+            if hu.connected:
+                values["connected"] = True
+                values["connected_to"] = hu.connected_to
+            keys = tuple(values)
+            if run and keys != run_keys:
+                conn.execute(self._host_upsert(conn, run_keys), run)
+                run = []
+            run_keys = keys
+            run.append({"id": hu.host_id, "first_seen_ms": seen, "last_data_ms": 0, "facts": {}, "agent_version": "",
+                        "connected": False, **values})
+            if hu.connected is False:
+                conn.execute(self._host_upsert(conn, run_keys), run)
+                run = []
+                # Only the collector holding the stream may mark it gone: after a move, the old
+                # collector's late disconnect must not hide the new connection.
+                conn.execute(update(hosts).where(hosts.c.id == hu.host_id, hosts.c.connected_to == self.collector_id)
+                             .values(connected=False, connected_to=None))
+        if run:
+            conn.execute(self._host_upsert(conn, run_keys), run)
+
+    def _host_upsert(self, conn: Any, keys: tuple[str, ...]) -> Any:
+        """``INSERT … ON CONFLICT (id) DO UPDATE`` of the columns ``keys`` (an upsert: the same host may
+        appear at two collectors of a group at the same moment); built once per column set."""
+        stmt = self._host_statements.get(keys)
+        if stmt is None:
+            ins = _insert(conn, hosts)
+            stmt = self._host_statements[keys] = ins.on_conflict_do_update(
+                index_elements=[hosts.c.id], set_={k: ins.excluded[k] for k in keys})
+        return stmt
 
     def _flush(self, serves: int = 0) -> bool:
         """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers.

@@ -285,12 +285,12 @@ class AgentService:
             kind = msg.WhichOneof("payload")
             metrics.batches_received.labels(kind).inc()
             if kind == "samples":
-                samples, rejected = self.door.samples(host, msg.samples)
+                samples, rejected, flat = self.door.samples(host, msg.samples)
                 fut, done = self._future_callback(loop)
                 # Only a batch the door changed is encoded again; the ingest log keeps what is stored.
                 await self._submit(Batch(host_id=host, epoch=session.epoch, seq=samples.seq, done=done,
                                          samples=samples, payload=raw if samples is msg.samples else b"",
-                                         rejected=rejected))
+                                         rejected=rejected, flat=flat))
                 acks.put_nowait((samples.seq, fut, rejected))
                 if samples.HasField("spool"):
                     metrics.agent_spool_dropped.labels(host).set(samples.spool.dropped_batches)

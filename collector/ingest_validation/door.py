@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from itertools import chain
 from math import isfinite
+
+import numpy as np
 
 from collector.ingest_validation import bounds as b
 from collector.ingest_validation.bounds import IngestBounds
 from collector.ingest_validation.rejections import InvalidMessage, Rejections
 from collector.ingest_validation.series_budget import SeriesBudget, series_hash
+from collector.store.samples import FlatSamples, UnpairedSeries, flatten
 from protos.patrol.v1 import agent_pb2 as pb
 
 
@@ -98,32 +100,36 @@ class Door:
 
     # ------------------------------------------------------------------ data batches
 
-    def samples(self, host_id: str, msg: pb.Samples) -> tuple[pb.Samples, Rejections]:
-        """The batch with every out-of-bounds point removed (``msg`` itself when none is), and the drops."""
+    def samples(self, host_id: str, msg: pb.Samples) -> tuple[pb.Samples, Rejections, FlatSamples | None]:
+        """The batch with every out-of-bounds point removed (``msg`` itself when none is), the drops, and
+        when nothing was dropped the batch's points as read here (for the writer, which then need not
+        read the message again)."""
         _check_seq("Samples", msg.seq)
+        try:
+            flat = flatten(msg)
+        except UnpairedSeries as e:
+            raise InvalidMessage("bad_series", f"Samples seq={msg.seq}: {e}") from None
         dropped: Counter[str] = Counter()
         known = self.budget.known(host_id)
         whole: set[int] = set()  # series dropped with all their points
-        for i, ser in enumerate(msg.series):
-            n = len(ser.timestamps_ms)
-            if n != len(ser.values):
-                raise InvalidMessage("bad_series", f"Samples seq={msg.seq}: series {ser.name[:200]!r} has "
-                                                   f"{n} timestamps but {len(ser.values)} values")
+        for name, labels, i, n in zip(flat.names, flat.labels, flat.positions, flat.sizes, strict=True):
             # A series this host already has passed these checks when it was new.
-            if n and series_hash(ser.name, ser.labels) not in known:
-                reason = self._new_series_problem(host_id, ser)
+            key = series_hash(name, labels)
+            if key not in known:
+                reason = self._new_series_problem(host_id, msg.series[i], key)
                 if reason is not None:
                     dropped[reason] += n
                     whole.add(i)
         lo, hi = self.window_ms()
         # The common case, every point within bounds, costs a few passes over the whole batch in C.
-        stamps = list(chain.from_iterable(s.timestamps_ms for s in msg.series))
-        values = list(chain.from_iterable(s.values for s in msg.series))
+        stamps, values = flat.stamps, flat.values
         limit = b.MAX_ABS_VALUE
-        points_ok = not stamps or (lo <= min(stamps) and max(stamps) <= hi and isfinite(sum(values))
-                                   and -limit <= min(values) and max(values) <= limit)
+        with np.errstate(over="ignore"):  # a sum past the largest double: checked point by point below
+            total = values.sum()
+        points_ok = not len(stamps) or (lo <= stamps.min() and stamps.max() <= hi and isfinite(total)
+                                        and -limit <= values.min() and values.max() <= limit)
         if points_ok and not whole:
-            return msg, Rejections(samples=dropped)
+            return msg, Rejections(samples=dropped), flat
         clean = pb.Samples(seq=msg.seq)
         for i, ser in enumerate(msg.series):
             if i in whole:
@@ -133,16 +139,16 @@ class Door:
                 clean.series.append(kept)
         if msg.HasField("spool"):
             clean.spool.CopyFrom(msg.spool)
-        return clean, Rejections(samples=dropped)
+        return clean, Rejections(samples=dropped), None
 
-    def _new_series_problem(self, host_id: str, ser: pb.Series) -> str | None:
+    def _new_series_problem(self, host_id: str, ser: pb.Series, key: int) -> str | None:
         if not ser.name or len(ser.name) > b.MAX_SERIES_NAME:
             return "series_name_length"
         if _has_nul(ser.name):
             return "nul_character"
         if (problem := _label_problem(ser.labels)) is not None:
             return problem
-        return self.budget.admit(host_id, series_hash(ser.name, ser.labels))
+        return self.budget.admit(host_id, key)
 
     @staticmethod
     def _points(ser: pb.Series, lo: int, hi: int, dropped: Counter[str]) -> pb.Series:

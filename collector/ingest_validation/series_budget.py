@@ -8,17 +8,17 @@ closes: memory follows the connected fleet, bounded by the per-collector cap.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import Engine, select
 
 from collector.store.read import decode_labels
+from collector.store.samples import Labels
 from collector.store.schema import series
 
 
-def series_hash(name: str, labels: Any) -> int:
-    """Identity of a series; ``labels`` is a mapping (a protobuf map or a dict)."""
-    return hash((name, frozenset(labels.items()))) if labels else hash((name, None))
+def series_hash(name: str, labels: Labels) -> int:
+    """Identity of a series; ``labels``: its label pairs, sorted."""
+    return hash((name, labels))
 
 
 class SeriesBudget:
@@ -65,4 +65,4 @@ def stored_series(engine: Engine, host_id: str) -> list[int]:
     """Hashes of the series a host has in the store (run off the event loop)."""
     with engine.connect() as conn:
         rows = conn.execute(select(series.c.name, series.c.labels).where(series.c.host_id == host_id))
-        return [series_hash(name, decode_labels(labels)) for name, labels in rows]
+        return [series_hash(name, tuple(sorted(decode_labels(labels).items()))) for name, labels in rows]

@@ -68,6 +68,54 @@ def insert_rows(conn: Connection, head: str, tail: str, rows: Sequence[Sequence[
     conn.exec_driver_sql(sql, list(rows))  # type: ignore[arg-type]
 
 
+def insert_columns(conn: Connection, head: str, tail: str, columns: Sequence[list[Any]],
+                   pg_types: Sequence[str]) -> None:
+    """:func:`insert_rows` for rows given as one list per column (all of one length)."""
+    if not columns or not columns[0]:
+        return
+    if is_postgresql(conn):
+        sql = f"{head} SELECT * FROM {unnest_source(pg_types)} {tail}"
+        n = len(columns[0])
+        for i in range(0, n, PG_CHUNK_ROWS):
+            part = columns if n <= PG_CHUNK_ROWS else [c[i:i + PG_CHUNK_ROWS] for c in columns]
+            conn.exec_driver_sql(sql, tuple(part))
+        return
+    mark = placeholder(conn)
+    sql = f"{head} VALUES ({', '.join([mark] * len(pg_types))}) {tail}"
+    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))  # type: ignore[arg-type]
+
+
+SQLITE_CHUNK_PARAMS = 30_000  # below SQLite's default limit of 32,766 parameters per statement
+
+
+def insert_returning(conn: Connection, head: str, tail: str, returning: str, columns: Sequence[list[Any]],
+                     pg_types: Sequence[str]) -> list[tuple[Any, ...]]:
+    """:func:`insert_columns` with ``RETURNING {returning}``: the rows it returns, in no particular order.
+
+    SQLite's ``executemany`` cannot return rows, so there the rows go in multi-row ``VALUES`` lists.
+    """
+    if not columns or not columns[0]:
+        return []
+    n = len(columns[0])
+    out: list[tuple[Any, ...]] = []
+    if is_postgresql(conn):
+        sql = f"{head} SELECT * FROM {unnest_source(pg_types)} {tail} RETURNING {returning}"
+        for i in range(0, n, PG_CHUNK_ROWS):
+            part = columns if n <= PG_CHUNK_ROWS else [c[i:i + PG_CHUNK_ROWS] for c in columns]
+            out += [tuple(r) for r in conn.exec_driver_sql(sql, tuple(part))]
+        return out
+    mark = placeholder(conn)
+    row = "(" + ", ".join([mark] * len(pg_types)) + ")"
+    step = SQLITE_CHUNK_PARAMS // len(pg_types)
+    for i in range(0, n, step):
+        part = [c[i:i + step] for c in columns]
+        size = len(part[0])
+        params = [v for r in zip(*part, strict=True) for v in r]
+        sql = f"{head} VALUES {', '.join([row] * size)} {tail} RETURNING {returning}"
+        out += [tuple(r) for r in conn.exec_driver_sql(sql, tuple(params))]
+    return out
+
+
 def raise_column(conn: Connection, table: str, column: str, key: str, values: dict[str, int]) -> None:
     """``UPDATE table SET column = v WHERE key = k AND column < v`` for every ``k: v`` (e.g. last-seen times)."""
     if not values:

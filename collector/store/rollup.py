@@ -4,20 +4,31 @@ Ingest folds every durable batch into per-(series, bucket) accumulators; a perio
 into the tier tables (min/max/sum/count/last) and advances this collector's watermark over the raw
 ingest log in the same transaction. After a crash the batches past the watermark are folded again,
 so every batch contributes to the rollups exactly once.
+
+Folding works on whole batches as arrays: a batch's points are read into numpy once and cut into
+runs of one series and bucket (its *partial cells*), whose min, max, count, last value and sum are
+reductions over those runs. Partial cells wait as arrays until the flush, which merges them per
+(series, bucket) and derives the coarser tiers and the latest values from the merged cells. Sums
+are added left to right in the order the points and batches were folded, exactly as a running
+total per cell would add them, so the stored rollups do not depend on how batches were grouped
+into flushes.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from math import isfinite
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from collector.store.bulk import insert_rows, is_postgresql
+from collector.store.bulk import insert_columns, insert_returning, is_postgresql
+from collector.store.read.labels import EMPTY as EMPTY_LABELS
 from collector.store.read.labels import encode_labels
 from collector.store.read.tiers import TIERS
+from collector.store.samples import FlatSamples, Labels, flatten
 from collector.store.schema import series
 
 SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
@@ -27,22 +38,95 @@ SeriesKey = tuple[str, str, str]  # (host_id, name, canonical labels JSON)
 # stay finite on every backend. Points beyond it are left out of the rollups like NaN and infinity.
 MAX_ABS_VALUE = 1e298
 
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
-def _merge(acc: dict[tuple[SeriesKey, int], list[float]], k: tuple[SeriesKey, int], mn: float, mx: float,
-           sm: float, cnt: int, last: float, last_ts: int) -> None:
-    cell = acc.get(k)
-    if cell is None:
-        acc[k] = [mn, mx, sm, cnt, last, last_ts]
-        return
-    if mn < cell[0]:
-        cell[0] = mn
-    if mx > cell[1]:
-        cell[1] = mx
-    cell[2] += sm
-    cell[3] += cnt
-    if last_ts >= cell[5]:
-        cell[4] = last
-        cell[5] = last_ts
+
+def sequential_sums(values: Floats, starts: Ints, ends: Ints) -> Floats:
+    """``sum(values[a:b])`` for every run, added left to right from 0.0 like Python's ``sum``.
+
+    numpy's own reductions add in pairs, which rounds differently; here the k-th value of every
+    run is added in one vectorised step, so the cost follows the longest run. Runs of very
+    different lengths (rare) are summed one by one instead.
+    """
+    n = len(starts)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    lengths = ends - starts
+    longest = int(lengths.max())
+    if longest * n > 4 * len(values) + 4096:
+        flat = values.tolist()
+        return np.array([sum(flat[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+                        dtype=np.float64)
+    for k in range(longest):
+        live = lengths > k
+        if live.all():
+            out += values[starts + k]
+        else:
+            out[live] += values[starts[live] + k]
+    return out
+
+
+def _run_starts(*keys: NDArray[Any]) -> Ints:
+    """Indices where a run of equal keys (all arrays, element by element) begins."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.flatnonzero(change)
+
+
+@dataclass
+class Cells:
+    """Rollup cells as columns: one row per (series, bucket), or partial cells still to be merged.
+
+    ``rank`` orders merges: the fold order of a partial cell, or for a merged cell the rank of its
+    first part (the order in which a running total would have seen it).
+    """
+
+    sid: Ints  # series index of the aggregator
+    bucket: Ints  # bucket start, unix seconds
+    mn: Floats
+    mx: Floats
+    sm: Floats
+    cnt: Ints
+    last: Floats
+    last_ts: Ints
+    rank: Ints
+
+    def __len__(self) -> int:
+        return len(self.sid)
+
+    def take(self, idx: NDArray[Any]) -> Cells:
+        return Cells(self.sid[idx], self.bucket[idx], self.mn[idx], self.mx[idx], self.sm[idx], self.cnt[idx],
+                     self.last[idx], self.last_ts[idx], self.rank[idx])
+
+    @staticmethod
+    def concat(parts: list[Cells]) -> Cells:
+        return Cells(*(np.concatenate([getattr(p, f) for p in parts]) for f in _CELL_FIELDS))  # type: ignore[arg-type]
+
+    def merged(self, phase: Ints | None = None) -> Cells:
+        """One cell per (series, bucket): parts merged in (phase, rank) order, the way a running total
+        would have merged them one after the other (the last value of equal stamps: the later part)."""
+        if not len(self):
+            return self
+        keys = (self.rank,) if phase is None else (self.rank, phase)
+        order = np.lexsort((*keys, self.bucket, self.sid))
+        c = self.take(order)
+        starts = _run_starts(c.sid, c.bucket)
+        ends = np.append(starts[1:], len(c))
+        by_last = np.lexsort((*keys, self.last_ts, self.bucket, self.sid))
+        final = by_last[ends - 1]  # the part with the newest last stamp; of equal stamps the later one
+        return Cells(c.sid[starts], c.bucket[starts], np.minimum.reduceat(c.mn, starts),
+                     np.maximum.reduceat(c.mx, starts), sequential_sums(c.sm, starts, ends),
+                     np.add.reduceat(c.cnt, starts), self.last[final], self.last_ts[final], c.rank[starts])
+
+
+_CELL_FIELDS = ("sid", "bucket", "mn", "mx", "sm", "cnt", "last", "last_ts", "rank")
 
 
 class RollupAggregator:
@@ -50,135 +134,148 @@ class RollupAggregator:
 
     def __init__(self, retention_s: dict[str, float]) -> None:
         self.retention_s = retention_s
-        # per tier: (series key, bucket) -> [min, max, sum, count, last, last_ts_ms]
-        self.acc: list[dict[tuple[SeriesKey, int], list[float]]] = [{} for _ in TIERS]
-        self.latest: dict[SeriesKey, tuple[int, float]] = {}
+        # Partial cells of the finest tier, and those that went straight into the coarsest tier.
+        self._fine: list[Cells] = []
+        self._coarse: list[Cells] = []
+        self._pending = 0
+        self._rank = 0
+        self._index: dict[SeriesKey, int] = {}  # series of the pending cells -> sid
+        self._keys: list[SeriesKey] = []
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
         self.nonfinite = 0  # NaN, ±inf or too large: left out of the rollups (the raw batch keeps them)
-        self._label_keys: dict[tuple[tuple[str, str], ...], str] = {}
+        self._label_keys: dict[Labels, str] = {}
         self._series_ids: dict[SeriesKey, int] = {}
 
     def __len__(self) -> int:
-        return sum(len(a) for a in self.acc)
+        """Pending partial cells (at least as many as the cells they merge into)."""
+        return self._pending
 
-    def _labels_key(self, labels: Any) -> str:
-        items = tuple(sorted(labels.items()))
-        key = self._label_keys.get(items)
-        if key is None:
-            key = encode_labels(items)
-            if len(self._label_keys) < 200_000:
-                self._label_keys[items] = key
-        return key
+    def _series_of(self, host_id: str, flat: FlatSamples) -> list[int]:
+        """The sid of every series of the batch that has points."""
+        index, keys, label_keys = self._index, self._keys, self._label_keys
+        sids: list[int] = []
+        for name, labels in zip(flat.names, flat.labels, strict=True):
+            text = label_keys.get(labels) if labels else EMPTY_LABELS
+            if text is None:
+                text = encode_labels(labels)
+                if len(label_keys) < 200_000:
+                    label_keys[labels] = text
+            key = (host_id, name, text)
+            sid = index.get(key)
+            if sid is None:
+                sid = index[key] = len(keys)
+                keys.append(key)
+            sids.append(sid)
+        return sids
 
-    def fold(self, host_id: str, batch: object, now_s: float) -> int:
-        """Fold a ``patrol.v1.Samples`` message; return the number of points.
+    def fold(self, host_id: str, batch: object, now_s: float, flat: FlatSamples | None = None) -> int:
+        """Fold a ``patrol.v1.Samples`` message (or ``flat``, the same batch already read); return the
+        number of points.
 
         Points go into the finest tier's cells only; coarser tiers and latest values are derived
-        from those cells at flush time, which costs per cell instead of per point. Points older
-        than the finest tier's retention go straight into the coarsest tier.
+        from those cells at flush time. Points older than the finest tier's retention go straight
+        into the coarsest tier.
         """
-        n_points = 0
+        if flat is None:
+            flat = flatten(batch)
+        sids = self._series_of(host_id, flat)
+        sizes = flat.sizes
+        total = len(flat.stamps)
+        if total == 0:
+            self.last_data_ms[host_id] = self.last_data_ms.get(host_id, 0)
+            return 0
+        ts, vs = flat.stamps, flat.values
+        sizes_a = np.array(sizes, dtype=np.int64)
+        entry = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes_a)
+        if total > 1:
+            down = (ts[1:] < ts[:-1]) & (entry[1:] == entry[:-1])
+            if down.any():  # a series out of order is sorted by time, then value; the others stay as sent
+                unsorted = np.zeros(len(sizes), dtype=bool)
+                unsorted[entry[1:][down]] = True
+                by_value = np.where(unsorted[entry], vs, 0.0)
+                order = np.lexsort((np.arange(total), by_value, ts, entry))
+                ts, vs = ts[order], vs[order]
+        finite = (vs >= -MAX_ABS_VALUE) & (vs <= MAX_ABS_VALUE)  # also false for NaN
+        all_finite = bool(finite.all())
+        # A lone point that cannot be folded does not count as the host's newest data.
+        dated = ts if all_finite else ts[finite | (sizes_a > 1)[entry]]
         newest = self.last_data_ms.get(host_id, 0)
-        fine, coarse = TIERS[0], TIERS[-1]
-        w_ms, w_s = fine.width_s * 1000, fine.width_s
-        cw_ms, cw_s = coarse.width_s * 1000, coarse.width_s
-        floor_ms = int((now_s - self.retention_s[fine.name]) // w_s * w_s) * 1000
-        acc, cacc = self.acc[0], self.acc[-1]
-        for s in batch.series:  # type: ignore[attr-defined]
-            ts = s.timestamps_ms
-            n = len(ts)
-            if n == 0:
-                continue
-            labels = s.labels
-            key: SeriesKey = (host_id, s.name, self._labels_key(labels) if labels else "[]")
-            n_points += n
-            if n == 1:
-                t, v = ts[0], s.values[0]
-                if not -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE:  # also false for NaN
-                    self.nonfinite += 1
-                    continue
-                if t > newest:
-                    newest = t
-                if t >= floor_ms:
-                    _merge(acc, (key, t // w_ms * w_s), v, v, v, 1, v, t)
-                else:
-                    _merge(cacc, (key, t // cw_ms * cw_s), v, v, v, 1, v, t)
-                continue
-            ts = list(ts)
-            vs = list(s.values)
-            if ts != sorted(ts):
-                pairs = sorted(zip(ts, vs, strict=True))
-                ts = [p[0] for p in pairs]
-                vs = [p[1] for p in pairs]
-            if ts[-1] > newest:
-                newest = ts[-1]
-            i = 0
-            while i < n:
-                t0 = ts[i]
-                if t0 >= floor_ms:
-                    b = t0 // w_ms
-                    j = bisect_left(ts, (b + 1) * w_ms, i)
-                    cell_key, target = (key, b * w_s), acc
-                else:
-                    b = t0 // cw_ms
-                    j = min(bisect_left(ts, (b + 1) * cw_ms, i), bisect_left(ts, floor_ms, i))
-                    cell_key, target = (key, b * cw_s), cacc
-                chunk = vs[i:j]
-                total = sum(chunk)
-                mn, mx = min(chunk), max(chunk)
-                if not (isfinite(total) and mn >= -MAX_ABS_VALUE and mx <= MAX_ABS_VALUE):
-                    # NaN, ±inf or a magnitude whose sums could overflow: no place in a rollup
-                    finite = [v for v in chunk if -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE]
-                    self.nonfinite += len(chunk) - len(finite)
-                    if not finite:
-                        i = j
-                        continue
-                    chunk, total, mn, mx = finite, sum(finite), min(finite), max(finite)
-                cell = target.get(cell_key)
-                last = chunk[-1] if len(chunk) != j - i else vs[j - 1]
-                if cell is None:
-                    target[cell_key] = [mn, mx, total, len(chunk), last, ts[j - 1]]
-                else:  # _merge(), inlined on the hot path
-                    if mn < cell[0]:
-                        cell[0] = mn
-                    if mx > cell[1]:
-                        cell[1] = mx
-                    cell[2] += total
-                    cell[3] += len(chunk)
-                    if ts[j - 1] >= cell[5]:
-                        cell[4] = last
-                        cell[5] = ts[j - 1]
-                i = j
+        if len(dated):
+            newest = max(newest, int(dated.max()))
         self.last_data_ms[host_id] = newest
-        self.points += n_points
-        return n_points
 
-    def _derive(self) -> None:
-        """Roll the finest cells up into the coarser tiers, then latest values from the coarsest."""
-        for fine, coarse, tier in zip(self.acc, self.acc[1:], TIERS[1:], strict=False):
+        fine_tier, coarse_tier = TIERS[0], TIERS[-1]
+        w_s, cw_s = fine_tier.width_s, coarse_tier.width_s
+        floor_ms = int((now_s - self.retention_s[fine_tier.name]) // w_s * w_s) * 1000
+        is_fine = ts >= floor_ms
+        bucket = np.where(is_fine, ts // (w_s * 1000) * w_s, ts // (cw_s * 1000) * cw_s)
+        starts = _run_starts(entry, is_fine, bucket)
+        ends = np.append(starts[1:], total)
+        if all_finite:
+            mn = np.minimum.reduceat(vs, starts)
+            mx = np.maximum.reduceat(vs, starts)
+            sm = sequential_sums(vs, starts, ends)
+            cnt = ends - starts
+            last = vs[ends - 1]
+        else:
+            self.nonfinite += int(total - np.count_nonzero(finite))
+            mn = np.minimum.reduceat(np.where(finite, vs, np.inf), starts)
+            mx = np.maximum.reduceat(np.where(finite, vs, -np.inf), starts)
+            sm = sequential_sums(np.where(finite, vs, 0.0), starts, ends)
+            cnt = np.add.reduceat(finite.astype(np.int64), starts)
+            last_i = np.maximum.reduceat(np.where(finite, np.arange(total), -1), starts)
+            last = vs[np.maximum(last_i, 0)]
+        rank = np.arange(self._rank, self._rank + len(starts), dtype=np.int64)
+        self._rank += len(starts)
+        sid = np.array(sids, dtype=np.int64)[entry[starts]]
+        cells = Cells(sid, bucket[starts], mn, mx, sm, cnt, last, ts[ends - 1], rank)
+        if not all_finite:
+            cells = cells.take(cnt > 0)
+        fine_part = is_fine[starts] if all_finite else is_fine[starts][cnt > 0]
+        if fine_part.all():
+            self._fine.append(cells)
+        else:
+            self._fine.append(cells.take(fine_part))
+            self._coarse.append(cells.take(~fine_part))
+        self._pending += len(cells)
+        self.points += total
+        return total
+
+    def _tiers(self) -> list[Cells]:
+        """The merged cells of every tier, finest first, and the derived latest value of each series."""
+        empty = Cells(*(np.zeros(0, dtype=np.float64 if f in ("mn", "mx", "sm", "last") else np.int64)
+                        for f in _CELL_FIELDS))
+        fine = Cells.concat(self._fine).merged() if self._fine else empty
+        out = [fine]
+        for i, tier in enumerate(TIERS[1:], start=1):
             w = tier.width_s
-            for (key, b), c in fine.items():
-                _merge(coarse, (key, b - b % w), c[0], c[1], c[2], int(c[3]), c[4], int(c[5]))
-        latest = self.latest
-        for (key, _), c in self.acc[-1].items():
-            prev = latest.get(key)
-            if prev is None or c[5] >= prev[0]:
-                latest[key] = (int(c[5]), c[4])
+            below = out[-1]
+            up = Cells(below.sid, below.bucket - below.bucket % w, below.mn, below.mx, below.sm, below.cnt,
+                       below.last, below.last_ts, below.rank)
+            direct = Cells.concat(self._coarse) if i == len(TIERS) - 1 and self._coarse else empty
+            # A running total sees the points folded straight into this tier first, then the finer cells.
+            both = Cells.concat([direct, up])
+            phase = np.concatenate([np.zeros(len(direct), dtype=np.int64), np.ones(len(up), dtype=np.int64)])
+            out.append(both.merged(phase))
+        return out
 
     # ------------------------------------------------------------------ flushing
 
-    def _resolve_ids(self, conn: Connection, keys: set[SeriesKey]) -> None:
+    def _resolve_ids(self, conn: Connection, keys: list[SeriesKey]) -> None:
         missing = [k for k in keys if k not in self._series_ids]
         if not missing:
             return
-        hosts = sorted({k[0] for k in missing})
-        self._load_ids(conn, hosts)
-        new = [k for k in missing if k not in self._series_ids]
-        if new:
-            insert_rows(conn, "INSERT INTO series (host_id, name, labels)",
-                        "ON CONFLICT (host_id, name, labels) DO NOTHING", sorted(new), ("text", "text", "text"))
-            self._load_ids(conn, sorted({k[0] for k in new}))
+        # New series get their ids from the insert; those that were there already (stored by an
+        # earlier run or another collector) are read per host, with the rest of the host's series.
+        created = insert_returning(conn, "INSERT INTO series (host_id, name, labels)",
+                                   "ON CONFLICT (host_id, name, labels) DO NOTHING", "id, host_id, name, labels",
+                                   [list(c) for c in zip(*sorted(missing), strict=True)], ("text", "text", "text"))
+        for sid, host_id, name, labels in created:
+            self._series_ids[(host_id, name, labels)] = sid
+        known = [k for k in missing if k not in self._series_ids]
+        if known:
+            self._load_ids(conn, sorted({k[0] for k in known}))
 
     def _load_ids(self, conn: Connection, hosts: list[str]) -> None:
         for i in range(0, len(hosts), 500):
@@ -187,38 +284,56 @@ class RollupAggregator:
             for r in rows:
                 self._series_ids[(r.host_id, r.name, r.labels)] = r.id
 
+    def _reset(self) -> None:
+        self._fine.clear()
+        self._coarse.clear()
+        self._pending = 0
+        self._rank = 0
+        self._index.clear()
+        self._keys.clear()
+        self.points = 0
+
     def flush(self, conn: Connection) -> int:
         """Merge everything accumulated into the tier tables; return rows written."""
-        self._derive()
-        keys: set[SeriesKey] = set(self.latest)
-        for acc in self.acc:
-            keys.update(k for k, _ in acc)
-        if not keys:
+        if not self._pending:
+            self._reset()
             return 0
+        tiers = self._tiers()
+        coarsest = tiers[-1]
+        # The latest value of a series: its coarsest cell with the newest last stamp.
+        newest = np.lexsort((coarsest.last_ts, coarsest.sid))
+        ends = np.append(_run_starts(coarsest.sid[newest])[1:], len(newest)) - 1
+        latest = coarsest.take(newest[ends])
+        # Every series with a cell has a latest value; one whose points were all left out has neither.
+        keys = [self._keys[i] for i in latest.sid.tolist()]
         self._resolve_ids(conn, keys)
-        ids = self._series_ids
+        ids = np.zeros(len(self._keys), dtype=np.int64)
+        ids[latest.sid] = [self._series_ids[k] for k in keys]
         # Collectors sharing a PostgreSQL may merge into the same rows; taking the row locks in key
         # order keeps two flushes from deadlocking. SQLite has one writer at a time: no sort needed.
         ordered = is_postgresql(conn)
         written = 0
-        for tier, acc in zip(TIERS, self.acc, strict=True):
-            if not acc:
+        for tier, cells in zip(TIERS, tiers, strict=True):
+            if not len(cells):
                 continue
-            rows = [(ids[k], b, c[0], c[1], c[2], c[3], c[4], c[5]) for (k, b), c in acc.items()]
+            sid = ids[cells.sid]
             if ordered:
-                rows.sort()
+                cells = cells.take(np.lexsort((cells.bucket, sid)))
+                sid = ids[cells.sid]
             head, tail = _merge_rollup_sql(conn, tier.table.name)
-            insert_rows(conn, head, tail, rows, ROLLUP_PG_TYPES)
-            written += len(rows)
-            acc.clear()
-        latest_rows = [(ids[k], t, v) for k, (t, v) in self.latest.items()]
+            insert_columns(conn, head, tail,
+                           [sid.tolist(), cells.bucket.tolist(), cells.mn.tolist(), cells.mx.tolist(),
+                            cells.sm.tolist(), cells.cnt.tolist(), cells.last.tolist(), cells.last_ts.tolist()],
+                           ROLLUP_PG_TYPES)
+            written += len(cells)
+        sid = ids[latest.sid]
         if ordered:
-            latest_rows.sort()
-        insert_rows(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL, latest_rows,
-                    ("int4", "int8", "float8"))
-        written += len(latest_rows)
-        self.latest.clear()
-        self.points = 0
+            order = np.argsort(sid, kind="stable")
+            latest, sid = latest.take(order), sid[order]
+        insert_columns(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL,
+                       [sid.tolist(), latest.last_ts.tolist(), latest.last.tolist()], ("int4", "int8", "float8"))
+        written += len(latest)
+        self._reset()
         return written
 
 
