@@ -40,14 +40,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy agent collector inspections reports
 
+# The quick version of every benchmark; ingest and the agent run beside their peers (Debian's
+# victoria-metrics, collectd-core and prometheus-node-exporter) and print the ratios.
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py --quick
-	$(BIN)/python bench/agent_overhead.py --quick
+	$(BIN)/python bench/ingest.py --quick --peer victoria-metrics
+	$(BIN)/python bench/agent_overhead.py --quick --peers
 	$(BIN)/python bench/logs.py --quick
 	$(BIN)/python bench/inspection.py --quick
 	$(BIN)/python bench/forecast.py --quick
 	$(BIN)/python bench/reports.py --quick
 	$(BIN)/python bench/tickets.py --quick
+	$(BIN)/python bench/console.py --rounds 5
 
 protos: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. protos/patrol/v1/agent.proto
