@@ -20,6 +20,7 @@ from collector.console.templating import render
 from collector.console.users import UserError, list_users, set_disabled
 from collector.diagnostics.audit import audit_events
 from collector.pki.crl import RevocationError
+from collector.pki.enroll import EnrollmentError
 
 router = console_router(prefix="/console/admin")
 
@@ -70,6 +71,23 @@ async def revoke(request: Request, session: Admin, console: Console, host: Annot
     await run_in_threadpool(console.audit, "console.pki.revoke", actor, host_id=host,
                             args={"serials": ",".join(r.serial for r in revoked), "reason": reason})
     return RedirectResponse("/console/admin?done=revoke#pki", status_code=303)
+
+
+@router.post("/tokens/{token_id}/withdraw")
+async def withdraw_token(token_id: str, session: Admin, console: Console) -> Response:
+    """End an unused enrollment token now (it leaked, or the host will not be installed)."""
+    pki = getattr(console.app, "pki", None)
+    if pki is None or pki.enrollment is None:
+        raise HTTPException(409, "admin.no_pki")
+    actor = session.user.username
+    try:
+        await run_in_threadpool(pki.enrollment.withdraw_token, token_id[:32], actor)
+    except EnrollmentError as e:
+        await run_in_threadpool(console.audit, "console.pki.withdraw", actor, outcome="refused",
+                                args={"token": token_id[:32]}, detail=str(e))
+        raise HTTPException(e.status, str(e)) from None
+    await run_in_threadpool(console.audit, "console.pki.withdraw", actor, args={"token": token_id[:32]})
+    return RedirectResponse("/console/admin?done=withdraw#pki", status_code=303)
 
 
 @router.post("/users/{username}/disabled")

@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from collector.api_deps import Admin, Viewer
@@ -114,6 +114,18 @@ def list_tokens(request: Request, _: Admin,
         return _pki(request).require_enrollment().list_tokens(include_spent=include_spent)
     except PkiUnavailable as e:
         raise HTTPException(409, str(e)) from None
+
+
+@router.delete("/api/v1/pki/tokens/{token_id}")
+def withdraw_token(token_id: Annotated[str, Path(min_length=1, max_length=32)], request: Request,
+                   who: Admin) -> dict[str, Any]:
+    """End an unused enrollment token now."""
+    try:
+        return _pki(request).require_enrollment().withdraw_token(token_id, who)
+    except PkiUnavailable as e:
+        raise HTTPException(409, str(e)) from None
+    except EnrollmentError as e:
+        raise HTTPException(e.status, str(e)) from None
 
 
 @router.post("/api/v1/pki/revoke")

@@ -158,6 +158,24 @@ class Enrollment:
                         "used_by_host": r["used_by_host"]})
         return out
 
+    def withdraw_token(self, token_id: str, actor: str) -> dict[str, Any]:
+        """End an unused token now (it leaked, or the host will not be installed); returns it as listed."""
+        now = self._now_ms()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(enroll_tokens)
+                                .where(enroll_tokens.c.id == token_id, enroll_tokens.c.used_ms.is_(None),
+                                       enroll_tokens.c.expires_ms > now)
+                                .values(expires_ms=now)).rowcount
+            row = conn.execute(select(enroll_tokens.c.id, enroll_tokens.c.used_ms)
+                               .where(enroll_tokens.c.id == token_id)).first()
+        if row is None:
+            raise EnrollmentError(404, f"no enrollment token {token_id!r}: see 'patrol enroll-token --list'")
+        if not done:
+            raise EnrollmentError(409, f"enrollment token {token_id} is already "
+                                       f"{'used' if row.used_ms is not None else 'expired'}: nothing to withdraw")
+        log.info("event=enroll_token_withdrawn token_id=%s by=%s", token_id, actor)
+        return next(t for t in self.list_tokens(include_spent=True) if t["id"] == token_id)
+
     # ------------------------------------------------------------------ enrolling
 
     def enroll(self, token: str, csr_pem: str) -> Issued:

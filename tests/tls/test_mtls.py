@@ -177,6 +177,14 @@ def test_wrong_fingerprint_sends_nothing(collector: TlsCollector, tmp_path: Path
     assert refused.returncode == 1 and "Nothing was sent" in refused.stderr
     listed = api(collector, "GET", "/api/v1/pki/tokens").json()
     assert token["id"] in {t["id"] for t in listed if t["state"] == "valid"}  # still unused
+    # An admin withdraws the unused token; an engineer may not, and it then enrolls nothing.
+    assert api(collector, "DELETE", f"/api/v1/pki/tokens/{token['id']}", token=ENGINEER).status_code == 403
+    withdrawn = api(collector, "DELETE", f"/api/v1/pki/tokens/{token['id']}")
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "expired"
+    assert api(collector, "DELETE", f"/api/v1/pki/tokens/{token['id']}").status_code == 409
+    late = enroll(collector.enroll_url, token["token"], tmp_path / "tls2", "--ca-fingerprint",
+                  token["ca_fingerprint"], "--agent-id", "tls-withdrawn-01")
+    assert late.returncode == 1 and "expired" in late.stderr
 
 
 def test_revoked_certificate_is_refused_on_every_connect(collector: TlsCollector, tmp_path: Path) -> None:

@@ -139,6 +139,24 @@ def test_expired_wrong_and_malformed_tokens_are_refused(enrollment: Enrollment, 
     assert enrollment.list_tokens() == []
 
 
+def test_a_withdrawn_token_enrolls_nothing(enrollment: Enrollment, clock: Clock) -> None:
+    token = enrollment.create_token("acme", actor="admin")
+    listed = enrollment.withdraw_token(token.id, "admin")
+    assert listed["state"] == "expired" and enrollment.list_tokens() == []
+    with pytest.raises(EnrollmentError, match="expired"):
+        enrollment.enroll(token.token, csr_for("web-01")[1])
+    with pytest.raises(EnrollmentError, match="already expired") as again:
+        enrollment.withdraw_token(token.id, "admin")
+    assert again.value.status == 409
+    with pytest.raises(EnrollmentError, match="no enrollment token 'nope'") as unknown:
+        enrollment.withdraw_token("nope", "admin")
+    assert unknown.value.status == 404
+    used = enrollment.create_token("acme", actor="admin")
+    enrollment.enroll(used.token, csr_for("web-02")[1])
+    with pytest.raises(EnrollmentError, match="already used"):
+        enrollment.withdraw_token(used.id, "admin")
+
+
 def test_token_limits(enrollment: Enrollment) -> None:
     with pytest.raises(EnrollmentError, match="unknown customer"):
         enrollment.create_token("initech", actor="admin")
