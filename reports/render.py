@@ -10,7 +10,7 @@ never leak a request.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from html import unescape
@@ -219,8 +219,13 @@ def render_pdf(report: Report, lang: Lang) -> bytes:
 
 def render(report: Report, lang: Lang, fmt: Format) -> bytes:
     """``html`` (UTF-8) or ``pdf`` bytes."""
-    if fmt == "html":
-        return render_html(report, lang).encode("utf-8")
-    if fmt == "pdf":
-        return render_pdf(report, lang)
-    raise ValueError(f"unknown report format {fmt!r}: use html or pdf")
+    return render_formats(report, lang, (fmt,))[fmt]
+
+
+def render_formats(report: Report, lang: Lang, formats: Sequence[Format]) -> dict[str, bytes]:
+    """The report in each of ``formats``, from one rendering of its HTML."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report format {unknown[0]!r}: use html or pdf")
+    html = render_html(report, lang)
+    return {fmt: html.encode("utf-8") if fmt == "html" else html_to_pdf(html) for fmt in formats}
