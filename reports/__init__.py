@@ -12,7 +12,17 @@ from reports.fonts import FontError
 from reports.i18n import LANGS, QUARTERLY_HEADINGS, Lang, Locale
 from reports.model import MonthlyReport, QuarterlyReport, Report, ReportHeader
 from reports.periods import KINDS, Period, PeriodError, ReportKind
-from reports.render import FORMATS, MEDIA_TYPES, Format, RenderError, html_to_pdf, render, render_html, render_pdf
+from reports.render import (
+    FORMATS,
+    MEDIA_TYPES,
+    Format,
+    RenderError,
+    html_to_pdf,
+    render,
+    render_formats,
+    render_html,
+    render_pdf,
+)
 
 __all__ = [
     "FORMATS",
@@ -34,6 +44,7 @@ __all__ = [
     "ReportKind",
     "html_to_pdf",
     "render",
+    "render_formats",
     "render_html",
     "render_pdf",
 ]

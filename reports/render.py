@@ -2,15 +2,18 @@
 
 The HTML is one file: CSS inline, charts as inline SVG, no scripts, nothing fetched. It is also
 well-formed XML (XHTML syntax), so any XML tool can read it. The PDF is the same HTML laid out on A4
-pages with page numbers, a table of contents with page references and PDF bookmarks; WeasyPrint
-fetches nothing either (every URL is refused), so a report can never leak a request.
+pages with page numbers, a table of contents with page references and PDF bookmarks (by
+:mod:`reports.pdf`); WeasyPrint fetches nothing either (every URL is refused), so a report can
+never leak a request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
+from html import unescape
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -188,31 +191,24 @@ def render_html(report: Report, lang: Lang) -> str:
     return _environment().get_template(name).render(**_context(report, lang))
 
 
-def _refuse_urls(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise RenderError(f"reports are self-contained; refusing to fetch {url[:80]!r}")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def html_to_pdf(html: str) -> bytes:
     """Lay out rendered report HTML on A4 pages (fonts checked first: no glyph may become a box)."""
-    from html.parser import HTMLParser
-
     from weasyprint import HTML
 
+    from reports.pdf import ChartFetcher, charts_as_images, cyclic_gc_paused
+
     require_cjk_font()
-    texts: list[str] = []
-
-    class _Text(HTMLParser):
-        def handle_data(self, data: str) -> None:
-            texts.append(data)
-
-    _Text().feed(html)
-    missing = uncovered("".join(texts))
+    missing = uncovered(unescape(_TAG.sub("", html)))
     if missing:
         shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:10])
         raise RenderError(f"no installed report font has a glyph for {shown}; install fonts-noto-cjk and "
                           "fonts-dejavu-core, or remove these characters from the configured texts")
-    document = HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_refuse_urls)
-    pdf = document.write_pdf()
+    laid_out, images = charts_as_images(html)
+    with cyclic_gc_paused():
+        pdf = HTML(string=laid_out, base_url=str(TEMPLATES), url_fetcher=ChartFetcher(images)).write_pdf()
     assert pdf is not None
     return bytes(pdf)
 
@@ -223,8 +219,13 @@ def render_pdf(report: Report, lang: Lang) -> bytes:
 
 def render(report: Report, lang: Lang, fmt: Format) -> bytes:
     """``html`` (UTF-8) or ``pdf`` bytes."""
-    if fmt == "html":
-        return render_html(report, lang).encode("utf-8")
-    if fmt == "pdf":
-        return render_pdf(report, lang)
-    raise ValueError(f"unknown report format {fmt!r}: use html or pdf")
+    return render_formats(report, lang, (fmt,))[fmt]
+
+
+def render_formats(report: Report, lang: Lang, formats: Sequence[Format]) -> dict[str, bytes]:
+    """The report in each of ``formats``, from one rendering of its HTML."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report format {unknown[0]!r}: use html or pdf")
+    html = render_html(report, lang)
+    return {fmt: html.encode("utf-8") if fmt == "html" else html_to_pdf(html) for fmt in formats}

@@ -26,7 +26,7 @@ from collector.reporting.config import Format, ReportsConfig, section, validate_
 from collector.reporting.delivery import Attachment, DeliveryError, ReportMailer, mail_text
 from collector.reporting.schedule import CustomerSchedule, DueReport, ReportScheduler
 from collector.scheduler import Every, JobSpec
-from reports import Lang, Locale, MonthlyReport, Period, PeriodError, Report, ReportKind, render
+from reports import Lang, Locale, MonthlyReport, Period, PeriodError, Report, ReportKind, render_formats
 from reports.fonts import FontError
 from reports.render import RenderError
 
@@ -177,7 +177,6 @@ class ReportService:
                     "(--force; \"force\": true in the API), whose cover then says that no inspection was made")
             model = replace(model, header=replace(model.header, uninspected=True))
         built = time.perf_counter()
-        documents: dict[str, bytes] = {}
         new = archive.NewReport(customer_id=customer.id, kind=req.kind, period=str(model.header.period),
                                 language=lang, trigger=req.trigger, requested_by=req.requested_by,
                                 inspection_run_id=req.inspection_run_id or _run_of(model),
@@ -186,8 +185,7 @@ class ReportService:
                                 summary=summary_of(model), collector_id=self.app.collector_id)
         try:
             with self._render_lock:
-                for fmt in formats:
-                    documents[fmt] = render(model, lang, fmt)
+                documents = render_formats(model, lang, formats)
         except (RenderError, FontError) as exc:
             archive.save_failure(self.engine, new, str(exc))
             raise
