@@ -92,7 +92,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "unknowns": "无法判断的检查项",
         "evidence_rollups": "{series} 在 {since} 至 {until} 的 {aggregation}（{points} 个数据点）",
         "evidence_latest": "{series} 的最新值（{at}）",
-        "evidence_events": "日志规则 {rules} 在 {since} 至 {until} 的事件",
+        "evidence_events": "{since} 至 {until} 的相关日志事件",
         "evidence_host": "设备连接记录",
         "what": "预测对象",
         "current": "当前",
@@ -343,7 +343,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "unknowns": "Checks that could not be evaluated",
         "evidence_rollups": "{aggregation} of {series} from {since} to {until} ({points} data points)",
         "evidence_latest": "latest value of {series} ({at})",
-        "evidence_events": "events of log rules {rules} from {since} to {until}",
+        "evidence_events": "matching log events from {since} to {until}",
         "evidence_host": "the device's connection record",
         "what": "What",
         "current": "Now",
@@ -569,6 +569,46 @@ class Locale:
             return value
         other = "en" if self.lang == "zh" else "zh"
         return value.get(self.lang) or value.get(other) or next(iter(value.values()), "")
+
+    # -- names of what was measured -----------------------------------------------------------
+
+    def series_list(self, refs: Any) -> str:
+        """The series a finding rests on as people call them: "磁盘使用率 /data", never the series id."""
+        from inspections.catalogue import display_name, subject_of
+
+        names = []
+        for ref in refs or ():
+            subject = subject_of(ref.name, ref.labels) if ref.labels else ""
+            names.append(f"{display_name(ref.name, self.lang)}{' ' + subject if subject else ''}")
+        return "、".join(dict.fromkeys(names)) if self.lang == "zh" else ", ".join(dict.fromkeys(names))
+
+    def check_names(self, check_ids: Any) -> str:
+        """Check ids as the catalogue names them in this language."""
+        from inspections import builtin_library
+
+        library = builtin_library()
+        names = []
+        for check_id in check_ids:
+            try:
+                names.append(self.text(library.get(check_id).spec.name.as_dict()))
+            except (KeyError, LookupError, ValueError):
+                names.append(check_id)
+        return "、".join(names) if self.lang == "zh" else ", ".join(names)
+
+    def aggregation(self, text: str | None) -> str:
+        """How a window was reduced ("p95", "avg"), in words of this language."""
+        if not text:
+            return NONE
+        words = {"zh": {"avg": "平均值", "max": "最大值", "min": "最小值", "last": "最新值"},
+                 "en": {"avg": "average", "max": "maximum", "min": "minimum", "last": "latest value"}}[self.lang]
+        out = []
+        for part in text.split(" of "):
+            part = part.strip()
+            if part.startswith("p") and part[1:].isdigit():
+                out.append(f"第 {part[1:]} 百分位" if self.lang == "zh" else f"{part[1:]}th percentile")
+            else:
+                out.append(words.get(part, part))
+        return "的".join(reversed(out)) if self.lang == "zh" else " of ".join(out)
 
     # -- numbers -------------------------------------------------------------------------------
 

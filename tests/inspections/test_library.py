@@ -94,3 +94,11 @@ def test_docs_list_every_check_with_its_levels() -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         levels = ["—" if v is None else f"{v:g}" for v in (spec.warn, spec.crit)]
         assert cells[3:6] == [spec.direction, *levels], f"{spec.id}: docs say {cells[3:6]}"
+
+
+def test_recommendations_say_what_to_do_without_operator_commands() -> None:
+    from tests.reports.pdf_layout import COMMANDS
+
+    found = {spec.id: COMMANDS.findall(text) for spec in (c.spec for c in builtin_library())
+             for text in spec.recommendation.as_dict().values() if COMMANDS.search(text)}
+    assert found == {}, "customers read these in their reports: describe the step, not the command"

@@ -42,6 +42,7 @@ from inspections import (
     SeriesRef,
     Threshold,
     blank_rows,
+    builtin_library,
 )
 from tests.collector_inspection.store import hello, ingest, open_store, samples
 
@@ -129,7 +130,7 @@ def _finding(host: str, check: str, category: str, subject: str, status: str, ob
                    threshold=Threshold(warn, crit, "above"), unit=unit,
                    evidence=Evidence(source="rollups", series=(SeriesRef("disk.used_percent", labels),),
                                      since=since, until=until, aggregation="p95 of avg", rollup="1h", points=720),
-                   recommendation={"zh": f"处理 {check}", "en": f"Handle {check}"},
+                   recommendation=dict(builtin_library().get(check).spec.recommendation.as_dict()),
                    category=category, severity=severity, name={"zh": name[0], "en": name[1]},  # type: ignore[arg-type]
                    unknown_reason=unknown_reason)
 
