@@ -666,6 +666,16 @@ class Locale:
         sep = " " if self.lang == "zh" else ", "
         return f"{self.date(moment)}{sep}{d.hour:02d}:{d.minute:02d}"
 
+    def date_range(self, first: datetime | None, last: datetime | None) -> str:
+        """A band of dates; one that starts and ends on the same day shows the hours of that day."""
+        if first is None or last is None:
+            return NONE
+        a, b = self._local(first), self._local(last)
+        if a.date() == b.date():
+            sep = " " if self.lang == "zh" else ", "
+            return f"{self.date(first)}{sep}{a.hour:02d}:{a.minute:02d}–{b.hour:02d}:{b.minute:02d}"
+        return f"{self.date(first)} – {self.date(last)}"
+
     def short_date(self, moment: datetime) -> str:
         d = self._local(moment)
         if self.lang == "zh":

@@ -113,11 +113,15 @@ class ChartView:
                                  y_max=100.0, y_suffix="", height=140)
 
     def disk(self, chart: DiskChart, horizon_days: int) -> Markup:
-        """Every mount's history in its colour; where one grows, its trend (dashed) with the band."""
+        """Every mount's history in its colour; where the forecaster expects a mount to reach its limit
+        within the horizon, its trend (dashed) with the band. A mount that grows and shrinks again (a
+        log partition's daily rotation) has no crossing and gets no line."""
         loc = self.loc
         growing = {m.mount: m.forecast for m in chart.mounts
                    if m.forecast is not None and m.forecast.level is not None
-                   and m.forecast.slope_per_day is not None and m.forecast.slope_per_day > 0}
+                   and m.forecast.slope_per_day is not None and m.forecast.slope_per_day > 0
+                   and m.forecast.eta is not None
+                   and m.forecast.eta - m.forecast.at <= timedelta(days=horizon_days)}
         end = self.end
         for grows in growing.values():
             assert grows is not None

@@ -108,3 +108,12 @@ def test_months_from_daily_buckets_equal_the_database_totals(dataset: Dataset) -
             direct = use.month_usage(stats[host])
             summed = use.month_usage_from(daily[host], m0.timestamp(), m1.timestamp())
             assert summed == pytest.approx(direct), (host, month)
+
+
+def test_a_band_within_one_day_shows_its_hours() -> None:
+    zh, en = Locale("zh", TZ), Locale("en", TZ)
+    a, b = datetime(2026, 12, 13, 1, 0, tzinfo=UTC), datetime(2026, 12, 13, 9, 30, tzinfo=UTC)
+    assert zh.date_range(a, b) == "2026年12月13日 09:00–17:30"
+    assert en.date_range(a, b) == "13 Dec 2026, 09:00–17:30"
+    assert en.date_range(a, b + timedelta(days=2)) == "13 Dec 2026 – 15 Dec 2026"
+    assert en.date_range(None, b) == "—"
