@@ -106,10 +106,13 @@ class ChartView:
         return self.lines(chart.lines)
 
     def scores(self, points: tuple[ScorePoint, ...]) -> Markup:
+        """Health scores over time; the chart starts at the earliest point (a monthly report shows the
+        months before it too), a few days before it so the first marker is not on the axis."""
         series = [charts.Series(self.loc.t("legend_score"), charts.COLORS["score"],
                                 [(p.at, float(p.score)) for p in points], markers=True)]
+        start = min([self.start, *(p.at - timedelta(days=5) for p in points)])
         end = max([self.end, *(p.at for p in points)])
-        return charts.time_chart(series, start=self.start, end=end, tz=self.loc.tz, fmt_x=self._fmt_x(),
+        return charts.time_chart(series, start=start, end=end, tz=self.loc.tz, fmt_x=self._fmt_x(),
                                  y_max=100.0, y_suffix="", height=140)
 
     def disk(self, chart: DiskChart, horizon_days: int) -> Markup:

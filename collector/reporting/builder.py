@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,7 @@ from reports.model import (
     Report,
     ReportHeader,
     RunningStatus,
+    ScorePoint,
     ServiceSituation,
     Status,
     StatusCounts,
@@ -143,7 +144,7 @@ class ReportBuilder:
             run = runs_data.monthly_run(conn, customer_id, period, tz, profile)
             results = runs_data.RunResults(conn, run) if run is not None else None
             previous = runs_data.monthly_run(conn, customer_id, period.previous(), tz, profile)
-            trend = runs_data.score_points(conn, customer_id, period, tz)
+            trend = _month_trend(conn, customer_id, period, tz, profile)
             td = TicketData(conn, self.tickets, customer_id, customer.timezone, header.period_start,
                             header.data_until, all_refs)
         start, until = header.period_start, header.data_until
@@ -264,6 +265,24 @@ def _utc_offset_s(tz: ZoneInfo, moment: datetime) -> float:
     """The zone's offset at ``moment``: chart buckets then start at local midnight (and every 6 h)."""
     offset = moment.astimezone(tz).utcoffset()
     return offset.total_seconds() if offset is not None else 0.0
+
+
+TREND_MONTHS = 6
+
+
+def _month_trend(conn: Connection, customer_id: str, period: Period, tz: tzinfo, profile: str
+                 ) -> tuple[ScorePoint, ...]:
+    """The health score of the month's inspection and of the months before it (up to
+    :data:`TREND_MONTHS`): one point per month, so the trend shows where the month stands."""
+    months = [period]
+    while len(months) < TREND_MONTHS:
+        months.append(months[-1].previous())
+    out = []
+    for month in reversed(months):
+        points = [p for p in runs_data.score_points(conn, customer_id, month, tz) if p.profile == profile]
+        if points:
+            out.append(points[-1])
+    return tuple(out) or runs_data.score_points(conn, customer_id, period, tz)
 
 
 def _top_risks(problems: tuple[Any, ...], forecasts: list[CapacityForecast], until: datetime) -> tuple[TopRisk, ...]:

@@ -31,7 +31,8 @@ def test_monthly_header_and_summary(monthly: MonthlyReport) -> None:
     assert monthly.inspection is not None and monthly.inspection.profile == "monthly"
     assert (monthly.score, monthly.previous_score, monthly.score_delta) == (71, 80, -9)
     # The September monthly run (window end 1 Oct 02:00) and the 15 September daily run cover September.
-    assert [(p.score, p.profile) for p in monthly.score_trend] == [(75, "daily"), (71, "monthly")]
+    # One point per month's monthly inspection, the months before September too: August's, then September's.
+    assert [(p.score, p.profile) for p in monthly.score_trend] == [(80, "monthly"), (71, "monthly")]
     c = monthly.counts
     assert (c.ok, c.warning, c.critical, c.unknown) == (2, 1, 1, 1)
 
@@ -47,7 +48,7 @@ def test_monthly_checks_findings_checklist(monthly: MonthlyReport) -> None:
     assert [(f.check_id, f.status) for f in monthly.findings] == [("logs.oom_kills", "critical"),
                                                                  ("resources.disk_space", "warning")]
     assert [str(s) for s in monthly.findings[1].evidence.series] == ["disk.used_percent{mount=/data}"]
-    assert monthly.findings[1].recommendation["zh"] == "处理 resources.disk_space"
+    assert monthly.findings[1].recommendation["zh"].startswith("找出占用空间最大的目录")
     assert [(f.check_id, f.unknown_reason) for f in monthly.unknowns] == [
         ("security.backup_freshness", "no backup probe configured")]
     assert [(r.status, r.host.hostname) for r in monthly.top_risks] == [("critical", "db-01"), ("warning", "db-01")]
