@@ -16,6 +16,11 @@ from reports.periods import Period
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 NONE = "—"
+# Units of the check catalogue as a Chinese reader writes them after a number.
+UNITS_ZH: Mapping[str, str] = {
+    "reboots": " 次", "events": " 次", "events/h": " 次/小时", "attempts/h": " 次/小时", "per core": "（每核）",
+    "days": " 天", "h": " 小时", "s": " 秒", "ms": " 毫秒", "1 = matches": "（1 表示一致）", "°C": " ℃",
+}
 
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
               "November", "December")
@@ -64,8 +69,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "previous_score": "上期",
         "score_change": "变化",
         "score_trend": "健康分趋势",
-        "no_run": "本周期没有已完成的月度巡检，巡检项、问题和人工检查项无数据。"
-                  "请执行 patrol inspect {customer} --profile {profile} 后重新生成报告。",
+        "no_run": "本周期没有已完成的月度巡检，因此没有巡检项、问题和人工检查项的结论。",
         "inspection_run": "巡检：{name}，第 {run} 次运行，统计区间 {since} 至 {until}",
         "count_ok": "正常",
         "count_warning": "警告",
@@ -314,9 +318,8 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "previous_score": "previous",
         "score_change": "change",
         "score_trend": "Health score trend",
-        "no_run": "No monthly inspection completed for this period, so checks, findings and the manual "
-                  "checklist are empty. Run patrol inspect {customer} --profile {profile}, then generate "
-                  "the report again.",
+        "no_run": "No monthly inspection was completed for this period, so there are no check results, "
+                  "findings or manual checklist to report.",
         "inspection_run": "Inspection: {name}, run {run}, window {since} to {until}",
         "count_ok": "ok",
         "count_warning": "warning",
@@ -637,12 +640,16 @@ class Locale:
         """An observed value with its unit as the catalogue names it (%, ms, s, days, …)."""
         if value is None or not math.isfinite(value):
             return NONE
-        digits = 0 if unit in ("count", "", "events") and float(value).is_integer() else 1
+        digits = 0 if unit in ("count", "", "events", "reboots") and float(value).is_integer() else 1
         shown = self.number(value, digits)
         if unit in ("%", "percent"):
             return f"{shown}%"
         if unit in ("", "count", "ratio"):
             return shown
+        if self.lang == "zh":
+            zh = UNITS_ZH.get(unit)
+            if zh is not None:
+                return f"{shown}{zh}"
         return f"{shown} {unit}"
 
     # -- times ---------------------------------------------------------------------------------

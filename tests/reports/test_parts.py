@@ -117,3 +117,10 @@ def test_a_band_within_one_day_shows_its_hours() -> None:
     assert en.date_range(a, b) == "13 Dec 2026, 09:00–17:30"
     assert en.date_range(a, b + timedelta(days=2)) == "13 Dec 2026 – 15 Dec 2026"
     assert en.date_range(None, b) == "—"
+
+
+def test_units_read_in_the_reports_language() -> None:
+    zh, en = Locale("zh", TZ), Locale("en", TZ)
+    assert zh.measure(2, "reboots") == "2 次" and en.measure(2, "reboots") == "2 reboots"
+    assert zh.measure(1.5, "per core") == "1.5（每核）" and zh.measure(918, "attempts/h") == "918.0 次/小时"
+    assert zh.measure(93.5, "%") == "93.5%" and zh.measure(3, "count") == "3"
