@@ -117,6 +117,16 @@ class FleetSettings:
         return cls(**json.loads(path.read_text()))
 
 
+DEMO_PROVIDER = "示例科技 售后服务部"
+DEMO_LOGO_NAME = "provider-logo.svg"
+DEMO_LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="64" viewBox="0 0 240 64">'
+             '<rect width="240" height="64" rx="8" fill="#1e3a8a"/>'
+             '<circle cx="36" cy="32" r="16" fill="none" stroke="#93c5fd" stroke-width="5"/>'
+             '<path d="M28 32l6 6 11-13" fill="none" stroke="#ffffff" stroke-width="5"/>'
+             '<text x="66" y="41" fill="#ffffff" font-family="DejaVu Sans, sans-serif" font-size="24">Patrol</text>'
+             '</svg>\n')
+
+
 def demo_customers(n_customers: int) -> list[dict[str, object]]:
     """The collector's ``customers:`` entries of the simulated fleet's first ``n_customers`` customers."""
     from collector.simulator.fleet import customers_for
@@ -209,8 +219,19 @@ class Demo:
             "offline_after": f"{DEMO_OFFLINE_AFTER_S}s",
             "tickets": {"offline": {"enabled": True}, "anomalies": {"enabled": self.serving},
                         "policy_file": DEMO_POLICY_NAME},
+            # The provider as its customers see it on every report, and each customer's contract.
+            "reports": {"provider": DEMO_PROVIDER,
+                        "branding": {"logo": str(root / DEMO_LOGO_NAME), "hotline": "400-820-1234",
+                                     "email": "service@patrol-demo.example"},
+                        "customers": {str(c["id"]): {"contract": f"SVC-2026-{i + 101:03d}",
+                                                     "sla_level": "一级响应 (7×24)" if c["language"] == "zh"
+                                                     else "Level 1 response (7×24)",
+                                                     "service_window": "7×24 小时" if c["language"] == "zh"
+                                                     else "24/7"}
+                                      for i, c in enumerate(self.customers)}},
         }
         (root / DEMO_POLICY_NAME).write_text(DEMO_POLICY, encoding="utf-8")
+        (root / DEMO_LOGO_NAME).write_text(DEMO_LOGO, encoding="utf-8")
         self.paths.collector_config.write_text(
             "# Written by `patrol demo`: an embedded collector on SQLite, loopback only.\n"
             + yaml.safe_dump(collector_cfg, allow_unicode=True, sort_keys=False))

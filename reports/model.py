@@ -32,6 +32,23 @@ class HostRef:
 
 
 @dataclass(frozen=True)
+class Branding:
+    """The provider on the cover and in the footer, and the contract the report is delivered under."""
+
+    logo: str | None = None  # a data: URI
+    hotline: str = ""
+    email: str = ""
+    website: str = ""
+    contract: str = ""
+    sla_level: str = ""
+    service_window: str = ""
+
+    @property
+    def contacts(self) -> str:
+        return " · ".join(v for v in (self.hotline, self.email, self.website) if v)
+
+
+@dataclass(frozen=True)
 class ReportHeader:
     kind: ReportKind
     customer_id: str
@@ -45,6 +62,7 @@ class ReportHeader:
     generated_at: datetime
     hosts: int
     uninspected: bool = False  # generated on request although no completed inspection covers the period
+    branding: Branding = field(default_factory=Branding)
 
     @property
     def partial(self) -> bool:

@@ -14,12 +14,14 @@ hundred charts and six thousand table cells) much cheaper to lay out without cha
 
 from __future__ import annotations
 
+import base64
 import gc
 import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -53,6 +55,11 @@ class ChartFetcher(URLFetcher):
         self._images = images
 
     def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        if url.startswith("data:"):  # embedded in the document itself (the provider's logo): nothing is fetched
+            media, _, payload = url[5:].partition(",")
+            kind = media.split(";")[0] or "text/plain"
+            body = base64.b64decode(payload) if media.endswith(";base64") else unquote_to_bytes(payload)
+            return URLFetcherResponse(url, body, {"Content-Type": kind})
         body = self._images.get(url)
         if body is None:
             raise RefusedURL(f"reports are self-contained; refusing to fetch {url[:80]!r}")

@@ -27,6 +27,7 @@ from collector.tickets.config import TicketsConfig
 from collector.tickets.model import fingerprint
 from reports.model import (
     Availability,
+    Branding,
     CapacityForecast,
     DiskChart,
     FaultAnalysis,
@@ -131,8 +132,14 @@ class ReportBuilder:
         header = ReportHeader(kind=kind, customer_id=customer.id, customer_name=customer.name, period=period,
                               period_start=start.astimezone(UTC), period_end=end.astimezone(UTC),
                               data_until=until.astimezone(UTC), timezone=customer.timezone,
-                              provider=self.reports.provider, generated_at=now, hosts=0)
+                              provider=self.reports.provider, generated_at=now, hosts=0,
+                              branding=self._branding(customer_id))
         return customer, tz, header, customer_hosts(conn, customer_id)
+
+    def _branding(self, customer_id: str) -> Branding:
+        b, c = self.reports.branding, self.reports.customer(customer_id)
+        return Branding(logo=b.logo_data_uri(), hotline=b.hotline, email=b.email, website=b.website,
+                        contract=c.contract, sla_level=c.sla_level, service_window=c.service_window)
 
     # -- monthly -------------------------------------------------------------------------------
 
