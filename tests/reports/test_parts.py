@@ -124,3 +124,19 @@ def test_units_read_in_the_reports_language() -> None:
     assert zh.measure(2, "reboots") == "2 次" and en.measure(2, "reboots") == "2 reboots"
     assert zh.measure(1.5, "per core") == "1.5（每核）" and zh.measure(918, "attempts/h") == "918.0 次/小时"
     assert zh.measure(93.5, "%") == "93.5%" and zh.measure(3, "count") == "3"
+
+
+def test_tick_labels_at_the_edges_stay_inside_the_chart() -> None:
+    start = datetime(2026, 10, 1, tzinfo=TZ)
+    svg = time_chart([Series("cpu", "#123456", [(start, 10.0)])], start=start, end=start + timedelta(days=31),
+                     tz=TZ, fmt_x=lambda d: f"{d.month}月{d.day}日")
+    root = ET.fromstring(str(svg))
+    width = float(root.get("width", 0))
+    ticks = [t for t in root.iter("{http://www.w3.org/2000/svg}text") if "月" in (t.text or "")]
+    assert ticks
+    for t in ticks:
+        x, half = float(t.get("x", 0)), len(t.text or "") * 10 / 2
+        anchor = t.get("text-anchor")
+        left, right = {"start": (x, x + 2 * half), "end": (x - 2 * half, x)}.get(anchor or "", (x - half, x + half))
+        assert left >= 0 and right <= width, (t.text, anchor, x, width)
+    assert ticks[-1].text == "11月1日" and ticks[-1].get("text-anchor") == "end"  # the tick on the right edge
