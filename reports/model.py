@@ -348,6 +348,8 @@ class RunningStatus:
     fleet_lines: tuple[Line, ...]  # daily: cpu mean, mem mean, disk peak over every host
     score_trend: tuple[ScorePoint, ...]
     monthly_scores: tuple[tuple[Period, float | None], ...]
+    # The average health score of this quarter and of the three before it, oldest first.
+    quarter_scores: tuple[tuple[Period, float | None], ...] = ()
 
 
 @dataclass(frozen=True)

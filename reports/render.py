@@ -34,6 +34,7 @@ from reports.model import (
     ScorePoint,
     UtilisationChart,
 )
+from reports.periods import Period
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 Format = Literal["html", "pdf"]
@@ -153,6 +154,11 @@ class ChartView:
         hlines = [charts.HLine(chart.limit, loc.t("legend_limit"), charts.COLORS["limit"])]
         return charts.time_chart(series, start=self.start, end=end, tz=loc.tz, fmt_x=self._fmt_x(),
                                  y_max=chart.limit, bands=bands, hlines=hlines, vlines=vlines, height=150)
+
+    def score_bars(self, scores: tuple[tuple[Period, float | None], ...]) -> Markup:
+        """The average health score of each quarter, one bar per quarter (none where nothing was inspected)."""
+        return charts.bar_chart([(self.loc.period(p), float(v) if v is not None else 0.0) for p, v in scores],
+                                width=330, fmt=lambda v: self.loc.number(v, 0) if v else "—")
 
     def bars(self, items: tuple[Breakdown, ...], domain: str) -> Markup:
         return charts.bar_chart([(self.loc.term(domain, b.key), float(b.count)) for b in items],

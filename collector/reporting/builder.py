@@ -211,6 +211,12 @@ class ReportBuilder:
                 points = runs_data.score_points(conn, customer_id, month, tz) if month.start(tz) < header.data_until \
                     else ()
                 monthly_scores.append((month, sum(p.score for p in points) / len(points) if points else None))
+            quarter_scores = []
+            quarter = period
+            for _ in range(4):
+                points = runs_data.score_points(conn, customer_id, quarter, tz)
+                quarter_scores.append((quarter, sum(p.score for p in points) / len(points) if points else None))
+                quarter = quarter.previous()
             covering = runs_data.runs_covering(conn, customer_id, period, tz)
             preferred = [r for r in covering if r["profile"] == self.reports.monthly.profile] or covering
             last_run = runs_data.RunResults(conn, preferred[-1]) if preferred else None
@@ -247,6 +253,7 @@ class ReportBuilder:
             fleet_lines=use.fleet_lines(daily.get(h, {}) for h in ids),
             score_trend=trend,
             monthly_scores=tuple(monthly_scores),
+            quarter_scores=tuple(reversed(quarter_scores)),
         )
         mttr, per_severity = td.mttr()
         breakdowns = td.breakdowns()

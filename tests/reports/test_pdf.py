@@ -35,9 +35,13 @@ def test_the_fetcher_serves_only_the_charts() -> None:
     response = fetcher.fetch("chart:0")
     assert response.read() == b"<svg/>" and response.content_type == "image/svg+xml"
     response.close()
-    for url in ("chart:1", "http://127.0.0.1:1/x.png", "file:///etc/passwd", "data:image/png;base64,AAAA"):
+    for url in ("chart:1", "http://127.0.0.1:1/x.png", "file:///etc/passwd"):
         with pytest.raises(RefusedURL):
             fetcher.fetch(url)
+    # A data: URI is part of the document (the provider's logo): read from it, nothing is fetched.
+    embedded = fetcher.fetch("data:image/png;base64,AAAA")
+    assert embedded.read() == b"\x00\x00\x00" and embedded.content_type == "image/png"
+    embedded.close()
 
 
 def test_a_report_with_an_outside_url_fetches_nothing(monthly: MonthlyReport) -> None:
