@@ -61,7 +61,9 @@ def quarterly_recommendations(running: RunningStatus, faults: FaultAnalysis, ser
                                                   "eta_low": fc.eta_low or fc.eta}))
     repeated = Counter((r.host.hostname if r.host else "—", r.title) for r in faults.repeats)
     for (host, title), n in sorted(repeated.items()):
-        out.append(Recommendation("repeat", 2, {"host": host, "title": title, "count": n + 1}))
+        # The sentence names the device already: "web-01 的“web-01: /data 写满”" reads twice.
+        shown = title.removeprefix(f"{host}:").removeprefix(f"{host} ").strip() or title
+        out.append(Recommendation("repeat", 2, {"host": host, "title": shown, "count": n + 1}))
     for a in sorted(advice, key=lambda a: (-a.hosts, a.check_id)):
         out.append(Recommendation("finding", 3, {"name": a.name, "hosts": a.hosts}, text=a.recommendation))
     for av in running.availability:

@@ -23,7 +23,7 @@ CHECKLIST: tuple[tuple[str, str, str, str], ...] = (
     ("manual.environment", "ok", "机房温度 23 ℃,湿度 45%", "room at 23 °C, 45 % humidity"),
     ("manual.fan_noise", "ok", "风扇无异响", "fans quiet"),
     ("manual.screen", "not_applicable", "服务器无显示器", "servers have no screen"),
-    ("manual.cleaning", "issue", "机柜防尘网积灰,已现场清理", "rack dust filter clogged; cleaned on site"),
+    ("manual.cleaning", "ok", "机柜防尘网积灰,已现场清理", "rack dust filter was clogged; cleaned on site"),
     ("manual.peripherals", "not_applicable", "无外设", "no peripherals"),
     ("manual.business_function", "ok", "与业务人员抽查下单与查询功能正常", "order entry and queries checked "
      "with the users"),

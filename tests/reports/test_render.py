@@ -118,9 +118,9 @@ def test_pdf_text_has_the_chinese_headings_page_numbers_and_contents(pdfs: dict[
     contents = _run(pdftotext, "-layout", "-f", "2", "-l", "2", str(pdf), "-")
     assert "目录" in contents
     # Each contents line ends with the page its section starts on.
-    listed = {int(m[2]) for m in re.finditer(r"(设备|服务|下一步)\S*\s*\.*\s*(\d+)\s*$", contents, re.M)}
-    # Page 3 is the one-page executive summary; the four sections follow it.
-    assert len(listed) == 4 and min(listed) == 4 and max(listed) <= pages
+    listed = [int(m[2]) for m in re.finditer(r"(设备|服务|下一步)\S*\s*\.*\s*(\d+)\s*$", contents, re.M)]
+    # Page 3 is the one-page executive summary; the four sections follow it, in order.
+    assert len(listed) == 4 and listed == sorted(listed) and listed[0] == 4 and listed[-1] <= pages
     assert "执行摘要" in _run(pdftotext, "-layout", "-f", "3", "-l", "3", str(pdf), "-")
     assert "Q3 2026" in _run(pdftotext, str(pdfs["monthly-en"]), "-") or "September 2026" in \
         _run(pdftotext, str(pdfs["monthly-en"]), "-")
