@@ -20,28 +20,29 @@ def local_time(t: datetime | float | None, tz: str) -> str:
     return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
+def _split(seconds: float) -> tuple[str, int, int, int]:
+    """Sign, whole days, hours and minutes of a duration."""
     s = int(abs(seconds))
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
-    m = rem // 60
-    text = (f"{d}d {h}h" if h else f"{d}d") if d else (f"{h}h {m:02d}m" if h else f"{m}m")
-    return ("-" if seconds < 0 else "") + text
+    return ("-" if seconds < 0 else ""), d, h, rem // 60
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    sign, d, h, m = _split(seconds)
+    return sign + ((f"{d}d {h}h" if h else f"{d}d") if d else (f"{h}h {m:02d}m" if h else f"{m}m"))
 
 
 def duration_zh(seconds: float | None) -> str:
     """A duration in Chinese as a customer reads it: 7天, 3天4小时, 5小时3分钟, 12分钟."""
     if seconds is None:
         return "—"
-    s = int(abs(seconds))
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m = rem // 60
-    text = (f"{d}天{h}小时" if h else f"{d}天") if d else (f"{h}小时{m}分钟" if h and m else f"{h}小时" if h
-                                                          else f"{m}分钟")
-    return ("-" if seconds < 0 else "") + text
+    sign, d, h, m = _split(seconds)
+    if d:
+        return sign + (f"{d}天{h}小时" if h else f"{d}天")
+    return sign + ((f"{h}小时{m}分钟" if m else f"{h}小时") if h else f"{m}分钟")
 
 
 def facts(ticket: Ticket, customer_name: str, tz: str) -> dict[str, str]:
