@@ -166,9 +166,14 @@ class Browser:
         WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def wait_for(self, what: str, cond: Callable[[Any], Any], timeout: float = 30) -> Any:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(cond, message=what)
+        # A page that updates itself (htmx polling, server-sent events) replaces the element a
+        # condition just found: look again on the next poll instead of failing.
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                             ).until(cond, message=what)
 
     def path(self) -> str:
         return urlsplit(self.driver.current_url).path

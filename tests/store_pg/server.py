@@ -90,21 +90,30 @@ class PostgresServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _popen_kwargs(self) -> dict[str, object]:
+    def _popen_kwargs(self, die_with_parent: bool = True) -> dict[str, object]:
+        # Running Python in the forked child (preexec_fn) is unsafe while other threads run (gRPC's
+        # in a test process): a short-lived tool such as initdb goes without it.
+        extra: dict[str, object] = {"preexec_fn": _die_with_parent} if die_with_parent else {}
         if self._user is None:
-            return {"preexec_fn": _die_with_parent}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": [],
-                "preexec_fn": _die_with_parent, "env": {**os.environ, "HOME": str(self.root)}}
+            return extra
+        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": [], **extra,
+                "env": {**os.environ, "HOME": str(self.root)}}
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
         self.root.mkdir(parents=True, exist_ok=True)
         if self._user is not None:
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
         if not (self.data / "PG_VERSION").exists():
-            res = subprocess.run(
-                [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                cwd=self.root, capture_output=True, text=True, check=False, **self._popen_kwargs())  # type: ignore[call-overload]
+            for attempt in range(2):
+                res = subprocess.run(
+                    [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+                     "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                    cwd=self.root, capture_output=True, text=True, check=False,
+                    **self._popen_kwargs(die_with_parent=False))  # type: ignore[call-overload]
+                if res.returncode >= 0 or attempt:
+                    break
+                # Killed by a signal before it finished: start again from an empty folder, once.
+                shutil.rmtree(self.data, ignore_errors=True)
             if res.returncode != 0:
                 raise RuntimeError(f"initdb failed (exit {res.returncode}) in {self.data}:\n{res.stderr[-3000:]}")
         settings = {"listen_addresses": "127.0.0.1", "unix_socket_directories": "", "max_connections": "300",
