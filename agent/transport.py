@@ -271,7 +271,12 @@ class Transport:
     async def _requests(self) -> AsyncIterator[bytes]:
         assert self._wake is not None
         wake = self._wake
-        yield pb.AgentMessage(hello=self.hello()).SerializeToString()
+        hello = self.hello()
+        # What the collector was last told the spool dropped. The Hello may be written long before the
+        # collector reads it (the channel waits for it to come up while the spool keeps dropping): any
+        # change since goes out in a heartbeat as soon as the stream moves.
+        reported = _drops(hello.spool)
+        yield pb.AgentMessage(hello=hello).SerializeToString()
         self.connected.set()
         t = self.cfg.transport
         last_activity = time.monotonic()
@@ -293,17 +298,23 @@ class Transport:
                     self.stats["sent"] += 1
                     sent_any = True
             now = time.monotonic()
-            if sent_any:
+            st = self.spool.stats()
+            if sent_any and _drops(st) == reported:
                 last_activity = now
                 continue
-            if now - last_activity >= t.heartbeat:
-                st = self.spool.stats()
+            if now - last_activity >= t.heartbeat or _drops(st) != reported:
                 yield pb.AgentMessage(heartbeat=pb.Heartbeat(
                     timestamp_ms=int(time.time() * 1000), spool=spool_stats_pb(st))).SerializeToString()
+                reported = _drops(st)
                 last_activity = now
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), t.heartbeat - (now - last_activity))
+
+def _drops(st: Any) -> tuple[int, int, int]:
+    """The spool's drop counters, from its stats or from a SpoolStats message."""
+    return int(st.dropped_batches), int(st.dropped_samples), int(st.dropped_events)
+
 
 def spool_stats_pb(st: Any) -> pb.SpoolStats:
     return pb.SpoolStats(depth_batches=st.depth_batches, depth_bytes=st.depth_bytes,
