@@ -69,7 +69,7 @@ async def status_page(request: Request, session: Customer, console: Console) -> 
     return page(request, session, console, "portal/status.html", "nav.portal_status", **values)
 
 
-def _host(console: ConsoleService, cid: str, host_id: str) -> dict[str, Any]:
+def _host(console: ConsoleService, cid: str, host_id: str, lang: str) -> dict[str, Any]:
     app = console.app
     with console.engine.connect() as conn:
         if data.customer_host(conn, cid, host_id) is None:
@@ -79,13 +79,13 @@ def _host(console: ConsoleService, cid: str, host_id: str) -> dict[str, Any]:
         host = next((h for h in hosts if h.id == host_id), None)
         if host is None:
             raise HTTPException(404, "error.not_found")
-        return {"host": host, "values": data.latest_values(conn, host_id),
+        return {"host": host, "values": data.latest_values(conn, host_id, lang),
                 "tickets": data.customer_tickets(conn, tickets_of(console), cid, host_id=host_id, limit=50)}
 
 
 @router.get("/hosts/{host_id}")
 async def host_page(request: Request, session: Customer, console: Console, host_id: str) -> Response:
-    values = await run_in_threadpool(_host, console, _cid(session), host_id)
+    values = await run_in_threadpool(_host, console, _cid(session), host_id, session.user.language)
     return page(request, session, console, "portal/host.html", "nav.portal_status", **values)
 
 

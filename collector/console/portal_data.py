@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from collector.console import hostdata
 from collector.console.fleet import FleetHost, fleet
+from collector.console.hostdata import LatestValue
 from collector.reporting import archive
 from collector.reporting.tables import reports
-from collector.store import queries
 from collector.store.schema import hosts
 from collector.tickets import repository as repo
 from collector.tickets.model import Ticket, TimelineEntry
@@ -57,14 +58,6 @@ class PortalTicket:
         return text
 
 
-@dataclass(frozen=True)
-class LatestValue:
-    name: str
-    labels: dict[str, str]
-    value: float
-    ts_ms: int
-
-
 def customer_hosts(conn: Connection, customer_id: str, now_s: float, offline_after_s: float,
                    retention_s: dict[str, float], customer_name: str) -> list[FleetHost]:
     return fleet(conn, now_s, offline_after_s, retention_s, {customer_id: customer_name}, customer=customer_id)
@@ -76,11 +69,10 @@ def customer_host(conn: Connection, customer_id: str, host_id: str) -> dict[str,
     return dict(row) if row else None
 
 
-def latest_values(conn: Connection, host_id: str) -> list[LatestValue]:
+def latest_values(conn: Connection, host_id: str, lang: str) -> list[LatestValue]:
     """The latest value of each catalogued series of a host, in catalogue order."""
     rank = {name: i for i, name in enumerate(catalogue.catalogue().metrics)}
-    out = [LatestValue(v["name"], dict(v["labels"] or {}), float(v["value"]), int(v["ts"].timestamp() * 1000))
-           for v in queries.latest_values(conn, host_id) if v["name"] in rank]
+    out = [v for v in hostdata.latest_values(conn, host_id, lang) if v.name in rank]
     out.sort(key=lambda v: (rank[v.name], sorted(v.labels.items())))
     return out
 

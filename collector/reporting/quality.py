@@ -42,6 +42,8 @@ def build_quality(engine: Engine, tickets_cfg: TicketsConfig, customers: list[Cu
         for c in customers:
             per_customer.append((c, TicketData(conn, tickets_cfg, c.id, c.timezone, start, until, {})))
         known = knowledge_base(conn, since=start, until=until)
+    # Each customer's outcomes per clock, read once: the totals below are sums of them.
+    slas = [x for _, data in per_customer for x in data.sla()]
     by_customer = []
     for c, data in per_customer:
         sla = {x.clock: x for x in data.sla()}
@@ -55,9 +57,7 @@ def build_quality(engine: Engine, tickets_cfg: TicketsConfig, customers: list[Cu
             severity.value, sum(1 for _, d in per_customer for v in d.created() if v.ticket.severity == severity),
             sum_sla([x for x in flat if x.clock == "respond"], "respond"),
             sum_sla([x for x in flat if x.clock == "restore"], "restore")))
-    clocks = [k for k in REPORT_CLOCKS if any(x.clock == k for _, d in per_customer for x in d.sla())]
-    overall = tuple(s for clock in clocks
-                    if (s := sum_sla([x for _, d in per_customer for x in d.sla() if x.clock == clock], clock)))
+    overall = tuple(s for clock in REPORT_CLOCKS if (s := sum_sla([x for x in slas if x.clock == clock], clock)))
     durations = {clock: sorted(x for _, d in per_customer for x in d.durations(clock)) for clock in TIME_CLOCKS}
     return QualityReport(
         provider=provider, period=period, period_start=start, period_end=end, data_until=until, timezone=timezone,
