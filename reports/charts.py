@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from itertools import pairwise
 from statistics import median
 
 from markupsafe import Markup, escape
+
+from reports import sawtooth
 
 FONT = "Noto Sans CJK SC, Noto Sans CJK, Source Han Sans SC, DejaVu Sans, sans-serif"
 COLORS = {"cpu": "#2563eb", "mem": "#16a34a", "disk": "#dc2626", "score": "#7c3aed", "forecast": "#ea580c",
@@ -33,6 +35,10 @@ class Series:
     dashed: bool = False
     markers: bool = False
     width: float = 1.6
+    # The minimum per bucket where ``points`` are maxima: the lower edge of a sawtooth's envelope.
+    lows: Sequence[tuple[datetime, float]] = ()
+    # A solid line whose values fall back regularly (see :mod:`reports.sawtooth`) is drawn as its envelope.
+    envelope: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Band:
     color: str
     upper: Sequence[tuple[datetime, float]]
     lower: Sequence[tuple[datetime, float]]
+    kind: str = "band"  # the polygon's class: band (a forecast's range) or envelope (a sawtooth's range)
+    opacity: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,10 @@ def _num(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def _svg(frame: _Frame, legend: Sequence[tuple[str, str, bool]]) -> Markup:
+Key = tuple[str, str, str]  # legend entry: label, colour, style (line, dashed or envelope)
+
+
+def _svg(frame: _Frame, legend: Sequence[Key]) -> Markup:
     body = "".join(frame.parts)
     legend_svg = ""
     height = frame.height
@@ -103,9 +114,15 @@ def _svg(frame: _Frame, legend: Sequence[tuple[str, str, bool]]) -> Markup:
         x: float = frame.left
         y = frame.height + 4
         items = []
-        for label, color, dashed in legend:
-            dash = ' stroke-dasharray="4 3"' if dashed else ""
-            items.append(f'<line x1="{_num(x)}" y1="{y + 5}" x2="{_num(x + 16)}" y2="{y + 5}" stroke="{color}" '
+        for label, color, style in legend:
+            if style == "envelope":  # a shaded swatch under its top line, as the envelope is drawn
+                items.append(f'<rect x="{_num(x)}" y="{y + 1}" width="16" height="8" fill="{color}" '
+                             f'fill-opacity="0.25"/>')
+                y_line = y + 1
+            else:
+                y_line = y + 5
+            dash = ' stroke-dasharray="4 3"' if style == "dashed" else ""
+            items.append(f'<line x1="{_num(x)}" y1="{y_line}" x2="{_num(x + 16)}" y2="{y_line}" stroke="{color}" '
                          f'stroke-width="2"{dash}/><text x="{_num(x + 20)}" y="{y + 9}">{escape(label)}</text>')
             x += 28 + 7.5 * _text_width(label)
             if x > frame.width - 80:
@@ -218,12 +235,13 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
     frame = _Frame(start.timestamp(), end.timestamp(), y_min, y_max, width, height)
     _axes(frame, tz, fmt_x, y_suffix)
     p = frame.parts
-    for band in bands:
-        if not band.upper:
-            continue
-        pts = [*band.upper, *reversed(band.lower)]
-        coords = " ".join(f"{_num(frame.x(t.timestamp()))},{_num(frame.y(v))}" for t, v in pts)
-        p.append(f'<polygon points="{coords}" fill="{band.color}" fill-opacity="0.35" stroke="none"/>')
+    drawn, envelopes = _envelopes(series)
+    for band in [*envelopes, *bands]:
+        for upper, lower in _band_segments(band):
+            pts = [*upper, *reversed(lower)]
+            coords = " ".join(f"{_num(frame.x(t.timestamp()))},{_num(frame.y(v))}" for t, v in pts)
+            p.append(f'<polygon class="{band.kind}" points="{coords}" fill="{band.color}" '
+                     f'fill-opacity="{band.opacity}" stroke="none"/>')
     for h in hlines:
         y = frame.y(h.value)
         p.append(f'<line x1="{frame.left}" y1="{_num(y)}" x2="{_num(frame.width - frame.right)}" y2="{_num(y)}" '
@@ -236,7 +254,7 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
         dx = -3 if anchor == "end" else 3
         p.append(f'<text x="{_num(x + dx)}" y="{frame.top + 10}" text-anchor="{anchor}" fill="{vl.color}">'
                  f"{escape(vl.label)}</text>")
-    for s in series:
+    for s, _ in drawn:
         d = _path(frame, s.points)
         if d:
             dash = ' stroke-dasharray="5 3"' if s.dashed else ""
@@ -246,10 +264,38 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
             for t, v in s.points:
                 p.append(f'<circle cx="{_num(frame.x(t.timestamp()))}" cy="{_num(frame.y(v))}" r="2.2" '
                          f'fill="{s.color}"/>')
-    items = [(s.label, s.color, s.dashed) for s in series if s.label]
-    items += [(b.label, b.color, False) for b in bands if b.label]
-    items += [(h.label, h.color, True) for h in hlines if h.label]
+    items: list[Key] = [(s.label, s.color, "envelope" if enveloped else "dashed" if s.dashed else "line")
+                        for s, enveloped in drawn if s.label]
+    items += [(b.label, b.color, "line") for b in bands if b.label]
+    items += [(h.label, h.color, "dashed") for h in hlines if h.label]
     return _svg(frame, items if legend else [])
+
+
+def _envelopes(series: Sequence[Series]) -> tuple[list[tuple[Series, bool]], list[Band]]:
+    """The series to draw (a sawtooth replaced by its upper envelope, flagged) and the envelopes' bands."""
+    drawn: list[tuple[Series, bool]] = []
+    bands: list[Band] = []
+    for s in series:
+        saw = sawtooth.detect(s.points) if s.envelope and not s.dashed and not s.markers else None
+        if saw is None:
+            drawn.append((s, False))
+            continue
+        upper, lower = sawtooth.envelope(s.points, s.lows, period_s=saw.period_s)
+        bands.append(Band("", s.color, upper, lower, kind="envelope", opacity=0.25))
+        drawn.append((replace(s, points=upper), True))
+    return drawn, bands
+
+
+def _band_segments(band: Band) -> list[tuple[list[tuple[datetime, float]], list[tuple[datetime, float]]]]:
+    """A band's (upper, lower) stretches, split where its data has a gap as lines are."""
+    out = []
+    i = 0
+    for seg in _segments(band.upper):
+        n = len(seg)
+        if n > 1:
+            out.append((list(band.upper[i:i + n]), list(band.lower[i:i + n])))
+        i += n
+    return out
 
 
 def _nice_ceiling(value: float) -> float:

@@ -286,6 +286,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "rec.resource": "{host} 的 {resource} 月均使用率达到 {pct}，建议评估扩容或优化负载。",
         "rec.finding": "{name}（涉及 {hosts} 台设备）：{text}",
         "rec.keep": "设备运行平稳，建议保持现有巡检计划和服务安排。",
+        "rec.open_tickets": "月末仍有 {count} 张工单未关闭，我们将逐一跟进直至解决。",
+        "envelope_note": "定期清空的分区（如每日轮转的日志分区）以阴影带显示每个轮转周期内的使用范围，"
+                         "上沿为最高使用率。",
         "resource.cpu": "CPU",
         "resource.mem": "内存",
         "band.healthy": "良好",
@@ -556,6 +559,11 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "rec.resource": "{resource} on {host} averaged {pct} in a month: plan more capacity or spread the load.",
         "rec.finding": "{name} (devices affected: {hosts}): {text}",
         "rec.keep": "The devices ran steadily: keep the current inspection plan and service arrangements.",
+        "rec.open_tickets": "{count} tickets were still open at the end of the month: we will follow each one "
+                            "through to resolution.",
+        "envelope_note": "A partition that is emptied regularly (such as a log partition rotated daily) is shown "
+                         "as a shaded band: the range of its usage within each rotation, its top edge the "
+                         "highest usage.",
         "resource.cpu": "CPU",
         "resource.mem": "memory",
         "band.healthy": "healthy",

@@ -271,6 +271,7 @@ class MountUsage:
     mount: str
     history: tuple[Point, ...]  # the maximum per chart step
     forecast: CapacityForecast | None
+    low: tuple[Point, ...] = ()  # the minimum per chart step (the lower edge of a sawtooth's envelope)
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,8 @@ class MonthlyReport:
     disks: tuple[DiskChart, ...]
     inspection_profile: str = "monthly"  # the profile whose run the report follows
     maintenance: tuple[MaintenanceEntry, ...] = ()  # problems of the run fixed on the spot
+    # What the provider will do next: from the month's findings, forecasts and open tickets.
+    next_steps: NextSteps | None = None
 
     @property
     def score_delta(self) -> int | None:
@@ -495,6 +498,15 @@ class NextSteps:
     forecasts: tuple[CapacityForecast, ...]
     open_risks: tuple[OpenRisk, ...]
     recommendations: tuple[Recommendation, ...]
+
+    def headline(self, limit: int, per_kind: int) -> tuple[Recommendation, ...]:
+        """The first ``limit`` recommendations with at most ``per_kind`` of each kind, in their order:
+        a one-page summary names a bit of everything rather than five disks."""
+        out: list[Recommendation] = []
+        for rec in self.recommendations:
+            if len(out) < limit and sum(r.kind == rec.kind for r in out) < per_kind:
+                out.append(rec)
+        return tuple(out)
 
 
 @dataclass(frozen=True)

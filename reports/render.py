@@ -136,7 +136,7 @@ class ChartView:
         vlines: list[charts.VLine] = []
         for i, m in enumerate(chart.mounts):
             color = charts.PALETTE[i % len(charts.PALETTE)]
-            series.append(charts.Series(m.mount, color, m.history))
+            series.append(charts.Series(m.mount, color, m.history, lows=m.low))
             fc = growing.get(m.mount)
             if fc is None or fc.level is None or fc.slope_per_day is None:
                 continue

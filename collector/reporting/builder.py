@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
+from collector.reporting import disk_range
 from collector.reporting import findings as runs_data
 from collector.reporting import usage as use
 from collector.reporting.config import ReportsConfig
@@ -50,7 +51,7 @@ from reports.model import (
     UtilisationChart,
 )
 from reports.periods import Period, ReportKind
-from reports.recommend import FindingAdvice, quarterly_recommendations
+from reports.recommend import FindingAdvice, finding_advice, monthly_recommendations, quarterly_recommendations
 
 DAY = 86400.0
 CHART_STEP_S = 6 * 3600.0  # monthly charts: four points a day
@@ -158,8 +159,10 @@ class ReportBuilder:
         horizon_days = self.reports.forecast_days
         horizon = until + timedelta(days=horizon_days)
         ids = list(all_refs)
-        charts = use.load_buckets(self.engine, ids, use.UTILISATION, start, until, CHART_STEP_S,
-                                  _utc_offset_s(tz, start))
+        offset = _utc_offset_s(tz, start)
+        disk_usage, disk_lows = disk_range.load_disks(self.engine, ids, start, until, CHART_STEP_S, offset)
+        charts = disk_range.merge(use.load_buckets(self.engine, ids, (use.CPU, use.MEM), start, until,
+                                                   CHART_STEP_S, offset), disk_usage)
         refs = _present(candidates, charts, until)
         header = replace(header, hosts=len(refs))
         forecasts = use.stored_forecasts(self.engine, [r.host_id for r in refs], until, td.forecast_tickets())
@@ -169,12 +172,18 @@ class ReportBuilder:
         disks = []
         for ref in refs:
             by_mount = {f.subject: f for f in forecasts if f.host_id == ref.host_id and f.series == use.DISK}
-            mounts = tuple(MountUsage(mount, tuple(points), by_mount.get(mount))
+            mounts = tuple(MountUsage(mount, tuple(points), by_mount.get(mount),
+                                      tuple(disk_lows.get((ref.host_id, mount), ())))
                            for mount, points in sorted(use.disk_history(charts.get(ref.host_id, {})).items()) if points)
             if mounts:
                 disks.append(DiskChart(ref, mounts))
         details = runs_data.sort_findings(results.details()) if results is not None else []
         problems = tuple(f for f in details if f.status in ("critical", "warning"))
+        open_risks = tuple(td.open_risks())  # the run's findings are the top risks and the advice
+        advice = finding_advice(problems, ("critical", "warning"))
+        next_steps = NextSteps(horizon_end=horizon, forecasts=tuple(risks), open_risks=open_risks,
+                               recommendations=monthly_recommendations(risks, td.repeats(), open_risks, advice,
+                                                                       until))
         return MonthlyReport(
             header=header,
             inspection=runs_data.inspection_info(run) if run is not None else None,
@@ -195,6 +204,7 @@ class ReportBuilder:
             disks=tuple(disks),
             inspection_profile=profile,
             maintenance=results.maintenance_entries() if results is not None else (),
+            next_steps=next_steps,
         )
 
     # -- quarterly -----------------------------------------------------------------------------
