@@ -93,6 +93,29 @@ def test_monthly_forecast_and_charts(monthly: MonthlyReport) -> None:
     assert set(disks) == {("db-01", "/"), ("db-01", "/data"), ("web-01", "/")}
     assert disks[("db-01", "/data")].forecast is fc
     assert max(v for _, v in disks[("db-01", "/data")].history) == pytest.approx(50 + DISK_GROWTH * (92 - 0.25 / 24))
+    # The minimum per bucket beside the maximum: the growing mount's bucket starts lower than it ends.
+    data = disks[("db-01", "/data")]
+    assert [t for t, _ in data.low] == [t for t, _ in data.history]
+    assert all(lo < hi for (_, lo), (_, hi) in zip(data.low, data.history, strict=True))
+    assert 0 < data.history[0][1] - data.low[0][1] < DISK_GROWTH * 6 / 24  # less than six hours' growth
+    assert {v for _, v in disks[("web-01", "/")].low} == {40.0}
+
+
+def test_monthly_next_steps(monthly: MonthlyReport, dataset: Dataset) -> None:
+    """What the provider will do after September: act before /data fills, follow the inspection's advice
+    (the critical finding first), and see the open ticket T5 through."""
+    nx = monthly.next_steps
+    assert nx is not None and nx.horizon_end == Q_END + timedelta(days=monthly.forecast_horizon_days)
+    assert [(f.hostname, f.subject) for f in nx.forecasts] == [("db-01", "/data")]
+    assert [(r.kind, r.ticket_id) for r in nx.open_risks] == [("ticket", dataset.tickets["T5"].id)]
+    assert [(r.kind, r.priority) for r in nx.recommendations] == [
+        ("capacity", 1), ("finding", 3), ("finding", 4), ("open_tickets", 7)]
+    capacity, critical, warning, tickets = nx.recommendations
+    assert capacity.params["eta"] == monthly.forecasts[0].eta
+    assert critical.params["name"]["en"] == "OOM kills" and critical.text is not None
+    assert warning.params["hosts"] == 1 and warning.text == monthly.findings[1].recommendation
+    assert tickets.params == {"count": 1}
+    assert nx.headline(2, 1) == (capacity, critical)
 
 
 # -- quarterly (2026 Q3) -------------------------------------------------------------------------
