@@ -10,8 +10,10 @@ The detector looks only at the values, never at names: a sawtooth has
 - **large drops**: steps down of at least half the series' robust range (5th to 95th percentile),
 - **many of them**: at least :data:`MIN_RESETS` in the window,
 - **regularly**: most gaps between drops within half to one and a half times their median,
-- **slow rises**: the series climbs back in small steps; a step up as large as a reset is rare
-  (noise and random walks step up as often and as far as they step down).
+- **slow rises**: the series climbs back in many small steps, each at most :data:`RISE_SHARE` of a
+  reset's fall (90th percentile of the steps up against the median drop). Noise and random walks
+  step up as far as they step down, and a working day's load (memory climbing through the day and
+  freed at night) rises in a few steps about as large as its fall: those stay lines.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ Point = tuple[datetime, float]
 MIN_RESETS = 3
 DROP_SHARE = 0.5  # a reset falls at least this share of the robust range
 REGULAR_SHARE = 2 / 3  # this share of the gaps between resets lies within [0.5, 1.5] × their median
-BIG_RISE_SHARE = 0.25  # at most this many steps up as large as a reset, per reset
+RISE_SHARE = 0.5  # the 90th percentile of the steps up is at most this share of the median drop
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,9 @@ def detect(points: Sequence[Point], *, min_resets: int = MIN_RESETS) -> Sawtooth
     drops = np.flatnonzero(steps <= -threshold)
     if len(drops) < min_resets:
         return None
-    big_rises = int(np.count_nonzero(steps >= threshold))
-    if big_rises > BIG_RISE_SHARE * len(drops):
+    drop = float(-np.median(steps[drops]))
+    rises = steps[steps > 0]
+    if len(rises) and float(np.percentile(rises, 90)) > RISE_SHARE * drop:
         return None
     gaps = np.diff(ts[drops + 1])
     period = float(np.median(gaps))
@@ -66,7 +69,7 @@ def detect(points: Sequence[Point], *, min_resets: int = MIN_RESETS) -> Sawtooth
     regular = np.count_nonzero((gaps >= 0.5 * period) & (gaps <= 1.5 * period))
     if regular < REGULAR_SHARE * len(gaps):
         return None
-    return Sawtooth(len(drops), period, float(-np.median(steps[drops])))
+    return Sawtooth(len(drops), period, drop)
 
 
 def envelope(highs: Sequence[Point], lows: Sequence[Point] = (), *, period_s: float

@@ -58,10 +58,12 @@ def test_smooth_noisy_and_wandering_series_are_not_sawtooths() -> None:
     noise = [(t, 50.0 + float(rng.normal(0, 5))) for t in ts]
     walk = list(zip(ts, (50.0 + np.cumsum(rng.normal(0, 1, len(ts)))).tolist(), strict=True))
     daily_wave = [(t, 50.0 + 20.0 * float(np.sin(2 * np.pi * i / 4))) for i, t in enumerate(ts)]
+    # Memory of an office application: up through the working day, freed in the evening.
+    working_day = [(t, (51.0, 54.6, 57.5, 52.3)[i % 4] + float(rng.normal(0, 0.2))) for i, t in enumerate(ts)]
     cleaned_once = [(t, 40.0 + 0.2 * (i % 60)) for i, t in enumerate(ts)]  # one clean-up in the month
     resets = (5, 9, 50, 53, 110)  # clean-ups by hand, now and then
     irregular = [(t, 30.0 + 0.5 * (i - max((r for r in resets if r <= i), default=0))) for i, t in enumerate(ts)]
-    for points in (growing, flat, noise, walk, daily_wave, cleaned_once, irregular, growing[:5]):
+    for points in (growing, flat, noise, walk, daily_wave, working_day, cleaned_once, irregular, growing[:5]):
         assert detect(points) is None
 
 
