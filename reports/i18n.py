@@ -287,6 +287,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "rec.finding": "{name}（涉及 {hosts} 台设备）：{text}",
         "rec.keep": "设备运行平稳，建议保持现有巡检计划和服务安排。",
         "rec.open_tickets": "月末仍有 {count} 张工单未关闭，我们将逐一跟进直至解决。",
+        "rec.inspect": "本月没有完成的巡检，我们将尽快安排巡检，并在下次报告中给出结论。",
         "envelope_note": "定期清空的分区（如每日轮转的日志分区）以阴影带显示每个轮转周期内的使用范围，"
                          "上沿为最高使用率。",
         "resource.cpu": "CPU",
@@ -561,6 +562,8 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "rec.keep": "The devices ran steadily: keep the current inspection plan and service arrangements.",
         "rec.open_tickets": "{count} tickets were still open at the end of the month: we will follow each one "
                             "through to resolution.",
+        "rec.inspect": "No inspection was completed this month: we will carry one out as soon as possible and "
+                       "report its results next time.",
         "envelope_note": "A partition that is emptied regularly (such as a log partition rotated daily) is shown "
                          "as a shaded band: the range of its usage within each rotation, its top edge the "
                          "highest usage.",

@@ -12,8 +12,9 @@ The quarterly report's rules, in the order of their priority:
 8. a monthly CPU or memory average above ``resource_avg_above`` on a device.
 
 The monthly report's summary says what the provider will do next from the month alone: rules 1, 2,
-3 (with the inspection's warnings after its critical findings) and 7, and the tickets still open at
-the month's end. With none of these, one sentence says to keep the current plan. The texts are in
+3 (with the inspection's warnings after its critical findings) and 7, the inspection a month without
+one still needs, and the tickets still open at the month's end. With none of these, one sentence
+says to keep the current plan. The texts are in
 :mod:`reports.i18n`.
 """
 
@@ -109,11 +110,14 @@ def _long_open(stale: Sequence[OpenRisk], rules: Rules) -> list[Recommendation]:
 
 def monthly_recommendations(forecasts: Sequence[CapacityForecast], repeats: Sequence[RepeatFault],
                             open_risks: Sequence[OpenRisk], advice: Sequence[FindingAdvice], now: datetime,
-                            rules: Rules = Rules()) -> tuple[Recommendation, ...]:
+                            inspected: bool = True, rules: Rules = Rules()) -> tuple[Recommendation, ...]:
     """What the provider will do after the month: act before each forecast crossing, find the root
-    cause of repeat faults, follow the inspection's advice, and see the open tickets through."""
+    cause of repeat faults, follow the inspection's advice (or carry out the inspection the month
+    lacks: without one nothing says the devices ran steadily), and see the open tickets through."""
     stale = _stale(open_risks, now, rules)
     out = [*_capacity(forecasts, now), *_repeats(repeats), *_findings(advice), *_long_open(stale, rules)]
+    if not inspected:
+        out.append(Recommendation("inspect", 5))
     # Predictive tickets are covered by their forecast's sentence already.
     linked = {fc.ticket_id for fc in forecasts if fc.ticket_id is not None}
     recent = [r for r in open_risks if r.kind == "ticket" and r not in stale and r.ticket_id not in linked]

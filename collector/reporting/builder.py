@@ -183,7 +183,7 @@ class ReportBuilder:
         advice = finding_advice(problems, ("critical", "warning"))
         next_steps = NextSteps(horizon_end=horizon, forecasts=tuple(risks), open_risks=open_risks,
                                recommendations=monthly_recommendations(risks, td.repeats(), open_risks, advice,
-                                                                       until))
+                                                                       until, inspected=run is not None))
         return MonthlyReport(
             header=header,
             inspection=runs_data.inspection_info(run) if run is not None else None,

@@ -226,6 +226,10 @@ def test_running_period_is_partial_and_future_periods_are_refused(dataset: Datas
     assert isinstance(october, MonthlyReport)
     assert october.header.partial and october.header.data_until == NOW
     assert october.inspection is None and october.score is None and october.counts.total == 0
+    # Without an inspection the plan is to carry one out, never "the devices ran steadily".
+    assert october.next_steps is not None
+    kinds = [r.kind for r in october.next_steps.recommendations]
+    assert "inspect" in kinds and "keep" not in kinds
     assert {v for u in october.utilisation for line in u.lines if line.key == "cpu" for _, v in line.points} == {99.0}
     with pytest.raises(ReportRequestError, match="has not begun"):
         b.build("acme", Period.parse("2026-11"))
