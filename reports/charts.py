@@ -35,10 +35,9 @@ class Series:
     dashed: bool = False
     markers: bool = False
     width: float = 1.6
-    # The minimum per bucket where ``points`` are maxima: the lower edge of a sawtooth's envelope.
+    # The minimum per bucket where ``points`` are maxima: the lower edge of a sawtooth's envelope (a
+    # solid line without markers whose values fall back regularly, see :mod:`reports.sawtooth`).
     lows: Sequence[tuple[datetime, float]] = ()
-    # A solid line whose values fall back regularly (see :mod:`reports.sawtooth`) is drawn as its envelope.
-    envelope: bool = True
 
 
 @dataclass(frozen=True)
@@ -276,7 +275,7 @@ def _envelopes(series: Sequence[Series]) -> tuple[list[tuple[Series, bool]], lis
     drawn: list[tuple[Series, bool]] = []
     bands: list[Band] = []
     for s in series:
-        saw = sawtooth.detect(s.points) if s.envelope and not s.dashed and not s.markers else None
+        saw = sawtooth.detect(s.points) if not s.dashed and not s.markers else None
         if saw is None:
             drawn.append((s, False))
             continue
