@@ -19,6 +19,7 @@ from rich.table import Table
 from collector.cli.client import ApiClient, ApiError
 from collector.cli.output import Format, console, emit, err_console
 from collector.cli.units import fmt_number, fmt_quantity
+from inspections.log_rules import counts_text
 
 ACTIVE = ("queued", "running")
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta",
@@ -160,13 +161,15 @@ def _threshold(f: dict[str, Any]) -> str:
     return ", ".join(parts) or "—"
 
 
-def _evidence(e: dict[str, Any]) -> str:
+def _evidence(e: dict[str, Any], lang: str) -> str:
     series = ", ".join(s["name"] + ("{" + ",".join(f"{k}={v}" for k, v in s["labels"].items()) + "}"
                                     if s.get("labels") else "") for s in e.get("series", []))
     parts = [e["source"]]
     if series:
         parts.append(series)
-    if e.get("rules"):
+    if e.get("counts"):
+        parts.append(counts_text([(str(rule), int(n)) for rule, n in e["counts"]], lang))
+    elif e.get("rules"):
         parts.append("rules " + ", ".join(e["rules"]))
     if e.get("aggregation"):
         parts.append(e["aggregation"] + (f" of bucket {e['rollup']}" if e.get("rollup") else ""))
@@ -202,7 +205,7 @@ def print_findings(run: dict[str, Any], lang: str | None = None) -> None:
                 console.print(f"    {words['reason']}: {escape(f['unknown_reason'])}")
             if f.get("note"):
                 console.print(f"    {words['note']}: {escape(_text(f['note'], lang))}")
-            console.print(f"    [dim]{words['evidence']}: {escape(_evidence(f['evidence']))}[/]")
+            console.print(f"    [dim]{words['evidence']}: {escape(_evidence(f['evidence'], lang))}[/]")
             console.print(f"    {words['recommendation']}: {escape(_text(f['recommendation'], lang))}")
 
 
