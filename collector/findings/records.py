@@ -19,6 +19,7 @@ from collector.findings.tables import maintenance_records
 from collector.inspection import runs
 from collector.inspection.runs import StoredFinding
 from collector.tickets.model import Closure, Source, Ticket, fingerprint
+from collector.tickets.policy import TicketPolicy
 from collector.tickets.repository import load_ticket
 from collector.tickets.service import TicketError, TicketService
 from collector.tickets.tables import tickets
@@ -167,14 +168,13 @@ def _ticket_for(conn: Connection, fp: str, since_ms: int) -> Ticket | None:
     return load_ticket(conn, tid) if tid is not None else None
 
 
-def memo(conn: Connection, svc: TicketService, run_id: int) -> list[MemoItem]:
+def memo(conn: Connection, policy: TicketPolicy, run_id: int) -> list[MemoItem]:
     """The run's problems the policy opens tickets for, not recorded as fixed, with their follow-up tickets;
     then the checklist rows marked abnormal."""
     run = runs.get_run(conn, run_id)
     since_ms = round(datetime.fromisoformat(run["started"]).timestamp() * 1000) if run["started"] else 0
     fixed = {(r.host_id, r.check_id, r.subject) for r in fixes(conn, run_id)}
     names = {h["host_id"]: h["hostname"] for h in runs.host_results(conn, run_id)}
-    policy = svc.cfg.policy
     out: list[MemoItem] = []
     for s in runs.stored_findings(conn, run_id, statuses=("critical", "warning", "unknown")):
         f = s.finding
