@@ -52,6 +52,7 @@ _PAST_INCIDENT_AT: dict[TroubleKind, tuple[int, float, int]] = {
     TroubleKind.DISK_IO_ERRORS: (12, 2.7, 40),
     TroubleKind.OOM_KILLS: (19, 20.2, 60),
 }
+PAST_MONTH_KINDS = tuple(_PAST_INCIDENT_AT)
 OOM_KILLS_PER_INCIDENT = 4
 # A silent host would hide the trend a predictive ticket needs at the end of history.
 _EXCLUSIVE = {TroubleKind.SILENT: {TroubleKind.DISK_FILL, TroubleKind.MEMORY_LEAK}}
