@@ -123,8 +123,11 @@ def record_fix(svc: TicketService, run_id: int, ref: str, symptom: str, analysis
         open_ticket = conn.execute(select(tickets.c.id).where(tickets.c.open_fingerprint == _fingerprint(f))
                                    ).scalar_one_or_none()
     if open_ticket is not None:
-        closure = Closure(cause=analysis.strip(), solution=steps.strip(),
-                          short_term=f"fixed on the spot during inspection run {run_id}: {symptom.strip()}")
+        # The closure is the customer's to read (fault analysis of the quarterly report): in their language.
+        customer = svc.customers.get(run["customer_id"])
+        on_site = "巡检时现场排除：" if customer is not None and customer.language == "zh" else \
+            "fixed on the spot during the inspection: "
+        closure = Closure(cause=analysis.strip(), solution=steps.strip(), short_term=on_site + symptom.strip())
         try:
             svc.resolve(open_ticket, actor, f"fixed on the spot (maintenance record {record_id})", closure)
         except TicketError as exc:
