@@ -210,7 +210,8 @@ def _past_inspections(client: ApiClient, d: Demo, history: timedelta) -> dict[st
 
     with console.status("inspecting every whole month of the history (月度巡检), filling in the checklists…"):
         runs = run_past_inspections(client, d.customers, datetime.now(UTC), history)
-    console.print(f"past monthly inspections: {len(runs)} customers, checklists filled in, fixes recorded")
+    console.print(f"past monthly inspections: {len(runs)} customers, checklists filled in, last month's fixes "
+                  "recorded and follow-ups noted")
     return runs
 
 
