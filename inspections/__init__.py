@@ -27,6 +27,7 @@ from inspections.data import (
 from inspections.engine import InspectionProgress, inspect_host, run_inspection
 from inspections.errors import CheckDefinitionError, InspectionConfigError, OverrideError, ProfileError
 from inspections.expectations import ExpectedHttp, ExpectedProcess, HostExpectations
+from inspections.hysteresis import PreviousStatuses, Recovery
 from inspections.model import (
     CATEGORIES,
     CATEGORY_TITLES,
@@ -76,9 +77,11 @@ __all__ = [
     "OverrideError",
     "Overrides",
     "PrefetchingData",
+    "PreviousStatuses",
     "Profile",
     "ProfileError",
     "PythonCheck",
+    "Recovery",
     "RollupColumns",
     "RollupPoint",
     "ScoreWeights",

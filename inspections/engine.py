@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from inspections.checks.base import Check, CheckInputs, NotApplicable, Observation
 from inspections.checks.context import CheckContext
 from inspections.data import HostInfo, InspectionData, PrefetchingData
+from inspections.hysteresis import PreviousStatuses, Recovery, held_status
 from inspections.model import (
     CustomerScore,
     Evidence,
@@ -72,11 +73,14 @@ def run_inspection(
     previous_run_at: datetime | None = None,
     progress: ProgressCallback | None = None,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
+    previous: PreviousStatuses | None = None,
 ) -> InspectionResult:
     """Evaluate ``profile`` for every host over ``window`` (default: the profile's window ending
     at ``now``). ``overrides`` is one customer's :class:`Overrides` or a mapping customer id →
     overrides. ``previous_run_at`` is when the previous inspection of these hosts ran (reboot
-    detection); ``progress`` is called after each host."""
+    detection); ``previous`` holds that inspection's statuses, which checks with recovery levels
+    keep while the value has not recovered (:mod:`inspections.hysteresis`); ``progress`` is called
+    after each host."""
     now = now or datetime.now(UTC)
     _require_aware("now", now)
     _require_aware("previous_run_at", previous_run_at)
@@ -99,7 +103,7 @@ def run_inspection(
             ctx = CheckContext(
                 data, host, since, until, now, previous_run_at, profile.stale_after, host_overrides.expectations
             )
-            results.append(inspect_host(ctx, checks, host_overrides, profile.stale_after, texts, weights))
+            results.append(inspect_host(ctx, checks, host_overrides, profile.stale_after, texts, weights, previous))
             if progress is not None:
                 progress(InspectionProgress(len(results), len(hosts), host.host_id, host.hostname))
 
@@ -131,6 +135,7 @@ def inspect_host(
     stale_after: timedelta,
     texts: dict[str, _CheckTexts] | None = None,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
+    previous: PreviousStatuses | None = None,
 ) -> HostResult:
     host = ctx.host
     findings: list[Finding] = []
@@ -151,7 +156,8 @@ def inspect_host(
             if observation.subject and not overrides.enabled(check.id, observation.subject):
                 skipped.append(Skipped(check.id, f"subject {observation.subject!r} disabled by overrides"))
                 continue
-            findings.append(_finding(host.host_id, check, observation, overrides, text))
+            before = previous.get((host.host_id, check.id, observation.subject)) if previous else None
+            findings.append(_finding(host.host_id, check, observation, overrides, text, before))
     return HostResult(
         host_id=host.host_id,
         hostname=host.hostname,
@@ -181,11 +187,22 @@ def _observe(check: Check, ctx: CheckContext) -> tuple[list[Observation], NotApp
 
 
 def _finding(
-    host_id: str, check: Check, observation: Observation, overrides: HostOverrides, text: _CheckTexts
+    host_id: str,
+    check: Check,
+    observation: Observation,
+    overrides: HostOverrides,
+    text: _CheckTexts,
+    previous: Status | None = None,
 ) -> Finding:
     spec = check.spec
     threshold = overrides.threshold(check, observation.subject)
     status, reason = _status(observation, threshold.status_of)
+    note = observation.note
+    if previous is not None and status != "unknown" and observation.value is not None:
+        recovery = overrides.recovery(check, observation.subject)
+        held = held_status(observation.value, threshold, recovery, status, previous)
+        if held != status:
+            status, note = held, _held_note(held, recovery, spec.unit, note)
     return Finding(
         host_id=host_id,
         check_id=check.id,
@@ -200,8 +217,22 @@ def _finding(
         category=spec.category,
         severity=spec.severity,
         name=text.name,
-        note=observation.note,
+        note=note,
     )
+
+
+_STATUS_ZH = {"warning": "警告", "critical": "严重"}
+
+
+def _held_note(status: Status, recovery: Recovery, unit: str, note: dict[str, str] | None) -> dict[str, str]:
+    """Why a value on the good side of its level still has the previous inspection's status."""
+    level = recovery.crit if status == "critical" else recovery.warn
+    shown = f"{level:g}{unit if unit in ('%', '') else ' ' + unit}" if level is not None else ""
+    zh = f"上次巡检为{_STATUS_ZH[status]}，数值尚未回到恢复值 {shown} 以内，维持{_STATUS_ZH[status]}"
+    en = f"{status} at the previous inspection and not yet back past the recovery level {shown}: still {status}"
+    if note:
+        return {"zh": f"{note.get('zh', '')}；{zh}".lstrip("；"), "en": f"{note.get('en', '')}; {en}".lstrip("; ")}
+    return {"zh": zh, "en": en}
 
 
 def _status(observation: Observation, judge: Callable[[float], Status]) -> tuple[Status, str | None]:

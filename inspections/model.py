@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from inspections.log_rules import counts_text
+
 Status = Literal["ok", "warning", "critical", "unknown"]
 Category = Literal["device_network", "resources", "application", "system_logs", "data_security"]
 Severity = Literal["low", "medium", "high"]
@@ -114,7 +116,9 @@ class Evidence:
 
     ``source`` is ``rollups`` (a window aggregation), ``latest`` (the newest value), ``events``
     (log-rule events) or ``host`` (host metadata such as last-seen time). ``aggregation`` says how
-    the window was reduced, e.g. ``p95`` of the rollup field ``avg``.
+    the window was reduced, e.g. ``p95`` of the rollup field ``avg``. Event evidence names the
+    ``rules`` it read and ``counts``, the events per rule in the window, most first; people read
+    them by display name (:meth:`counts_text`).
     """
 
     source: Literal["rollups", "latest", "events", "host"]
@@ -126,6 +130,11 @@ class Evidence:
     points: int | None = None
     latest_ts: datetime | None = None
     rules: tuple[str, ...] = ()
+    counts: tuple[tuple[str, int], ...] = ()
+
+    def counts_text(self, lang: str) -> str:
+        """Which kinds of events were counted and how often, in ``lang``: "磁盘 I/O 错误 12 次"."""
+        return counts_text(self.counts, lang)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +147,7 @@ class Evidence:
             "points": self.points,
             "latest_ts": _iso(self.latest_ts),
             "rules": list(self.rules),
+            "counts": [[rule, n] for rule, n in self.counts],
         }
 
     @classmethod
@@ -152,6 +162,7 @@ class Evidence:
             points=data.get("points"),
             latest_ts=_from_iso(data.get("latest_ts")),
             rules=tuple(data.get("rules", [])),
+            counts=tuple((str(rule), int(n)) for rule, n in data.get("counts", [])),
         )
 
 

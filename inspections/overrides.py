@@ -11,6 +11,8 @@ checks:                      # rules; the most specific matching rule wins per f
     crit: 98
   - check: logs.segfaults
     enabled: false
+  - check: network.interface_errors
+    recover_warn: 0.002      # once warning, ok again only below 0.002 % (recover_crit likewise)
 expect:
   processes: [nginx, {name: app, cmdline: "java -jar app.jar", min_count: 2, hosts: ["app-*"]}]
   ports: [22, 443]
@@ -23,8 +25,9 @@ expect:
 ```
 
 Specificity: a rule scoped to hosts beats one scoped to subjects, which beats an unscoped one; a
-rule scoped to both beats all; among equals the later rule wins. Each field (warn, crit, enabled)
-is resolved on its own, so a host rule can change only ``crit`` and keep the customer's ``warn``.
+rule scoped to both beats all; among equals the later rule wins. Each field (warn, crit, enabled,
+recover_warn, recover_crit) is resolved on its own, so a host rule can change only ``crit`` and keep
+the customer's ``warn``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from inspections.checks.library import CheckLibrary, builtin_library, unknown_ch
 from inspections.data import HostInfo
 from inspections.errors import OverrideError, parse_yaml, read_yaml, validation_message
 from inspections.expectations import ExpectedHttp, ExpectedProcess, HostExpectations
+from inspections.hysteresis import Recovery, check_recovery
 from inspections.model import Threshold
 
 
@@ -189,11 +193,13 @@ class ThresholdRule(_Scoped):
     warn: float | None = None
     crit: float | None = None
     enabled: bool | None = None
+    recover_warn: float | None = None
+    recover_crit: float | None = None
 
     @model_validator(mode="after")
     def _does_something(self) -> ThresholdRule:
-        if not {"warn", "crit", "enabled"} & self.model_fields_set:
-            raise ValueError("a rule must set at least one of warn, crit or enabled")
+        if not {"warn", "crit", "enabled", "recover_warn", "recover_crit"} & self.model_fields_set:
+            raise ValueError("a rule must set at least one of warn, crit, enabled, recover_warn or recover_crit")
         return self
 
     @property
@@ -250,6 +256,14 @@ class HostOverrides:
             crit=self._resolve(check.id, "crit", subject, spec.crit),
             direction=spec.direction,
         )
+
+    def recovery(self, check: Check, subject: str) -> Recovery:
+        """The check's recovery levels (:mod:`inspections.hysteresis`) with the overrides applied."""
+        default = check.spec.recovery_levels
+        if check.id not in self._rules:
+            return default
+        return Recovery(warn=self._resolve(check.id, "recover_warn", subject, default.warn),
+                        crit=self._resolve(check.id, "recover_crit", subject, default.crit))
 
 
 class Overrides:
@@ -325,15 +339,16 @@ def _validate_rules(parsed: OverridesFile, source: str, library: CheckLibrary) -
             )
         # The levels in force where this rule applies: the catalogue's, layered with every earlier
         # rule of the same check that also applies there, then this rule.
-        warn, crit = check.spec.warn, check.spec.crit
-        for _, earlier in ordered[:position]:
-            if earlier.check == rule.check and _covers(earlier, rule):
-                warn = earlier.warn if earlier.sets("warn") else warn
-                crit = earlier.crit if earlier.sets("crit") else crit
-        warn = rule.warn if rule.sets("warn") else warn
-        crit = rule.crit if rule.sets("crit") else crit
+        levels: dict[str, float | None] = {"warn": check.spec.warn, "crit": check.spec.crit,
+                                           "recover_warn": check.spec.recovery_levels.warn,
+                                           "recover_crit": check.spec.recovery_levels.crit}
+        for _, earlier in [*ordered[:position], (index, rule)]:
+            if earlier is rule or (earlier.check == rule.check and _covers(earlier, rule)):
+                levels.update({name: getattr(earlier, name) for name in levels if earlier.sets(name)})
+        warn, crit = levels["warn"], levels["crit"]
         try:
             check_levels(warn, crit, check.spec.direction)
+            check_recovery(warn, crit, Recovery(levels["recover_warn"], levels["recover_crit"]), check.spec.direction)
         except ValueError as exc:
             problems.append(
                 f"{where}: {exc} (resulting levels warn={warn}, crit={crit}; direction {check.spec.direction})"

@@ -295,6 +295,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "band.healthy": "良好",
         "band.attention": "关注",
         "band.at_risk": "风险",
+        "maintenance_memo": "系统维护备忘录",
+        "no_memo": "本次巡检没有遗留待跟进处理的问题。",
+        "follow_up_ticket": "跟进工单",
     },
     "en": {
         "monthly_title": "Inspection report",
@@ -572,6 +575,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "band.healthy": "healthy",
         "band.attention": "needs attention",
         "band.at_risk": "at risk",
+        "maintenance_memo": "Maintenance memo: problems left for a follow-up ticket",
+        "no_memo": "No problem of this inspection was left for a follow-up ticket.",
+        "follow_up_ticket": "Follow-up ticket",
     },
 }
 

@@ -252,6 +252,22 @@ class MaintenanceEntry:
 
 
 @dataclass(frozen=True)
+class MemoEntry:
+    """系统维护备忘录: a problem of the inspection left for a follow-up ticket (a finding or a checklist
+    row marked abnormal)."""
+
+    host: HostRef | None  # None for a checklist row, which belongs to the site
+    name: Text  # the check's display name or the checklist item's title
+    subject: str
+    status: str  # critical, warning, unknown or issue (a checklist row)
+    observed: float | None
+    unit: str
+    ticket_id: int | None
+    ticket_severity: str | None
+    ticket_state: str | None
+
+
+@dataclass(frozen=True)
 class Line:
     """One line of a chart: ``key`` picks its colour and legend text (cpu, mem, disk, …)."""
 
@@ -306,6 +322,7 @@ class MonthlyReport:
     maintenance: tuple[MaintenanceEntry, ...] = ()  # problems of the run fixed on the spot
     # What the provider will do next: from the month's findings, forecasts and open tickets.
     next_steps: NextSteps | None = None
+    memo: tuple[MemoEntry, ...] = ()  # problems of the run left for follow-up tickets
 
     @property
     def score_delta(self) -> int | None:

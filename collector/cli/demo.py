@@ -181,12 +181,15 @@ async def _simulate(target: str, settings: FleetSettings, history: timedelta, se
     Without ``serve`` the fleet stops once ``while_live`` returns; with it, it streams until a signal.
     """
     from collector.cli.simulate import run_simulation
+    from collector.simulator import TroubleSpec
 
     stop = asyncio.Event()
     backfilled = asyncio.Event()
     task = asyncio.create_task(run_simulation(target, settings.agents, settings.customers, history,
                                               timedelta(days=365) if serve else timedelta(minutes=30),
-                                              settings.seed, stop=stop, backfilled=backfilled))
+                                              settings.seed, stop=stop, backfilled=backfilled,
+                                              # last month's incidents: its inspection has something to fix
+                                              trouble=TroubleSpec(past_month_incidents=True)))
     waiter = asyncio.create_task(backfilled.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -207,8 +210,18 @@ def _past_inspections(client: ApiClient, d: Demo, history: timedelta) -> dict[st
 
     with console.status("inspecting every whole month of the history (月度巡检), filling in the checklists…"):
         runs = run_past_inspections(client, d.customers, datetime.now(UTC), history)
-    console.print(f"past monthly inspections: {len(runs)} customers, checklists filled in, fixes recorded")
+    console.print(f"past monthly inspections: {len(runs)} customers, checklists filled in, last month's fixes "
+                  "recorded and follow-ups noted")
     return runs
+
+
+# The headings above what the demo prints for one customer, in the customer's language.
+_HEADINGS = {"zh": {"inspection": "月度巡检", "reports": "巡检报告与季度健康报告"},
+             "en": {"inspection": "monthly inspection", "reports": "reports"}}
+
+
+def _language(customer: dict[str, object]) -> str:
+    return "zh" if customer.get("language") == "zh" else "en"
 
 
 def _inspections(d: Demo) -> dict[str, int]:
@@ -217,7 +230,7 @@ def _inspections(d: Demo) -> dict[str, int]:
     runs: dict[str, int] = {}
     for customer in d.customers:
         cid = str(customer["id"])
-        console.rule(f"monthly inspection (巡检) — {customer['name']}")
+        console.rule(f"{_HEADINGS[_language(customer)]['inspection']} — {customer['name']}")
         runs[cid] = run_demo_inspection(d.api_url, d.token, cid, profile="monthly")
     return runs
 
@@ -228,7 +241,7 @@ def _reports(client: ApiClient, d: Demo, runs: dict[str, int]) -> None:
     # The customer whose language is Chinese shows the reports as most of our users' customers read them.
     customer = next((c for c in d.customers if c["language"] == "zh"), d.customers[0])
     cid = str(customer["id"])
-    console.rule(f"reports — {customer['name']}")
+    console.rule(f"{_HEADINGS[_language(customer)]['reports']} — {customer['name']}")
     with console.status("rendering the monthly (巡检报告) and quarterly (季度健康报告) reports…"):
         paths = write_demo_reports(client, cid, d.paths.reports, inspect=False, run_id=runs.get(cid))
     for p in paths:

@@ -1,7 +1,10 @@
 """The demo's past monthly inspections: each calendar month inside the loaded history, as the provider
 would have run it — the automatic checks through the collector's API, the manual checklist filled in
 on site and, where the inspection found something the engineer could fix there and then, the fix
-recorded (系统维护记录表). The reports of those months then read like a provider's deliverables.
+recorded (系统维护记录表); what needs parts or the customer's go-ahead stays in the maintenance memo
+(系统维护备忘录) with its follow-up ticket acknowledged and the plan noted. The simulator gives each
+customer last month's incidents for this (a process killed for want of memory, a disk throwing I/O
+errors), so the reports of those months read like a provider's deliverables.
 """
 
 from __future__ import annotations
@@ -40,10 +43,25 @@ FIXES: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = {
         ("SSH 登录失败次数激增", "来自单一外部地址的口令爆破", "在防火墙封禁该地址并关闭 SSH 口令登录"),
         ("a surge of failed SSH logins", "password guessing from one outside address",
          "blocked the address at the firewall and turned SSH password logins off")),
+    "logs.oom_kills": (
+        ("夜间报表任务运行时进程被内核以内存耗尽 (OOM) 终止", "报表任务未限制内存，与业务高峰重叠时耗尽内存",
+         "为报表任务设置内存上限 (systemd MemoryMax=4G)，改到凌晨 2 点执行，并确认业务服务已恢复"),
+        ("processes were killed by the kernel's OOM killer while the evening report job ran",
+         "the report job had no memory limit and overlapped the business peak",
+         "capped the report job's memory (systemd MemoryMax=4G), moved it to 02:00 and confirmed the service "
+         "recovered")),
     "logs.error_rate": (
         ("应用错误日志增多", "数据库连接池在高峰期耗尽", "调大连接池并重启应用服务"),
         ("more application errors", "the database connection pool ran dry at the peak",
          "enlarged the pool and restarted the application service")),
+}
+
+
+# What the engineer notes on the follow-up ticket of a problem left in the memo, by check.
+FOLLOW_UPS: dict[str, tuple[str, str]] = {
+    "logs.disk_io_errors": ("磁盘出现 I/O 错误，现场无备件：已申请同型号硬盘，待客户确认停机窗口后更换并重建 RAID",
+                            "the disk throws I/O errors and no spare was on site: a replacement of the same model is "
+                            "ordered and goes in, with a RAID rebuild, in a window the customer approves"),
 }
 
 
@@ -84,10 +102,24 @@ def _fix_one(client: ApiClient, run: dict[str, Any], language: str) -> bool:
     return False
 
 
+def _follow_up(client: ApiClient, run_id: int, language: str) -> bool:
+    """Acknowledge the follow-up ticket of the run's first memo item the engineer has a plan for, with the
+    plan as its note; False if there is none."""
+    for item in client.get(f"/api/v1/inspections/{run_id}/memo"):
+        texts = FOLLOW_UPS.get(item["check_id"])
+        if texts is None or item["ticket_id"] is None or item["ticket_state"] != "registered":
+            continue
+        client.post(f"/api/v1/tickets/{item['ticket_id']}/ack", json={"note": texts[0] if language == "zh"
+                                                                       else texts[1]})
+        return True
+    return False
+
+
 def run_past_inspections(client: ApiClient, customers: list[dict[str, object]], now: datetime,
                          history: timedelta) -> dict[str, int]:
     """Inspect every whole month of the history for each customer, checklist filled in and, in the
-    last month, one finding fixed on the spot where there is one; the last month's run id per customer."""
+    last month, one finding fixed on the spot and one left for a follow-up ticket where there are
+    such; the last month's run id per customer."""
     last: dict[str, int] = {}
     for customer in customers:
         cid, language = str(customer["id"]), str(customer["language"])
@@ -101,4 +133,5 @@ def run_past_inspections(client: ApiClient, customers: list[dict[str, object]], 
             last[cid] = int(run["id"])
         if cid in last:
             _fix_one(client, client.get(f"/api/v1/inspections/{last[cid]}", findings="problems"), language)
+            _follow_up(client, last[cid], language)
     return last

@@ -19,22 +19,29 @@ from rich.table import Table
 from collector.cli.client import ApiClient, ApiError
 from collector.cli.output import Format, console, emit, err_console
 from collector.cli.units import fmt_number, fmt_quantity
+from inspections.log_rules import counts_text
 
 ACTIVE = ("queued", "running")
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta",
                 "completed": "green", "failed": "red", "cancelled": "yellow", "missed": "yellow",
                 "running": "cyan", "queued": "cyan"}
 STATUS_TEXT = {
-    "zh": {"ok": "正常", "warning": "警告", "critical": "严重", "unknown": "未知"},
+    "zh": {"ok": "正常", "warning": "警告", "critical": "严重", "unknown": "未知", "completed": "已完成",
+           "failed": "失败", "cancelled": "已取消", "missed": "已错过", "running": "进行中", "queued": "排队中"},
     "en": {"ok": "ok", "warning": "warning", "critical": "critical", "unknown": "unknown"},
 }
 LABELS = {
     "zh": {"host": "主机", "score": "健康分", "status": "状态", "customer_score": "客户健康分", "evidence": "依据",
            "recommendation": "建议", "reason": "原因", "observed": "观测值", "threshold": "阈值", "no_problems":
-           "所有检查项均正常。", "window": "巡检周期", "note": "说明"},
+           "所有检查项均正常。", "window": "巡检周期", "note": "说明", "run": "第 {id} 次巡检", "colon": "：",
+           "totals": "严重 {critical} 项，警告 {warning} 项，未知 {unknown} 项；耗时 {seconds} 秒",
+           "run_status": "第 {id} 次巡检：{status}"},
     "en": {"host": "host", "score": "score", "status": "status", "customer_score": "customer score",
            "evidence": "evidence", "recommendation": "recommendation", "reason": "reason", "observed": "observed",
-           "threshold": "threshold", "no_problems": "Every check is ok.", "window": "window", "note": "note"},
+           "threshold": "threshold", "no_problems": "Every check is ok.", "window": "window", "note": "note",
+           "run": "run {id}", "colon": ": ",
+           "totals": "{critical} critical, {warning} warning, {unknown} unknown findings; took {seconds} s",
+           "run_status": "run {id}: {status}"},
 }
 BANDS = {"zh": ((90, "良好"), (70, "关注"), (0, "风险")), "en": ((90, "healthy"), (70, "attention"), (0, "at risk"))}
 
@@ -118,7 +125,7 @@ def print_summary(run: dict[str, Any], lang: str | None = None) -> None:
     words = LABELS[lang]
     profile = _text(run.get("profile_name"), lang) or run["profile"]
     title = (f"{profile} — {run.get('customer_name', run['customer_id'])}"
-             f" (run {run['id']}, {_when(run.get('since'))} → {_when(run.get('until'))})")
+             f" ({words['run'].format(id=run['id'])}, {_when(run.get('since'))} → {_when(run.get('until'))})")
     table = Table(title=title, header_style="bold")
     table.add_column(words["host"])
     table.add_column(words["score"], justify="right")
@@ -131,13 +138,15 @@ def print_summary(run: dict[str, Any], lang: str | None = None) -> None:
                       str(c.get("ok", 0)), _count(c, "warning"), _count(c, "critical"), _count(c, "unknown"))
     console.print(table)
     if run["status"] != "completed":
-        console.print(f"run {run['id']}: {_styled(run['status'])} {escape(run.get('error') or '')}")
+        console.print(words["run_status"].format(id=run["id"], status=_styled(run["status"], lang))
+                      + f" {escape(run.get('error') or '')}")
         return
     score = run.get("customer_score")
-    console.print(f"[bold]{words['customer_score']}: {score if score is not None else '—'}[/] "
-                  f"({band(score, lang)}) — {run['counts'].get('critical', 0)} critical, "
-                  f"{run['counts'].get('warning', 0)} warning, {run['counts'].get('unknown', 0)} unknown findings; "
-                  f"took {fmt_number(run.get('duration_s'))} s")
+    counts = run["counts"]
+    totals = words["totals"].format(critical=counts.get("critical", 0), warning=counts.get("warning", 0),
+                                    unknown=counts.get("unknown", 0), seconds=fmt_number(run.get("duration_s")))
+    console.print(f"[bold]{words['customer_score']}{words['colon']}{score if score is not None else '—'}[/] "
+                  f"({band(score, lang)}) — {totals}")
 
 
 def _count(counts: dict[str, int], status: str) -> str:
@@ -152,13 +161,15 @@ def _threshold(f: dict[str, Any]) -> str:
     return ", ".join(parts) or "—"
 
 
-def _evidence(e: dict[str, Any]) -> str:
+def _evidence(e: dict[str, Any], lang: str) -> str:
     series = ", ".join(s["name"] + ("{" + ",".join(f"{k}={v}" for k, v in s["labels"].items()) + "}"
                                     if s.get("labels") else "") for s in e.get("series", []))
     parts = [e["source"]]
     if series:
         parts.append(series)
-    if e.get("rules"):
+    if e.get("counts"):
+        parts.append(counts_text([(str(rule), int(n)) for rule, n in e["counts"]], lang))
+    elif e.get("rules"):
         parts.append("rules " + ", ".join(e["rules"]))
     if e.get("aggregation"):
         parts.append(e["aggregation"] + (f" of bucket {e['rollup']}" if e.get("rollup") else ""))
@@ -194,7 +205,7 @@ def print_findings(run: dict[str, Any], lang: str | None = None) -> None:
                 console.print(f"    {words['reason']}: {escape(f['unknown_reason'])}")
             if f.get("note"):
                 console.print(f"    {words['note']}: {escape(_text(f['note'], lang))}")
-            console.print(f"    [dim]{words['evidence']}: {escape(_evidence(f['evidence']))}[/]")
+            console.print(f"    [dim]{words['evidence']}: {escape(_evidence(f['evidence'], lang))}[/]")
             console.print(f"    {words['recommendation']}: {escape(_text(f['recommendation'], lang))}")
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent.configfile import parse_duration
 from collector.cli.output import console, err_console
+
+if TYPE_CHECKING:
+    from collector.simulator import TroubleSpec
 
 
 def progress_bar() -> Progress:
@@ -20,7 +23,7 @@ def progress_bar() -> Progress:
 
 async def run_simulation(target: str, agents: int, customers: int, history: timedelta, live: timedelta | None,
                          seed: int, stop: asyncio.Event | None = None,
-                         backfilled: asyncio.Event | None = None) -> object:
+                         backfilled: asyncio.Event | None = None, trouble: TroubleSpec | None = None) -> object:
     from collector.simulator import ProgressInfo, simulate
 
     with progress_bar() as bar:
@@ -35,7 +38,7 @@ async def run_simulation(target: str, agents: int, customers: int, history: time
                 backfilled.set()
 
         summary = await simulate(target, agents=agents, customers=customers, history=history, live=live,
-                                 seed=seed, progress=on_progress, stop=stop)
+                                 seed=seed, progress=on_progress, stop=stop, trouble=trouble)
     if backfilled is not None:
         backfilled.set()
     return summary

@@ -68,6 +68,6 @@ def get_memo(run_id: StoreId, request: Request, _: Viewer) -> list[dict[str, Any
     svc = _tickets(request)
     with svc.engine.connect() as conn:
         try:
-            return [m.to_dict() for m in records.memo(conn, svc, run_id)]
+            return [m.to_dict() for m in records.memo(conn, svc.cfg.policy, run_id)]
         except RunNotFound as exc:
             raise HTTPException(404, str(exc)) from None

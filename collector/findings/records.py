@@ -19,6 +19,7 @@ from collector.findings.tables import maintenance_records
 from collector.inspection import runs
 from collector.inspection.runs import StoredFinding
 from collector.tickets.model import Closure, Source, Ticket, fingerprint
+from collector.tickets.policy import TicketPolicy
 from collector.tickets.repository import load_ticket
 from collector.tickets.service import TicketError, TicketService
 from collector.tickets.tables import tickets
@@ -122,8 +123,11 @@ def record_fix(svc: TicketService, run_id: int, ref: str, symptom: str, analysis
         open_ticket = conn.execute(select(tickets.c.id).where(tickets.c.open_fingerprint == _fingerprint(f))
                                    ).scalar_one_or_none()
     if open_ticket is not None:
-        closure = Closure(cause=analysis.strip(), solution=steps.strip(),
-                          short_term=f"fixed on the spot during inspection run {run_id}: {symptom.strip()}")
+        # The closure is the customer's to read (fault analysis of the quarterly report): in their language.
+        customer = svc.customers.get(run["customer_id"])
+        on_site = "巡检时现场排除：" if customer is not None and customer.language == "zh" else \
+            "fixed on the spot during the inspection: "
+        closure = Closure(cause=analysis.strip(), solution=steps.strip(), short_term=on_site + symptom.strip())
         try:
             svc.resolve(open_ticket, actor, f"fixed on the spot (maintenance record {record_id})", closure)
         except TicketError as exc:
@@ -167,14 +171,13 @@ def _ticket_for(conn: Connection, fp: str, since_ms: int) -> Ticket | None:
     return load_ticket(conn, tid) if tid is not None else None
 
 
-def memo(conn: Connection, svc: TicketService, run_id: int) -> list[MemoItem]:
+def memo(conn: Connection, policy: TicketPolicy, run_id: int) -> list[MemoItem]:
     """The run's problems the policy opens tickets for, not recorded as fixed, with their follow-up tickets;
     then the checklist rows marked abnormal."""
     run = runs.get_run(conn, run_id)
     since_ms = round(datetime.fromisoformat(run["started"]).timestamp() * 1000) if run["started"] else 0
     fixed = {(r.host_id, r.check_id, r.subject) for r in fixes(conn, run_id)}
     names = {h["host_id"]: h["hostname"] for h in runs.host_results(conn, run_id)}
-    policy = svc.cfg.policy
     out: list[MemoItem] = []
     for s in runs.stored_findings(conn, run_id, statuses=("critical", "warning", "unknown")):
         f = s.finding

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
@@ -18,7 +18,7 @@ from collector.inspection.tables import inspection_checklist, inspection_finding
 from inspections import ChecklistRow, CustomerScore, Finding, HostResult, InspectionResult, Skipped, blank_rows
 from inspections.checklist import ChecklistResult
 from inspections.data import from_epoch
-from inspections.model import status_counts
+from inspections.model import Status, status_counts
 
 CHECKLIST_RESULTS: tuple[str, ...] = get_args(ChecklistResult)
 ACTIVE = ("queued", "running")
@@ -181,19 +181,35 @@ def take_over_runs(engine: Engine, dead_collector: str, now_ms: int) -> list[Run
     return again
 
 
-def previous_run_at(engine: Engine, customer_id: str, profile_id: str, before_run_id: int,
-                    until: datetime) -> datetime | None:
-    """Where the customer's previous inspection of the same profile ended (reboot detection): the
-    latest end of a completed run's window at or before ``until``, so a month inspected after a later
-    one still counts from the month before it."""
+@dataclass(frozen=True)
+class PreviousRun:
+    """The customer's previous completed inspection of the same profile: where its window ended
+    (reboot detection) and its findings' statuses (recovery levels, :mod:`inspections.hysteresis`)."""
+
+    run_id: int
+    until: datetime
+    statuses: dict[tuple[str, str, str], Status]
+
+
+def previous_run(engine: Engine, customer_id: str, profile_id: str, before_run_id: int,
+                 until: datetime) -> PreviousRun | None:
+    """The completed run of the customer and profile whose window ended last at or before ``until``,
+    so a month inspected after a later one still follows the month before it."""
     limit = int(until.timestamp() * 1000)
+    r = inspection_runs.c
     with engine.connect() as conn:
-        ms = conn.execute(select(inspection_runs.c.until_ms).where(
-            inspection_runs.c.customer_id == customer_id, inspection_runs.c.profile == profile_id,
-            inspection_runs.c.status == "completed", inspection_runs.c.id != before_run_id,
-            inspection_runs.c.until_ms <= limit,
-        ).order_by(inspection_runs.c.until_ms.desc()).limit(1)).scalar_one_or_none()
-    return from_epoch(ms / 1000) if ms else None
+        row = conn.execute(select(r.id, r.until_ms).where(
+            r.customer_id == customer_id, r.profile == profile_id, r.status == "completed", r.id != before_run_id,
+            r.until_ms <= limit,
+        ).order_by(r.until_ms.desc(), r.id.desc()).limit(1)).first()
+        if row is None or not row.until_ms:
+            return None
+        f = inspection_findings.c
+        statuses = {(h, c, s): cast(Status, st) for h, c, s, st in conn.execute(
+            select(f.host_id, f.check_id, f.subject, f.status).where(f.run_id == row.id,
+                                                                    f.status.in_(("warning", "critical"))))}
+    return PreviousRun(row.id, from_epoch(row.until_ms / 1000), statuses)
+
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -205,13 +205,15 @@ class InspectionService:
                 raise InspectionRequestError(f"customer {request.customer_id!r} has no hosts any more")
             overrides = self.config.overrides_for(request.customer_id)
             since, until = self._window(request, profile, now)
-            previous = runs.previous_run_at(self.engine, request.customer_id, profile.id, run_id, until)
+            before = runs.previous_run(self.engine, request.customer_id, profile.id, run_id, until)
+            previous = before.until if before is not None else None
             runs.mark_started(self.engine, run_id, int(now.timestamp() * 1000), since, until, previous, len(hosts))
             data = StoreData(self.engine, self.app.ingestor.retention_s, self.clock)
             # A period that has ended is judged as of its end: staleness and "now" values relative to it.
             result = run_inspection(data, hosts, profile, window=(since, until), overrides=overrides,
                                     now=min(now, until), previous_run_at=previous,
-                                    progress=self._progress_callback(run_id))
+                                    progress=self._progress_callback(run_id),
+                                    previous=before.statuses if before is not None else None)
             runs.save_result(self.engine, run_id, result, self._now_ms(),
                              on_stored=lambda: run_completed(self.app, run_id, request.customer_id, result))
         except _Cancelled:

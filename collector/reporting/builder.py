@@ -151,6 +151,7 @@ class ReportBuilder:
             profile = self.reports.monthly.profile
             run = runs_data.monthly_run(conn, customer_id, period, tz, profile)
             results = runs_data.RunResults(conn, run) if run is not None else None
+            memo = results.memo_entries(conn, self.tickets.policy) if results is not None else ()
             previous = runs_data.monthly_run(conn, customer_id, period.previous(), tz, profile)
             trend = _month_trend(conn, customer_id, period, tz, profile)
             td = TicketData(conn, self.tickets, customer_id, customer.timezone, header.period_start,
@@ -205,6 +206,7 @@ class ReportBuilder:
             inspection_profile=profile,
             maintenance=results.maintenance_entries() if results is not None else (),
             next_steps=next_steps,
+            memo=memo,
         )
 
     # -- quarterly -----------------------------------------------------------------------------

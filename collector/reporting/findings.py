@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 from collector.findings import records
 from collector.inspection import runs
 from collector.inspection.tables import inspection_runs
+from collector.tickets.policy import TicketPolicy
 from inspections import CATEGORY_TITLES, Finding
 from reports.model import (
     CATEGORY_ORDER,
@@ -28,6 +29,7 @@ from reports.model import (
     HostRef,
     InspectionInfo,
     MaintenanceEntry,
+    MemoEntry,
     ScorePoint,
 )
 from reports.periods import Period, ReportKind
@@ -146,6 +148,15 @@ class RunResults:
                                       name=dict(names.get((r.host_id, r.check_id, r.subject), {})), subject=r.subject,
                                       symptom=r.symptom, analysis=r.analysis, steps=r.steps,
                                       recorded_by=r.recorded_by, recorded_at=r.recorded_at) for r in self.fixes)
+
+    def memo_entries(self, conn: Connection, policy: TicketPolicy) -> tuple[MemoEntry, ...]:
+        """The run's maintenance memo: its problems left for follow-up tickets, each with its ticket."""
+        return tuple(MemoEntry(host=self.ref(m.host_id) if m.host_id else None, name=dict(m.name),
+                               subject=m.subject if m.number is not None else "", status=m.status,
+                               observed=m.observed, unit=m.unit, ticket_id=m.ticket.id if m.ticket else None,
+                               ticket_severity=m.ticket.severity.value if m.ticket else None,
+                               ticket_state=m.ticket.state.value if m.ticket else None)
+                     for m in records.memo(conn, policy, self.run["id"]))
 
 
 def _check_row(f: Finding) -> CheckRow:

@@ -21,10 +21,10 @@ from collector.simulator.fleet import HostProfile
 from collector.simulator.localtime import DAY_MS
 from collector.simulator.noise import FloatArray, IntArray
 from collector.simulator.roles import Role
-from collector.simulator.trouble import Burst, HostTrouble, TroubleKind
+from collector.simulator.trouble import OOM_KILLS_PER_INCIDENT, Burst, HostTrouble, TroubleKind
 from protos.patrol.v1 import agent_pb2
 
-WARNING, ERROR = agent_pb2.SEVERITY_WARNING, agent_pb2.SEVERITY_ERROR
+WARNING, ERROR, CRITICAL = agent_pb2.SEVERITY_WARNING, agent_pb2.SEVERITY_ERROR, agent_pb2.SEVERITY_CRITICAL
 _SSH_USERS = ("root", "admin", "test", "oracle", "ubuntu", "user", "postgres", "git", "ftpuser", "guest", "support",
               "deploy", "pi", "mysql", "www")
 _REDHAT_LIKE = ("Red Hat", "Rocky", "CentOS", "Kylin", "UOS", "openEuler")
@@ -119,12 +119,24 @@ class HostEvents:
             if burst.end_ms <= lo or burst.start_ms >= hi:
                 continue
             rng = np.random.default_rng([self.host.key, 1000 + n, day])
-            rules = (("app.error", 55.0), ("generic.error", 12.0)) if burst.kind is TroubleKind.ERROR_BURST \
-                else (("sshd.failed_password", 48.0),)
-            for rule, per_minute in rules:
+            if burst.kind is TroubleKind.OOM_KILLS:
+                # A handful of kills, each a line of its own: spread evenly so every one is counted.
+                step = burst.duration_ms // OOM_KILLS_PER_INCIDENT
+                ts = np.arange(burst.start_ms + step // 2, burst.end_ms, step)[:OOM_KILLS_PER_INCIDENT]
+                out.extend(self.lines.make("kernel.oom_kill", int(t), rng, burst=burst) for t in ts if lo <= t < hi)
+                continue
+            for rule, per_minute in _BURST_RULES[burst.kind]:
                 ts = _burst_times(rng, burst, per_minute, lo, hi)
                 out.extend(self.lines.make(rule, int(t), rng, burst=burst) for t in ts)
         return out
+
+
+# The rules a burst of each kind fires and how often at its peak, per minute.
+_BURST_RULES: dict[TroubleKind, tuple[tuple[str, float], ...]] = {
+    TroubleKind.ERROR_BURST: (("app.error", 55.0), ("generic.error", 12.0)),
+    TroubleKind.SSH_BRUTEFORCE: (("sshd.failed_password", 48.0),),
+    TroubleKind.DISK_IO_ERRORS: (("disk.io_error", 1.2),),
+}
 
 
 def _burst_times(rng: np.random.Generator, burst: Burst, per_minute: float, lo: int, hi: int) -> IntArray:
@@ -171,7 +183,8 @@ class _LineFactory:
 
     def make(self, rule: str, ts_ms: int, rng: np.random.Generator, burst: Burst | None) -> SimEvent:
         maker = {"sshd.failed_password": self._ssh, "app.error": self._app, "generic.error": self._generic,
-                 "systemd.unit_failed": self._unit}[rule]
+                 "systemd.unit_failed": self._unit, "disk.io_error": self._io_error,
+                 "kernel.oom_kill": self._oom_kill}[rule]
         return maker(ts_ms, rng, burst)
 
     def _ssh(self, ts_ms: int, rng: np.random.Generator, burst: Burst | None) -> SimEvent:
@@ -240,3 +253,24 @@ class _LineFactory:
         unit = ("backup.service", "certbot-renew.service", "logrotate.service")[int(rng.integers(3))]
         line = self._syslog(ts_ms, "systemd[1]", f"{unit}: Failed with result 'exit-code'.")
         return SimEvent(ts_ms, "systemd.unit_failed", WARNING, "journal", line, (("unit", unit),))
+
+    def _kernel(self, ts_ms: int, message: str) -> str:
+        uptime = (ts_ms % (40 * DAY_MS)) / 1000
+        return self._syslog(ts_ms, "kernel", f"[{uptime:12.6f}] {message}")
+
+    def _io_error(self, ts_ms: int, rng: np.random.Generator, burst: Burst | None) -> SimEvent:
+        disk = self.host.whole_disks[-1]
+        sector = int(rng.integers(10_000_000, 900_000_000))
+        line = self._kernel(ts_ms, f"blk_update_request: I/O error, dev {disk}, sector {sector} op 0x0:(READ) "
+                                   "flags 0x80700 phys_seg 1 prio class 0")
+        source = "/var/log/messages" if self.redhat else "/var/log/kern.log"
+        return SimEvent(ts_ms, "disk.io_error", CRITICAL, source, line, (("device", disk),))
+
+    def _oom_kill(self, ts_ms: int, rng: np.random.Generator, burst: Burst | None) -> SimEvent:
+        pid = int(rng.integers(2000, 60000))
+        rss = int(rng.integers(3_000_000, 6_000_000))
+        line = self._kernel(ts_ms, f"Out of memory: Killed process {pid} (java) total-vm:{rss + 2_400_000}kB, "
+                                   f"anon-rss:{rss}kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:{rss // 500}kB "
+                                   "oom_score_adj:0")
+        source = "/var/log/messages" if self.redhat else "/var/log/kern.log"
+        return SimEvent(ts_ms, "kernel.oom_kill", CRITICAL, source, line, (("pid", str(pid)), ("process", "java")))

@@ -3,7 +3,10 @@
 The demo must end with predictive tickets, so the trouble is placed relative to the end of history:
 a disk that will be full five days after it and a memory leak that exhausts memory four days after it,
 both visible as trends in the backfilled history; an error-log burst and an SSH brute force a day or
-two before the end; and a host that went silent hours before the end. Each trouble lands on a host
+two before the end; and a host that went silent hours before the end. On request, each customer also
+had two incidents in the last whole calendar month (in its time zone): a disk throwing I/O errors on
+one host and the kernel killing processes for want of memory on another, which that month's
+inspection finds. Each trouble lands on a host
 whose role suits it (a file server fills up, an application server leaks) and, where the fleet is
 big enough, on a host of its own, so every ticket in the demo has one clear cause.
 """
@@ -31,6 +34,8 @@ class TroubleKind(StrEnum):
     ERROR_BURST = "error_burst"
     SSH_BRUTEFORCE = "ssh_bruteforce"
     SILENT = "silent"
+    DISK_IO_ERRORS = "disk_io_errors"
+    OOM_KILLS = "oom_kills"
 
 
 _PREFERRED_ROLES: dict[TroubleKind, tuple[Role, ...]] = {
@@ -39,7 +44,16 @@ _PREFERRED_ROLES: dict[TroubleKind, tuple[Role, ...]] = {
     TroubleKind.SILENT: (Role.KIOSK, Role.WEB, Role.FILE, Role.APP, Role.DB),
     TroubleKind.ERROR_BURST: (Role.APP, Role.WEB, Role.DB, Role.FILE, Role.KIOSK),
     TroubleKind.SSH_BRUTEFORCE: (Role.WEB, Role.KIOSK, Role.FILE, Role.APP, Role.DB),
+    TroubleKind.DISK_IO_ERRORS: (Role.DB, Role.FILE, Role.APP, Role.WEB, Role.KIOSK),
+    TroubleKind.OOM_KILLS: (Role.APP, Role.WEB, Role.DB, Role.KIOSK, Role.FILE),
 }
+# When in the last whole month each past incident happened: (day of the month, local hour, minutes).
+_PAST_INCIDENT_AT: dict[TroubleKind, tuple[int, float, int]] = {
+    TroubleKind.DISK_IO_ERRORS: (12, 2.7, 40),
+    TroubleKind.OOM_KILLS: (19, 20.2, 60),
+}
+PAST_MONTH_KINDS = tuple(_PAST_INCIDENT_AT)
+OOM_KILLS_PER_INCIDENT = 4
 # A silent host would hide the trend a predictive ticket needs at the end of history.
 _EXCLUSIVE = {TroubleKind.SILENT: {TroubleKind.DISK_FILL, TroubleKind.MEMORY_LEAK}}
 
@@ -70,6 +84,8 @@ class TroubleSpec:
     ssh_bruteforce_before: timedelta = timedelta(hours=20)
     silent: int = 1
     silent_for: timedelta = timedelta(hours=6)  # the host stopped sending this long before the end
+    # Per customer, the last whole month's disk I/O errors and OOM kills (see the module docstring).
+    past_month_incidents: bool = False
 
     def __post_init__(self) -> None:
         for name in ("disk_fill", "memory_leak", "error_burst", "ssh_bruteforce", "silent"):
@@ -206,6 +222,7 @@ def plan_troubles(fleet: Fleet, spec: TroubleSpec, end: datetime) -> TroublePlan
     end_ms = _ms(end)
     taken: dict[int, set[TroubleKind]] = {}
     skipped: list[str] = []
+    past = _place_past_incidents(fleet) if spec.past_month_incidents else {}
     kinds = (TroubleKind.DISK_FILL, TroubleKind.MEMORY_LEAK, TroubleKind.SILENT, TroubleKind.ERROR_BURST,
              TroubleKind.SSH_BRUTEFORCE)
     for kind in kinds:
@@ -218,13 +235,42 @@ def plan_troubles(fleet: Fleet, spec: TroubleSpec, end: datetime) -> TroublePlan
             taken.setdefault(host.index, set()).add(kind)
     per_host: dict[int, HostTrouble] = {}
     troubles: list[Trouble] = []
-    for index in sorted(taken):
+    for index in sorted(taken.keys() | past.keys()):
         host = fleet.hosts[index]
-        built = _build(host, taken[index], spec, end_ms)
+        built = _build(host, taken.get(index, set()), spec, end_ms, past.get(index, set()))
         per_host[index] = built
         troubles.extend(_describe(host, built, spec, end_ms))
     troubles.sort(key=lambda t: (list(TroubleKind).index(t.kind), t.host))
     return TroublePlan(troubles=tuple(troubles), per_host=per_host, skipped=tuple(skipped))
+
+
+def _place_past_incidents(fleet: Fleet) -> dict[int, set[TroubleKind]]:
+    """Per customer, the hosts of the last month's incidents: each on a host of a fitting role, on two
+    hosts where the customer has two."""
+    out: dict[int, set[TroubleKind]] = {}
+    for customer in dict.fromkeys(h.customer.id for h in fleet.hosts):
+        hosts = [h for h in fleet.hosts if h.customer.id == customer]
+        used: set[int] = set()
+        for kind in (TroubleKind.DISK_IO_ERRORS, TroubleKind.OOM_KILLS):
+            preference = _PREFERRED_ROLES[kind]
+            host = min(hosts, key=lambda h: (h.index in used, preference.index(h.role),
+                                             float(uniform(fleet.spec.seed * 104_729 + len(used), [h.index])[0])))
+            used.add(host.index)
+            out.setdefault(host.index, set()).add(kind)
+    return out
+
+
+def last_month_start(end_ms: int, timezone: str) -> datetime:
+    """The first day of the calendar month before the one holding ``end_ms``, local midnight."""
+    local = datetime.fromtimestamp(end_ms / 1000, tz=UTC).astimezone(ZoneInfo(timezone))
+    this_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (this_month - timedelta(days=1)).replace(day=1)
+
+
+def _past_incident(host: HostProfile, kind: TroubleKind, end_ms: int) -> Burst:
+    day, hour, minutes = _PAST_INCIDENT_AT[kind]
+    start = last_month_start(end_ms, host.customer.timezone).replace(day=day) + timedelta(hours=hour)
+    return Burst(kind, _ms(start), minutes * 60_000)
 
 
 def _attacker_ip(host: HostProfile) -> str:
@@ -232,7 +278,8 @@ def _attacker_ip(host: HostProfile) -> str:
     return f"203.0.113.{17 + host.key % 200}"
 
 
-def _build(host: HostProfile, kinds: set[TroubleKind], spec: TroubleSpec, end_ms: int) -> HostTrouble:
+def _build(host: HostProfile, kinds: set[TroubleKind], spec: TroubleSpec, end_ms: int,
+           past: set[TroubleKind]) -> HostTrouble:
     disk_fill = memory_leak = None
     bursts: list[Burst] = []
     silent_from = None
@@ -249,6 +296,7 @@ def _build(host: HostProfile, kinds: set[TroubleKind], spec: TroubleSpec, end_ms
         # Brute force runs when nobody watches: small hours local time.
         start = _at_local_hour(host, end_ms - _td_ms(spec.ssh_bruteforce_before), 3.3, end_ms - 25 * 60_000)
         bursts.append(Burst(TroubleKind.SSH_BRUTEFORCE, start, 25 * 60_000, _attacker_ip(host)))
+    bursts.extend(_past_incident(host, kind, end_ms) for kind in sorted(past))
     if TroubleKind.SILENT in kinds:
         silent_from = end_ms - _td_ms(spec.silent_for)
     return HostTrouble(disk_fill, memory_leak, tuple(bursts), silent_from)
@@ -294,9 +342,17 @@ def _describe(host: HostProfile, t: HostTrouble, spec: TroubleSpec, end_ms: int)
             out.append(make(b.kind, "app.error,generic.error", b.start_ms, None,
                             f"{b.duration_ms // 60_000} min of application errors (database connection pool "
                             "exhausted)"))
-        else:
+        elif b.kind is TroubleKind.SSH_BRUTEFORCE:
             out.append(make(b.kind, "sshd.failed_password", b.start_ms, None,
                             f"{b.duration_ms // 60_000} min of failed SSH logins from {b.source_ip}"))
+        elif b.kind is TroubleKind.DISK_IO_ERRORS:
+            out.append(make(b.kind, "disk.io_error", b.start_ms, None,
+                            f"{b.duration_ms // 60_000} min of kernel I/O errors on /dev/{host.whole_disks[-1]} "
+                            "last month (a failing disk)"))
+        else:
+            out.append(make(b.kind, "kernel.oom_kill", b.start_ms, None,
+                            f"{OOM_KILLS_PER_INCIDENT} processes killed by the kernel for want of memory last month "
+                            "(an evening report job)"))
     if t.silent_from_ms is not None:
         out.append(make(TroubleKind.SILENT, "host.up", t.silent_from_ms, None,
                         f"stops sending {_span(spec.silent_for)} before the end of history"))

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inspections.hysteresis import Recovery, check_recovery
 from inspections.model import Category, Direction, Severity, Threshold
 
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -38,6 +39,16 @@ class Text(BaseModel):
         return {"zh": self.zh, "en": self.en}
 
 
+class RecoveryLevels(BaseModel):
+    """``recovery:`` of a check: once at warning (critical), the value must pass ``warn`` (``crit``) to
+    get better (see :mod:`inspections.hysteresis`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warn: float | None = None
+    crit: float | None = None
+
+
 class _CheckBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +65,8 @@ class _CheckBase(BaseModel):
     # How old the newest data may be before the check says "unknown"; defaults to the profile's.
     # Probes that run rarely (certificates, backups) need more than the profile's default.
     stale_after_minutes: int | None = Field(default=None, gt=0)
+    # Recovery levels against a value hovering around warn or crit flipping from run to run.
+    recovery: RecoveryLevels | None = None
 
     @field_validator("id")
     @classmethod
@@ -65,11 +78,18 @@ class _CheckBase(BaseModel):
     @model_validator(mode="after")
     def _levels(self) -> _CheckBase:
         check_levels(self.warn, self.crit, self.direction)
+        if self.recovery is not None:
+            check_recovery(self.warn, self.crit, self.recovery_levels, self.direction)
         return self
 
     @property
     def threshold(self) -> Threshold:
         return Threshold(warn=self.warn, crit=self.crit, direction=self.direction)
+
+    @property
+    def recovery_levels(self) -> Recovery:
+        r = self.recovery
+        return Recovery(r.warn, r.crit) if r is not None else Recovery()
 
 
 def check_levels(warn: float | None, crit: float | None, direction: Direction) -> None:

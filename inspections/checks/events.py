@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from inspections.checks.base import Check, CheckInputs, CheckOutput, Observation
 from inspections.checks.context import CheckContext
 from inspections.checks.definition import EventCheckSpec
+from inspections.log_rules import ranked
 from inspections.model import Evidence
 
 
@@ -33,8 +35,8 @@ class EventCountCheck(Check):
         if reason is not None:
             yield Observation("", None, evidence, unknown_reason=reason)
             return
-        counts = ctx.event_counts()
-        total = float(sum(counts.get(rule, 0) for rule in self.spec.rules))
+        counts = ranked(ctx.event_counts(), self.spec.rules)
+        total = float(sum(n for _, n in counts))
         if self.spec.per_hour:
             total /= max(ctx.window_hours, 1e-9)
-        yield Observation("", total, evidence)
+        yield Observation("", total, replace(evidence, counts=counts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from inspections.checks.base import CheckInputs, CheckOutput, Observation, PythonCheck
 from inspections.checks.context import CheckContext
 from inspections.data import EventStamps
+from inspections.log_rules import ranked
 from inspections.model import Evidence
 
 
@@ -42,14 +44,15 @@ class ErrorRateCheck(PythonCheck):
         if reason is not None:
             yield Observation("", None, evidence, unknown_reason=reason)
             return
-        counts = ctx.event_counts(severities)
-        total = sum(counts.values())
+        counts = ranked(ctx.event_counts(severities))
+        total = sum(n for _, n in counts)
         evidence = Evidence(
             source="events",
             since=ctx.since,
             until=ctx.until,
             aggregation=evidence.aggregation,
-            rules=tuple(sorted(rule for rule, n in counts.items() if n)),
+            rules=tuple(sorted(rule for rule, _ in counts)),
+            counts=counts,
         )
         yield Observation("", total / max(ctx.window_hours, 1e-9), evidence)
 
@@ -95,10 +98,11 @@ class FailedLoginCheck(PythonCheck):
         if reason is not None:
             yield Observation("", None, evidence, unknown_reason=reason)
             return
-        counts = ctx.event_counts()
-        if not any(counts.get(rule, 0) for rule in self.params.rules):
+        counts = ranked(ctx.event_counts(), self.params.rules)
+        if not counts:
             yield Observation("", 0.0, evidence)  # nothing to fetch: no failed login at all
             return
+        evidence = replace(evidence, counts=counts)
         events = ctx.event_stamps(list(self.params.rules), None, self.params.limit)
         note = None
         if len(events) >= self.params.limit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -128,6 +129,18 @@ def test_the_cli_runs_lists_shows_and_fills_in(collector: CollectorProcess) -> N
     assert out.exit_code == 0, out.output
     assert "客户健康分" in out.output and "acme-db-01" in out.output and "acme-app-01" not in out.output
     run_id = max(r["id"] for r in collector.get("/api/v1/inspections", customer="acme"))
+    # The summary of a Chinese customer is wholly Chinese: labels, statuses, counts and units.
+    [score_line] = [line for line in out.output.splitlines() if "客户健康分" in line]
+    assert re.fullmatch(r"客户健康分：\d+ \((良好|关注|风险)\) — 严重 \d+ 项，警告 \d+ 项，未知 \d+ 项；耗时 [\d.]+ 秒",
+                        score_line.strip()), score_line
+    assert f"第 {run_id} 次巡检" in out.output
+    assert not re.search(r"\b(critical|warning|unknown|findings|took|run)\b", out.output), out.output
+    english = runner.invoke(patrol, [*base, "inspect", "acme", "--profile", "monthly", "--hosts", "acme-db-01",
+                                     "--lang", "en"])
+    assert english.exit_code == 0, english.output
+    assert re.search(r"customer score: \d+ \(\w[\w ]*\) — \d+ critical, \d+ warning, \d+ unknown findings; "
+                     r"took [\d.]+ s", english.output), english.output
+    assert not re.search(r"[\u4e00-\u9fff]", english.output.split("customer score")[1])
 
     listed = runner.invoke(patrol, [*base, "inspections", "acme", "--format", "csv"])
     assert listed.exit_code == 0 and f"\n{run_id},acme,monthly,manual,completed" in listed.output

@@ -218,3 +218,41 @@ def test_calendar_months_by_hand_by_name_and_refused_when_not_begun(tmp_path: Pa
         assert next(f for f in db.findings if f.check_id == "logs.oom_kills").observed == 1
     service.stop_sync()
     app.engine.dispose()
+
+
+def test_a_run_keeps_a_warning_the_previous_run_found_until_the_value_recovers(tmp_path: Path) -> None:
+    """Interface errors just under the warning level after a run that found them above it: the next run of
+    the same profile keeps the warning (recovery levels), where the levels alone would say ok."""
+    clock = FakeClock("2026-06-03T10:00:00+08:00")
+    app = make_app(tmp_path, clock, {"schedules": []})
+    month = datetime.fromisoformat("2026-06-01T00:00:00+08:00").timestamp()
+
+    def nic(seq: int, start: float, end: float, share_pct: float) -> None:
+        stamps = [start + i * 600 for i in range(int((end - start) // 600) + 1)]
+        ingest(app.engine, [hello("web-1", "acme", "web-1", boot_ms=int((month - 86400) * 1000)),
+                            samples("web-1", seq, [
+                                ("net.rx_packets_per_s", {"interface": "eth0"}, [(t, 20_000.0) for t in stamps]),
+                                ("net.rx_errors_per_s", {"interface": "eth0"},
+                                 [(t, 20_000.0 * share_pct / 100) for t in stamps])])], end)
+
+    nic(1, month, clock(), 0.011)
+    service = InspectionService(app, section(app.cfg))
+    service.start_sync()
+
+    def errors(run_id: int) -> dict[str, Any]:
+        with app.engine.connect() as conn:
+            [found] = [f for f in runs.findings(conn, run_id, None) if f["check_id"] == "network.interface_errors"]
+        return found
+
+    first = service.start_run(RunRequest("acme", "monthly", "api"))
+    service.wait(first, 60)
+    assert errors(first)["status"] == "warning"
+    clock.set("2026-06-20T10:00:00+08:00")
+    nic(2, datetime.fromisoformat("2026-06-03T10:10:00+08:00").timestamp(), clock(), 0.008)
+    second = service.start_run(RunRequest("acme", "monthly", "api"))
+    service.wait(second, 60)
+    held = errors(second)
+    assert 0.005 < held["observed"] < 0.01  # under the warning level, above its recovery level
+    assert held["status"] == "warning" and "0.005%" in held["note"]["en"]
+    service.stop_sync()
+    app.engine.dispose()

@@ -62,7 +62,7 @@ def test_a_maintenance_window_silences_inspection_tickets(tmp_path: Path) -> Non
     with app.engine.connect() as conn:
         hosts = {t.host_id for t in repo.list_tickets(conn, limit=100) if t.source == Source.INSPECTION}
         monthly = next(r for r in runs.list_runs(conn) if r["profile"] == "monthly")
-        memo = records.memo(conn, ticket_service(app), monthly["id"])
+        memo = records.memo(conn, ticket_service(app).cfg.policy, monthly["id"])
     assert "db-1" not in hosts
     # The memo still lists db-1's problems the policy wants tickets for; the window left them without one.
     silenced = [(m.check_id, m.subject, m.ticket) for m in memo if m.host_id == "db-1"]

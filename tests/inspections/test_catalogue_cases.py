@@ -214,7 +214,7 @@ CASES: dict[str, dict[str, Setup]] = {
         "ok": lambda s: s.event("sshd.failed_password", count=5, spacing=timedelta(minutes=30)),
         "warning": lambda s: s.event("sshd.invalid_user", count=40, spacing=timedelta(seconds=30)),
         "critical": lambda s: s.event("sshd.failed_password", count=200, spacing=timedelta(seconds=5)).event(
-            "auth.failure", count=150, ago=timedelta(minutes=50), spacing=timedelta(seconds=5)
+            "auth.failed", count=150, ago=timedelta(minutes=50), spacing=timedelta(seconds=5)
         ),
         "unknown": lambda s: s.host_with(last_seen=None),
     },

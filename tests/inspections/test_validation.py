@@ -59,7 +59,8 @@ def test_subjects_on_a_host_level_check() -> None:
 
 
 def test_rule_that_changes_nothing() -> None:
-    assert "at least one of warn, crit or enabled" in _override_error("checks:\n  - {check: resources.cpu_busy}")
+    message = _override_error("checks:\n  - {check: resources.cpu_busy}")
+    assert "at least one of warn, crit, enabled, recover_warn or recover_crit" in message
 
 
 @pytest.mark.parametrize(

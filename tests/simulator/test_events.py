@@ -69,3 +69,32 @@ def test_events_do_not_depend_on_how_time_is_sliced() -> None:
         sliced = fresh.between(lo, hi) + sliced
     assert whole == sliced
     assert whole, "three days of a server should have some events"
+
+
+def test_last_months_incidents_are_lines_the_agents_rules_classify() -> None:
+    from agent.logs.rules import load_rules
+    from collector.simulator.trouble import OOM_KILLS_PER_INCIDENT, TroubleSpec
+
+    fleet, plan = fleet_and_plan(trouble=TroubleSpec(past_month_incidents=True))
+    rules = load_rules()
+    seen = Counter[str]()
+    for index, trouble in plan.per_host.items():
+        host = fleet.hosts[index]
+        gen = HostEvents(host, trouble, signals_for(fleet, plan, host).activity)
+        for burst in trouble.bursts:
+            if burst.kind not in (TroubleKind.DISK_IO_ERRORS, TroubleKind.OOM_KILLS):
+                continue
+            rule = "disk.io_error" if burst.kind is TroubleKind.DISK_IO_ERRORS else "kernel.oom_kill"
+            found = [e for e in gen.between(burst.start_ms - 1, burst.end_ms) if e.rule == rule]
+            if burst.kind is TroubleKind.OOM_KILLS:
+                assert len(found) == OOM_KILLS_PER_INCIDENT  # at least the check's critical level (3)
+            else:
+                assert len(found) >= 20  # well above the check's critical level (10)
+            for e in found:
+                matched = rules.match(e.line, e.source)
+                assert matched is not None and matched[0].id == rule, e.line
+                assert e.severity == agent_pb2.SEVERITY_CRITICAL and f" {host.hostname} kernel: " in e.line
+            # The week before is quiet.
+            assert not [e for e in gen.between(burst.start_ms - 7 * DAY_MS, burst.start_ms - 1) if e.rule == rule]
+            seen[rule] += 1
+    assert seen == {"disk.io_error": 3, "kernel.oom_kill": 3}  # one of each per customer

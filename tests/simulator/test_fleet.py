@@ -10,7 +10,7 @@ import pytest
 
 from collector.simulator.fleet import FleetSpec, build_fleet, customers_for, facts_of
 from collector.simulator.roles import Role
-from collector.simulator.trouble import TroubleKind, TroubleSpec
+from collector.simulator.trouble import PAST_MONTH_KINDS, TroubleKind, TroubleSpec
 from tests.simulator.helpers import END, END_MS, fleet_and_plan
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")  # what the collector accepts as ids
@@ -66,8 +66,8 @@ def test_facts_describe_the_host() -> None:
 def test_default_trouble_lands_once_each_on_fitting_distinct_hosts() -> None:
     fleet, plan = fleet_and_plan(agents=12, customers=3)
     kinds = [t.kind for t in plan.troubles]
-    assert sorted(kinds) == sorted(TroubleKind)
-    assert len({t.host for t in plan.troubles}) == len(TroubleKind)
+    assert sorted(kinds) == sorted(k for k in TroubleKind if k not in PAST_MONTH_KINDS)
+    assert len({t.host for t in plan.troubles}) == len(kinds)
     assert not plan.skipped
     by_kind = {t.kind: t for t in plan.troubles}
     disk = by_kind[TroubleKind.DISK_FILL]
@@ -109,3 +109,24 @@ def test_trouble_can_be_switched_off_and_validated() -> None:
         TroubleSpec(disk_fill=-1)
     with pytest.raises(ValueError, match="silent_for"):
         TroubleSpec(silent_for=timedelta(0))
+
+
+def test_last_months_incidents_land_on_two_hosts_of_every_customer_inside_that_month() -> None:
+    fleet, plan = fleet_and_plan(agents=12, customers=3, trouble=TroubleSpec(past_month_incidents=True))
+    past = [t for t in plan.troubles if t.kind in PAST_MONTH_KINDS]
+    hosts = {h.hostname: h for h in fleet.hosts}
+    assert sorted((t.customer, t.kind) for t in past) == sorted(
+        (c, k) for c in {h.customer.id for h in fleet.hosts} for k in PAST_MONTH_KINDS)
+    for customer in {t.customer for t in past}:
+        mine = [t for t in past if t.customer == customer]
+        assert len({t.host for t in mine}) == 2  # one host each
+    for t in past:
+        zone = ZoneInfo(hosts[t.host].customer.timezone)
+        end_local = END.astimezone(zone)
+        last_month = (end_local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        assert t.starts.astimezone(zone).strftime("%Y-%m") == last_month and t.eta is None
+        if t.kind is TroubleKind.DISK_IO_ERRORS:  # every customer of this fleet has a database or file server
+            assert hosts[t.host].role in (Role.DB, Role.FILE)
+    # The default trouble is still there, where it was.
+    _, default = fleet_and_plan(agents=12, customers=3)
+    assert [t for t in plan.troubles if t.kind not in PAST_MONTH_KINDS] == list(default.troubles)
