@@ -159,10 +159,9 @@ def downsample(points: list[tuple[float, float]], max_points: int) -> list[list[
 
 
 def _what(r: SeriesResult) -> str:
-    """The display name (English / Chinese) and the resource, as people read them: "Disk / 磁盘 /data"."""
-    name = r.display
-    shown = f"{name['en']} / {name['zh']}" if name.get("zh") and name["zh"] != name["en"] else name["en"]
-    return f"{shown} {r.subject}" if r.subject else shown
+    """The English display name and the resource, as people read them: "Disk /data"."""
+    name = r.display["en"]
+    return f"{name} {r.subject}" if r.subject else name
 
 
 def _what_zh(r: SeriesResult) -> str:
