@@ -209,9 +209,7 @@ _TAG = re.compile(r"<[^>]*>")
 
 def html_to_pdf(html: str) -> bytes:
     """Lay out rendered report HTML on A4 pages (fonts checked first: no glyph may become a box)."""
-    from weasyprint import HTML
-
-    from reports.pdf import ChartFetcher, charts_as_images, cyclic_gc_paused
+    from reports.pdf import ChartFetcher, charts_as_images, cyclic_gc_paused, document
 
     require_cjk_font()
     missing = uncovered(unescape(_TAG.sub("", html)))
@@ -221,7 +219,7 @@ def html_to_pdf(html: str) -> bytes:
                           "fonts-dejavu-core, or remove these characters from the configured texts")
     laid_out, images = charts_as_images(html)
     with cyclic_gc_paused():
-        pdf = HTML(string=laid_out, base_url=str(TEMPLATES), url_fetcher=ChartFetcher(images)).write_pdf()
+        pdf = document(laid_out, str(TEMPLATES), ChartFetcher(images)).write_pdf()
     assert pdf is not None
     return bytes(pdf)
 

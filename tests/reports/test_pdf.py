@@ -1,4 +1,5 @@
-"""PDF layout: charts travel as in-memory images, nothing else is fetched, garbage collection resumes."""
+"""PDF layout: charts travel as in-memory images, nothing else is fetched, garbage collection resumes, the
+report's XHTML is read by the XML parser into the tree the HTML parser would build."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import socket
 import xml.etree.ElementTree as ET
 
 import pytest
+import tinyhtml5
+from weasyprint import HTML
 
-from reports import MonthlyReport, html_to_pdf, render_html
-from reports.pdf import ChartFetcher, RefusedURL, charts_as_images, cyclic_gc_paused
+from reports import MonthlyReport, QuarterlyReport, html_to_pdf, render_html
+from reports.pdf import ChartFetcher, RefusedURL, XhtmlDocument, charts_as_images, cyclic_gc_paused, document
 from tests.reports.conftest import need_cjk_font
 
 SVG = "{http://www.w3.org/2000/svg}svg"
@@ -73,3 +76,42 @@ def test_collection_pauses_nest_and_resume_as_they_were() -> None:
         assert not gc.isenabled()  # disabled before: stays disabled
     finally:
         gc.enable()
+
+
+def _shape(element: ET.Element) -> list[tuple[str, dict[str, str], str, str]]:
+    """Every element in document order: tag, attributes, text and tail (whitespace-only text as empty)."""
+    def text(value: str | None) -> str:
+        return value if value and value.strip() else ""
+    return [(e.tag, dict(e.attrib), text(e.text), text(e.tail)) for e in element.iter()]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_xml_parser_builds_the_tree_of_the_html_parser(monthly: MonthlyReport, quarterly: QuarterlyReport,
+                                                          lang: str) -> None:
+    for report in (monthly, quarterly):
+        laid_out, _ = charts_as_images(render_html(report, lang))  # type: ignore[arg-type]
+        doc = document(laid_out, "/", ChartFetcher({}))
+        assert isinstance(doc, XhtmlDocument)
+        by_html = tinyhtml5.parse(laid_out, namespace_html_elements=False)
+        # The HTML parser adds a <tbody> to a table whose rows have none; layout makes the same
+        # row group of either.
+        assert [s for s in _shape(by_html) if s[0] != "tbody"] == \
+            [s for s in _shape(doc.etree_element) if s[0] != "tbody"]
+        assert doc.etree_element.find(".//table") is not None and doc.etree_element.get("lang")
+
+
+def test_html_that_is_not_well_formed_xml_is_parsed_as_html() -> None:
+    for html in ("<html><body><p>a<br>b</p></body></html>",  # HTML, not XML
+                 "<html><body><p>\x0b</p></body></html>",  # a character XML does not allow
+                 '<html><head><base href="http://127.0.0.1:1/"/></head><body><p>x</p></body></html>'):
+        doc = document(html, "/", ChartFetcher({}))
+        assert type(doc) is HTML
+    assert isinstance(document("<html><body><p>x</p></body></html>", "/", ChartFetcher({})), XhtmlDocument)
+
+
+def test_both_parsers_lay_out_the_same_pdf(monthly: MonthlyReport) -> None:
+    need_cjk_font()
+    laid_out, images = charts_as_images(render_html(monthly, "zh"))
+    by_xml = document(laid_out, "/", ChartFetcher(images)).write_pdf()
+    by_html = HTML(string=laid_out, base_url="/", url_fetcher=ChartFetcher(images)).write_pdf()
+    assert by_xml == by_html
