@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from reports import charts
+from reports.checks import overview
 from reports.fonts import require_cjk_font, uncovered
 from reports.i18n import QUARTERLY_HEADINGS, Lang, Locale
 from reports.model import (
@@ -179,9 +180,11 @@ def _context(report: Report, lang: Lang) -> dict[str, Any]:
     loc = HtmlLocale(lang, ZoneInfo(header.timezone))
     title = loc.t("monthly_title" if header.kind == "monthly" else "quarterly_title")
     view = ChartView(loc, header.period_start, header.period_end)
+    extra: dict[str, Any] = {}
     if isinstance(report, MonthlyReport):
         sections = [(key, loc.t(key)) for key in
                     ("summary", "checks", "findings", "forecasts", "tickets", "checklist", "charts")]
+        extra["checks_overview"] = overview(report.hosts)
     else:
         english = ("Overall running status of the equipment", "Fault analysis and improvement measures",
                    "Overall service situation", "Next steps and recommendations")
@@ -193,6 +196,7 @@ def _context(report: Report, lang: Lang) -> dict[str, Any]:
         # Built from the plain sentence: it goes into CSS, where HTML escaping does not apply.
         "page_counter": Markup(_counter_content(Locale.t(loc, "page_of"))),
         "doc_title": f"{header.customer_name} · {title} · {loc.period(header.period)}",
+        **extra,
     }
 
 
