@@ -34,10 +34,6 @@ class CheckDefinition:
     unit: str
     varies: bool  # some device was judged by a threshold of its own
 
-    @property
-    def threshold(self) -> Threshold:
-        return (self.warn, self.crit, self.direction, self.unit)
-
 
 @dataclass(frozen=True)
 class DefinitionGroup:
@@ -47,35 +43,16 @@ class DefinitionGroup:
 
 
 @dataclass(frozen=True)
-class DeviceRow:
-    """One check of one device; ``own_threshold`` when the device was not judged by the common one."""
-
-    row: CheckRow
-    own_threshold: bool
-
-    @property
-    def warn(self) -> float | None:
-        return self.row.warn
-
-    @property
-    def crit(self) -> float | None:
-        return self.row.crit
-
-    @property
-    def direction(self) -> str:
-        return self.row.direction
-
-    @property
-    def unit(self) -> str:
-        return self.row.unit
-
-
-@dataclass(frozen=True)
 class DeviceChecks:
     checks: HostChecks
-    problems: tuple[DeviceRow, ...]  # warning, critical and unknown, in the section's order
-    ok: tuple[DeviceRow, ...]
+    problems: tuple[CheckRow, ...]  # warning, critical and unknown, in the section's order
+    ok: tuple[CheckRow, ...]
     skipped: tuple[str, ...]  # check ids that do not apply to this device but do to others
+    # (check id, subject) of the rows judged by a threshold of the device's own, not the common one
+    own_thresholds: frozenset[tuple[str, str]] = frozenset()
+
+    def own_threshold(self, row: CheckRow) -> bool:
+        return (row.check_id, row.subject) in self.own_thresholds
 
 
 @dataclass(frozen=True)
@@ -115,12 +92,14 @@ def overview(hosts: Sequence[HostChecks]) -> ChecksOverview:
     ordered_skips = list(dict.fromkeys(check_id for hc in hosts for check_id, _ in hc.skipped))
     devices = []
     for hc in hosts:
-        rows = [DeviceRow(row, threshold_of(row) != common[row.check_id]) for g in hc.groups for row in g.rows]
+        rows = [row for g in hc.groups for row in g.rows]
         devices.append(DeviceChecks(
             checks=hc,
-            problems=tuple(r for r in rows if r.row.status != "ok"),
-            ok=tuple(r for r in rows if r.row.status == "ok"),
-            skipped=tuple(c for c, _ in hc.skipped if c not in everywhere)))
+            problems=tuple(r for r in rows if r.status != "ok"),
+            ok=tuple(r for r in rows if r.status == "ok"),
+            skipped=tuple(c for c, _ in hc.skipped if c not in everywhere),
+            own_thresholds=frozenset((r.check_id, r.subject) for r in rows
+                                     if threshold_of(r) != common[r.check_id])))
     return ChecksOverview(groups=tuple(groups),
                           skipped_everywhere=tuple(c for c in ordered_skips if c in everywhere),
                           devices=tuple(devices))

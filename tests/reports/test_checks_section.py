@@ -105,10 +105,10 @@ def test_overview_states_each_check_once_and_keeps_a_devices_own_threshold() -> 
     assert [d.checks.host.hostname for d in ov.devices] == [hc.host.hostname for hc in hosts]
     for d, hc in zip(ov.devices, hosts, strict=True):
         rows = [r for g in hc.groups for r in g.rows]
-        assert sorted(map(id, (p.row for p in (*d.problems, *d.ok)))) == sorted(map(id, rows))
-        assert all(p.row.status != "ok" for p in d.problems) and all(o.row.status == "ok" for o in d.ok)
+        assert sorted(map(id, (*d.problems, *d.ok))) == sorted(map(id, rows))
+        assert all(p.status != "ok" for p in d.problems) and all(o.status == "ok" for o in d.ok)
         assert d.skipped == ((SKIPPED_ON_ONE,) if hc.host.hostname == "app-05" else ())
-        own = {(hc.host.hostname, r.row.check_id) for r in (*d.problems, *d.ok) if r.own_threshold}
+        own = {(hc.host.hostname, r.check_id) for r in rows if d.own_threshold(r)}
         assert own == ({OVERRIDDEN} if hc.host.hostname == OVERRIDDEN[0] else set())
 
 
