@@ -54,6 +54,7 @@ from collector.tickets.config import TicketsConfig
 from collector.tickets.model import Closure, Satisfaction, Severity, Signal, Source
 from collector.tickets.service import ManualTicket, TicketService
 from inspections import CustomerScore, Evidence, Finding, HostResult, InspectionResult, SeriesRef, Threshold, blank_rows
+from inspections.checks.library import builtin_library
 from reports import Period, render_html
 from reports.render import html_to_pdf
 from tests.collector_inspection.store import RETENTION, hello, ingest, open_store, samples
@@ -73,7 +74,8 @@ CHECKS = [("resources.cpu_busy", "resources", "", "%", 80.0, 95.0), ("resources.
           ("security.backup_freshness", "data_security", "/backup", "h", 26.0, 50.0),
           ("security.tls_expiry", "data_security", "/etc/ssl/site.pem", "days", 30.0, 7.0)]
 WARM_UP = '<html lang="zh-CN"><body><p>预热 warm-up</p></body></html>'
-ADVICE = {"zh": "检查并处理该问题，必要时扩容。", "en": "Look into it; add capacity if needed."}
+# Names and advice as a real run takes them from the check catalogue.
+LIBRARY = {check.spec.id: check.spec for check in builtin_library()}
 
 
 def _samples(hosts: int, step: int) -> Iterator[tuple[str, bytes]]:
@@ -125,8 +127,8 @@ def _runs(engine: Engine, hosts: int) -> None:
                     threshold=Threshold(warn, crit, "above"), unit=unit,
                     evidence=Evidence("rollups", (SeriesRef("cpu.busy_percent"),), since, until, "p95 of avg", "1h",
                                       720),
-                    recommendation=ADVICE, category=category, severity="medium",  # type: ignore[arg-type]
-                    name={"zh": f"检查 {check}", "en": check},
+                    recommendation=LIBRARY[check].recommendation.as_dict(), category=category,  # type: ignore[arg-type]
+                    severity="medium", name=LIBRARY[check].name.as_dict(),
                     unknown_reason="no data in the window" if status == "unknown" else None))
             results.append(HostResult(host, host, "bigcorp", rng.randint(40, 100), findings))
         score = rng.randint(60, 90)
