@@ -59,7 +59,7 @@ def facts_fingerprint(facts: agent_pb2.Facts) -> str:
     it is not a canonical form across protobuf versions, which a fingerprint kept in memory does
     not need. (Not json_format: it would load protobuf's descriptor module into the agent.)
     """
-    return blake2b(facts.SerializeToString(deterministic=True), digest_size=16).hexdigest()
+    return blake2b(facts.SerializeToString(deterministic=True), digest_size=32).hexdigest()
 
 
 def read_os_release(paths: Iterable[str] = _OS_RELEASE_FILES) -> dict[str, str]:
