@@ -42,9 +42,9 @@ def test_event_loop_and_grpc_load_without_openssl_which_stays_importable() -> No
 
 
 def test_hidden_leaves_loaded_modules_alone() -> None:
-    from agent.lean import hidden
-
     import json
+
+    from agent.lean import hidden
 
     with hidden("json", "agent_lean_test_absent"):
         assert sys.modules["json"] is json
