@@ -6,7 +6,6 @@ Facts change rarely; the agent sends them at connect time and again only when
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import platform
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 import psutil
 
 from agent.collectors.disk import device_label, real_mounts, usage
+from agent.digest import blake2b
 from protos.patrol.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def facts_fingerprint(facts: agent_pb2.Facts) -> str:
     it is not a canonical form across protobuf versions, which a fingerprint kept in memory does
     not need. (Not json_format: it would load protobuf's descriptor module into the agent.)
     """
-    return hashlib.sha256(facts.SerializeToString(deterministic=True)).hexdigest()
+    return blake2b(facts.SerializeToString(deterministic=True), digest_size=32).hexdigest()
 
 
 def read_os_release(paths: Iterable[str] = _OS_RELEASE_FILES) -> dict[str, str]:

@@ -66,19 +66,13 @@ class Agent:
         with self._builder_lock:
             if not len(self.builder):
                 return None
-            series = self.builder.take()
-        n = sum(len(s.values) for s in series)
+            batch = self.builder.take_batch()
         stats = spool_stats_pb(self.spool.stats())  # not inside encode: the spool holds its lock there
-
-        def encode(seq: int) -> bytes:
-            return pb.AgentMessage(samples=pb.Samples(seq=seq, series=series, spool=stats)).SerializeToString()
-
-        seq = self.spool.append_with(encode, RecordKind.SAMPLES, n)
+        seq = self.spool.append_with(lambda seq: batch.encode(seq, stats), RecordKind.SAMPLES, batch.count)
         self.transport.notify()
         if self.cfg.trace_file is not None:
-            total = sum(sum(s.values) for s in series)
             with open(self.cfg.trace_file, "a") as f:
-                f.write(f"{seq} {n} {total!r}\n")
+                f.write(f"{seq} {batch.count} {batch.value_sum()!r}\n")
         return seq
 
     def spool_events(self, events: list[LogEvent]) -> None:

@@ -27,7 +27,6 @@ Run ``python -m agent.spool DIR`` to open a spool (repairing torn tails) and pri
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -1005,6 +1004,8 @@ class Spool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # only this command line needs it, not the running agent
+
     parser = argparse.ArgumentParser(
         prog="python -m agent.spool",
         description="Open an agent spool directory (repairing torn writes) and print its state.",

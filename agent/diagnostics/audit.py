@@ -19,7 +19,6 @@ a request whose audit line cannot be written is refused.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -72,6 +71,8 @@ def read_audit(path: Path, since: datetime | None = None) -> Iterator[dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # only this command line needs it, not the running agent
+
     parser = argparse.ArgumentParser(prog="python -m agent.diagnostics.audit",
                                      description="Print the agent's diagnostics audit log.")
     parser.add_argument("path", type=Path, help="the audit log (default location: <state_dir>/audit.jsonl)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -56,6 +55,8 @@ def _import_ed25519() -> Any:
 
 def key_fingerprint(raw: bytes) -> str:
     """``SHA256:<base64>`` of the raw 32-byte public key, as `patrol diag-key` prints it."""
+    import hashlib  # here: hashlib loads OpenSSL, which an agent without a pinned key never needs
+
     return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
-import hashlib
 import logging
 import os
 import stat
@@ -43,6 +42,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from agent.digest import blake2b
 from agent.logs.model import Clock, FilePosition, FileRef, LogLine, utc_now
 from agent.logs.state import read_state, write_state
 
@@ -59,7 +59,7 @@ RETIRED_LIMIT = 256  # identities of finished generations kept to recognise them
 def _fingerprint(fd: int, size: int) -> tuple[int, str]:
     length = min(size, FINGERPRINT_BYTES)
     data = os.pread(fd, length, 0) if length else b""
-    return len(data), hashlib.blake2b(data, digest_size=12).hexdigest()
+    return len(data), blake2b(data, digest_size=12).hexdigest()
 
 
 def _matches(fd: int, ref: FileRef) -> bool:
@@ -67,7 +67,7 @@ def _matches(fd: int, ref: FileRef) -> bool:
     if ref.fp_len == 0:
         return True
     data = os.pread(fd, ref.fp_len, 0)
-    return len(data) == ref.fp_len and hashlib.blake2b(data, digest_size=12).hexdigest() == ref.fp
+    return len(data) == ref.fp_len and blake2b(data, digest_size=12).hexdigest() == ref.fp
 
 
 @dataclass(slots=True)
