@@ -38,7 +38,8 @@ CLOSE_GRACE = 2.0
 
 
 class SpoolLike(Protocol):
-    epoch: str
+    @property
+    def epoch(self) -> str: ...
 
     def pending(self, after_seq: int = 0, limit: int | None = None) -> Iterator[tuple[int, bytes]]: ...
     def ack(self, seq: int) -> None: ...
@@ -57,7 +58,7 @@ def backoff_delays(initial: float, maximum: float, rng: random.Random | None = N
 def channel_for(cfg: AgentConfig) -> grpc.aio.Channel:
     """A gRPC asyncio channel to the collector; create it inside the event loop that uses it."""
     t = cfg.transport
-    options = [
+    options: list[tuple[str, int | str]] = [
         ("grpc.max_receive_message_length", t.max_message_bytes),
         ("grpc.max_send_message_length", t.max_message_bytes),
         ("grpc.keepalive_time_ms", int(t.keepalive * 1000)),

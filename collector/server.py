@@ -127,7 +127,11 @@ class AgentService:
         fut: asyncio.Future[Outcome] = loop.create_future()
 
         def done(outcome: Outcome) -> None:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(outcome))
+            def settle() -> None:
+                if not fut.done():
+                    fut.set_result(outcome)
+
+            loop.call_soon_threadsafe(settle)
 
         return fut, done
 

@@ -67,10 +67,10 @@ class ChartFetcher(URLFetcher):
             kind = media.split(";")[0] or "text/plain"
             body = base64.b64decode(payload) if media.endswith(";base64") else unquote_to_bytes(payload)
             return URLFetcherResponse(url, body, {"Content-Type": kind})
-        body = self._images.get(url)
-        if body is None:
+        chart = self._images.get(url)
+        if chart is None:
             raise RefusedURL(f"reports are self-contained; refusing to fetch {url[:80]!r}")
-        return URLFetcherResponse(url, body, {"Content-Type": "image/svg+xml"})
+        return URLFetcherResponse(url, chart, {"Content-Type": "image/svg+xml"})
 
 
 XHTML_NS = "{http://www.w3.org/1999/xhtml}"
@@ -81,7 +81,7 @@ def xhtml_tree(html: str) -> ET.Element:
     """The element tree WeasyPrint's HTML parser builds from ``html`` (no namespace on HTML elements,
     namespace declarations kept as attributes), read by the XML parser; :class:`ET.ParseError` if
     ``html`` is not well-formed XML."""
-    parser = ET.XMLPullParser(events=("start-ns", "start"))
+    parser: Any = ET.XMLPullParser(events=("start-ns", "start"))  # events of two kinds: (prefix, uri) and elements
     parser.feed(html)
     parser.close()
     declared: dict[str, str] = {}
@@ -89,10 +89,10 @@ def xhtml_tree(html: str) -> ET.Element:
     cut = len(XHTML_NS)
     for event, item in parser.read_events():
         if event == "start-ns":
-            prefix, uri = item  # type: ignore[misc]
+            prefix, uri = item
             declared["xmlns:" + prefix if prefix else "xmlns"] = uri
             continue
-        element: ET.Element = item  # type: ignore[assignment]
+        element: ET.Element = item
         root = element if root is None else root
         if element.tag.startswith(XHTML_NS):
             element.tag = element.tag[cut:]

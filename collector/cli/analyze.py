@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -43,13 +43,14 @@ def forecast(file: FileArg,
 
     if direction not in ("up", "down"):
         _fail(f"--direction must be up or down, not {direction!r}")
+    way: Literal["up", "down"] = "up" if direction == "up" else "down"
     try:
         step, ahead = parse_duration(every), parse_duration(horizon)
     except ValueError as e:
         _fail(str(e))
     try:
         with file.open(newline="") as inp:
-            forecast_csv(inp, sys.stdout, limit=limit, direction=direction, every=step, horizon=ahead,
+            forecast_csv(inp, sys.stdout, limit=limit, direction=way, every=step, horizon=ahead,
                          name=str(file))
     except SeriesFormatError as e:
         _fail(str(e))

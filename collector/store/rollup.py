@@ -244,8 +244,8 @@ class RollupAggregator:
 
     def _tiers(self) -> list[Cells]:
         """The merged cells of every tier, finest first, and the derived latest value of each series."""
-        empty = Cells(*(np.zeros(0, dtype=np.float64 if f in ("mn", "mx", "sm", "last") else np.int64)
-                        for f in _CELL_FIELDS))
+        ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        empty = Cells(ints, ints, floats, floats, floats, ints, floats, ints, ints)
         fine = Cells.concat(self._fine).merged() if self._fine else empty
         out = [fine]
         for i, tier in enumerate(TIERS[1:], start=1):
