@@ -94,11 +94,11 @@ def test_a_sawtooth_chart_draws_the_envelope_band_and_its_upper_edge() -> None:
     assert max(ys) == round(10 + (1 - 0.30) * plot_h, 1) and min(ys) == round(10 + (1 - 0.45) * plot_h, 1)
     [path] = re.findall(r'<path d="([^"]+)"', svg)
     assert {p.split(",")[1] for p in path.replace("M", "").split(" L")[2:-2]} == {_num(10 + 0.55 * plot_h)}
-    assert "<rect" in svg  # the legend's swatch shows the band
+    assert '<li class="key-envelope"><span class="sw c-blue"></span>/var/log</li>' in svg  # the legend shows the band
 
     smooth = [(t, 40.0 + 0.05 * i) for i, (t, _) in enumerate(highs)]
     plain = str(time_chart([Series("/", "#2563eb", smooth)], start=START, end=end, tz=TZ, fmt_x=fmt))
-    assert not _polygons(plain, "envelope") and "<rect" not in plain
+    assert not _polygons(plain, "envelope") and "key-envelope" not in plain and "key-line" in plain
 
 
 def _num(v: float) -> str:
