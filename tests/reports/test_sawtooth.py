@@ -10,6 +10,7 @@ import numpy as np
 
 from reports import Locale
 from reports.charts import Series, time_chart
+from reports.i18n import STRINGS
 from reports.model import DiskChart, HostRef, MountUsage
 from reports.render import ChartView
 from reports.sawtooth import detect, envelope
@@ -114,3 +115,8 @@ def test_the_disk_chart_draws_a_rotated_mount_as_its_envelope_and_others_as_line
     svg = str(view.disk(chart, 30))
     assert len(_polygons(svg, "envelope")) == 1
     assert len(re.findall(r"<path ", svg)) == 2 and "stroke-dasharray=\"5 3\"" in svg  # two lines, the limit dashed
+    # The heading names the unit, in either language; the y ticks are bare numbers.
+    headings = ("utilisation", "disk_growth", "fleet_trend")
+    assert all("%" in STRINGS[lang][key] for lang in ("zh", "en") for key in headings)
+    ticks = re.findall(r'text-anchor="end">([^<]*)</text>', svg)
+    assert ticks[:5] == ["0", "25", "50", "75", "100"]
