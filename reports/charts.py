@@ -2,7 +2,10 @@
 
 Charts are plain SVG 1.1 that browsers and WeasyPrint both render, sized by a ``viewBox`` so they
 scale to the column. Every text goes through XML escaping. Time axes take tz-aware datetimes and
-label ticks with the caller's formatter, so the chart knows nothing about languages.
+label ticks with the caller's formatter, so the chart knows nothing about languages. A time chart's
+legend is not SVG text but an HTML list right under the SVG, its swatches coloured by the report
+stylesheet's classes (:func:`legend_list`): the PDF lays it out as page text, where WeasyPrint would lay
+out SVG text letter by letter.
 """
 
 from __future__ import annotations
