@@ -165,7 +165,10 @@ def _time_ticks(t0: float, t1: float, tz: tzinfo) -> list[datetime]:
     return out
 
 
-def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix: str, y_ticks: int = 4) -> None:
+def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix: str, y_ticks: int = 4,
+          fmt_day: Callable[[datetime], str] | None = None) -> None:
+    """Grid, y ticks and time ticks. With ``fmt_day``, a tick in the same month as the one before it
+    shows its day alone ("9月1日 8日 15日", "1 Sep 8 15"): the month is read off the tick that names it."""
     p = frame.parts
     for i in range(y_ticks + 1):
         v = frame.y0 + (frame.y1 - frame.y0) * i / y_ticks
@@ -177,11 +180,13 @@ def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix:
     base = frame.top + frame.plot_h
     p.append(f'<line x1="{frame.left}" y1="{_num(base)}" x2="{_num(frame.width - frame.right)}" y2="{_num(base)}" '
              f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+    month: tuple[int, int] | None = None
     for tick in _time_ticks(frame.t0, frame.t1, tz):
         x = frame.x(tick.timestamp())
         p.append(f'<line x1="{_num(x)}" y1="{_num(base)}" x2="{_num(x)}" y2="{_num(base + 4)}" '
                  f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
-        label = fmt_x(tick)
+        label = fmt_day(tick) if fmt_day is not None and (tick.year, tick.month) == month else fmt_x(tick)
+        month = (tick.year, tick.month)
         # A label centred on a tick at the chart's edge would be cut off by the SVG's box: align it
         # to the edge instead ("1月1日", never "1月1E").
         half = _text_width(label) * 6.0 / 2  # about 6 px per Latin character at the axes' 10 px
@@ -224,7 +229,7 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
                fmt_x: Callable[[datetime], str], y_min: float = 0.0, y_max: float | None = 100.0,
                y_suffix: str = "%", bands: Sequence[Band] = (), hlines: Sequence[HLine] = (),
                vlines: Sequence[VLine] = (), width: int = 680, height: int = 170,
-               legend: bool = True) -> Markup:
+               legend: bool = True, fmt_day: Callable[[datetime], str] | None = None) -> Markup:
     """Lines over time between ``start`` and ``end``; ``y_max=None`` scales to the data. With a legend,
     the SVG and the legend's list (:func:`legend_list`) in a ``div.figure``."""
     if y_max is None:
@@ -232,7 +237,7 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
         top = max(values, default=1.0)
         y_max = _nice_ceiling(top)
     frame = _Frame(start.timestamp(), end.timestamp(), y_min, y_max, width, height)
-    _axes(frame, tz, fmt_x, y_suffix)
+    _axes(frame, tz, fmt_x, y_suffix, fmt_day=fmt_day)
     p = frame.parts
     drawn, envelopes = _envelopes(series)
     for band in [*envelopes, *bands]:

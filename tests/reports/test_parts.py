@@ -134,6 +134,20 @@ def test_units_read_in_the_reports_language() -> None:
     assert zh.measure(93.5, "%") == "93.5%" and zh.measure(3, "count") == "3"
 
 
+def test_time_ticks_name_the_month_once() -> None:
+    start = datetime(2026, 9, 20, tzinfo=TZ)
+    # Ticks every two days: 20, 22 … 30 September, then 2, 4 … October.
+    for lang, first, later, next_month, after in (("zh", "9月20日", "22日", "10月2日", "4日"),
+                                                  ("en", "20 Sep", "22", "2 Oct", "4")):
+        loc = Locale(lang, TZ)  # type: ignore[arg-type]
+        svg = time_chart([Series("cpu", "#2563eb", [(start, 10.0)])], start=start, end=start + timedelta(days=14),
+                         tz=TZ, fmt_x=loc.short_date, fmt_day=loc.day_of_month)
+        [root, _] = ET.fromstring(str(svg))
+        ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("y") == "163"]
+        assert ticks[:2] == [first, later] and next_month in ticks, ticks
+        assert ticks[ticks.index(next_month) + 1] == after
+
+
 def test_every_chart_colour_has_its_legend_swatch_in_the_stylesheet() -> None:
     css = (Path(reports.__file__).parent / "templates" / "report.css").read_text()
     legend_colors = {*PALETTE, *(COLORS[k] for k in ("cpu", "mem", "disk", "score", "forecast", "limit", "band",
