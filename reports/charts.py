@@ -2,7 +2,10 @@
 
 Charts are plain SVG 1.1 that browsers and WeasyPrint both render, sized by a ``viewBox`` so they
 scale to the column. Every text goes through XML escaping. Time axes take tz-aware datetimes and
-label ticks with the caller's formatter, so the chart knows nothing about languages.
+label ticks with the caller's formatter, so the chart knows nothing about languages. A time chart's
+legend is not SVG text but an HTML list right under the SVG, its swatches coloured by the report
+stylesheet's classes (:func:`legend_list`): the PDF lays it out as page text, where WeasyPrint would lay
+out SVG text letter by letter.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ COLORS = {"cpu": "#2563eb", "mem": "#16a34a", "disk": "#dc2626", "score": "#7c3a
           "limit": "#991b1b", "band": "#fdba74", "grid": "#e5e7eb", "axis": "#6b7280", "text": "#374151",
           "bar": "#2563eb"}
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#7c3aed", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+
+# Each chart colour's name in the stylesheet's legend swatch classes (``c-blue`` …).
+SWATCHES = {"#2563eb": "blue", "#16a34a": "green", "#dc2626": "red", "#7c3aed": "violet", "#ea580c": "orange",
+            "#0891b2": "cyan", "#ca8a04": "amber", "#db2777": "pink", "#991b1b": "darkred", "#fdba74": "peach",
+            "#6b7280": "grey", "#374151": "text"}
 
 DAY = 86400.0
 
@@ -105,34 +113,25 @@ def _num(v: float) -> str:
 Key = tuple[str, str, str]  # legend entry: label, colour, style (line, dashed or envelope)
 
 
-def _svg(frame: _Frame, legend: Sequence[Key]) -> Markup:
-    body = "".join(frame.parts)
-    legend_svg = ""
-    height = frame.height
-    if legend:
-        x: float = frame.left
-        y = frame.height + 4
-        items = []
-        for label, color, style in legend:
-            if style == "envelope":  # a shaded swatch under its top line, as the envelope is drawn
-                items.append(f'<rect x="{_num(x)}" y="{y + 1}" width="16" height="8" fill="{color}" '
-                             f'fill-opacity="0.25"/>')
-                y_line = y + 1
-            else:
-                y_line = y + 5
-            dash = ' stroke-dasharray="4 3"' if style == "dashed" else ""
-            items.append(f'<line x1="{_num(x)}" y1="{y_line}" x2="{_num(x + 16)}" y2="{y_line}" stroke="{color}" '
-                         f'stroke-width="2"{dash}/><text x="{_num(x + 20)}" y="{y + 9}">{escape(label)}</text>')
-            x += 28 + 7.5 * _text_width(label)
-            if x > frame.width - 80:
-                x = frame.left
-                y += 14
-        legend_svg = "".join(items)
-        height = y + 16
+def _svg(frame: _Frame) -> Markup:
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {frame.width} {height}" '
-        f'width="{frame.width}" height="{height}" font-family="{FONT}" font-size="10" fill="{COLORS["text"]}">'
-        f"{body}{legend_svg}</svg>")
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {frame.width} {frame.height}" '
+        f'width="{frame.width}" height="{frame.height}" font-family="{FONT}" font-size="10" fill="{COLORS["text"]}">'
+        f'{"".join(frame.parts)}</svg>')
+
+
+def swatch_class(color: str) -> str:
+    """The stylesheet's class for a legend swatch of ``color`` (``c-text`` for a colour it does not name)."""
+    return f"c-{SWATCHES.get(color.lower(), 'text')}"
+
+
+def legend_list(items: Sequence[Key]) -> Markup:
+    """A chart's legend as an HTML list under it: a swatch drawn as the line is (solid, dashed, or the
+    shaded envelope under its top line) and the label. Colours come from the stylesheet by class, so
+    the markup carries no style attribute; the text is laid out as any other text of the page."""
+    keys = "".join(f'<li class="key-{style}"><span class="sw {swatch_class(color)}"></span>{escape(label)}</li>'
+                   for label, color, style in items)
+    return Markup(f'<ul class="legend">{keys}</ul>')
 
 
 def _text_width(label: str) -> float:
@@ -166,7 +165,10 @@ def _time_ticks(t0: float, t1: float, tz: tzinfo) -> list[datetime]:
     return out
 
 
-def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix: str, y_ticks: int = 4) -> None:
+def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix: str, y_ticks: int = 4,
+          fmt_day: Callable[[datetime], str] | None = None) -> None:
+    """Grid, y ticks and time ticks. With ``fmt_day``, a tick in the same month as the one before it
+    shows its day alone ("9月1日 8日 15日", "1 Sep 8 15"): the month is read off the tick that names it."""
     p = frame.parts
     for i in range(y_ticks + 1):
         v = frame.y0 + (frame.y1 - frame.y0) * i / y_ticks
@@ -178,11 +180,13 @@ def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix:
     base = frame.top + frame.plot_h
     p.append(f'<line x1="{frame.left}" y1="{_num(base)}" x2="{_num(frame.width - frame.right)}" y2="{_num(base)}" '
              f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+    month: tuple[int, int] | None = None
     for tick in _time_ticks(frame.t0, frame.t1, tz):
         x = frame.x(tick.timestamp())
         p.append(f'<line x1="{_num(x)}" y1="{_num(base)}" x2="{_num(x)}" y2="{_num(base + 4)}" '
                  f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
-        label = fmt_x(tick)
+        label = fmt_day(tick) if fmt_day is not None and (tick.year, tick.month) == month else fmt_x(tick)
+        month = (tick.year, tick.month)
         # A label centred on a tick at the chart's edge would be cut off by the SVG's box: align it
         # to the edge instead ("1月1日", never "1月1E").
         half = _text_width(label) * 6.0 / 2  # about 6 px per Latin character at the axes' 10 px
@@ -225,14 +229,15 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
                fmt_x: Callable[[datetime], str], y_min: float = 0.0, y_max: float | None = 100.0,
                y_suffix: str = "%", bands: Sequence[Band] = (), hlines: Sequence[HLine] = (),
                vlines: Sequence[VLine] = (), width: int = 680, height: int = 170,
-               legend: bool = True) -> Markup:
-    """Lines over time between ``start`` and ``end``; ``y_max=None`` scales to the data."""
+               legend: bool = True, fmt_day: Callable[[datetime], str] | None = None) -> Markup:
+    """Lines over time between ``start`` and ``end``; ``y_max=None`` scales to the data. With a legend,
+    the SVG and the legend's list (:func:`legend_list`) in a ``div.figure``."""
     if y_max is None:
         values = [v for s in series for _, v in s.points if math.isfinite(v)]
         top = max(values, default=1.0)
         y_max = _nice_ceiling(top)
     frame = _Frame(start.timestamp(), end.timestamp(), y_min, y_max, width, height)
-    _axes(frame, tz, fmt_x, y_suffix)
+    _axes(frame, tz, fmt_x, y_suffix, fmt_day=fmt_day)
     p = frame.parts
     drawn, envelopes = _envelopes(series)
     for band in [*envelopes, *bands]:
@@ -267,7 +272,9 @@ def time_chart(series: Sequence[Series], *, start: datetime, end: datetime, tz: 
                         for s, enveloped in drawn if s.label]
     items += [(b.label, b.color, "line") for b in bands if b.label]
     items += [(h.label, h.color, "dashed") for h in hlines if h.label]
-    return _svg(frame, items if legend else [])
+    if not (items and legend):
+        return _svg(frame)
+    return Markup(f'<div class="figure">{_svg(frame)}{legend_list(items)}</div>')
 
 
 def _envelopes(series: Sequence[Series]) -> tuple[list[tuple[Series, bool]], list[Band]]:

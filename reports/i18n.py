@@ -746,6 +746,11 @@ class Locale:
             return f"{d.month}月{d.day}日"
         return f"{d.day} {_EN_MONTHS[d.month - 1][:3]}"
 
+    def day_of_month(self, moment: datetime) -> str:
+        """The day alone, for a time axis's ticks after the first of their month (``15日``, ``15``)."""
+        d = self._local(moment)
+        return f"{d.day}日" if self.lang == "zh" else str(d.day)
+
     def period(self, period: Period) -> str:
         if period.kind == "monthly":
             if self.lang == "zh":

@@ -82,6 +82,10 @@ class HtmlLocale(Locale):
         return escape(template).format(**params) if params else escape(template)
 
 
+# The percentage charts' headings name their unit ("资源利用率（%）"), so their y ticks are bare numbers.
+PERCENT_IN_HEADING = ""
+
+
 class ChartView:
     """Chart helpers for the templates: model parts in, inline SVG out, labelled in the locale."""
 
@@ -102,7 +106,7 @@ class ChartView:
         series = [charts.Series(self._legend(ln), charts.color_of(ln.key, i), ln.points)
                   for i, ln in enumerate(lines)]
         return charts.time_chart(series, start=self.start, end=self.end, tz=self.loc.tz, fmt_x=self._fmt_x(),
-                                 y_max=y_max)
+                                 fmt_day=self.loc.day_of_month, y_max=y_max, y_suffix=PERCENT_IN_HEADING)
 
     def utilisation(self, chart: UtilisationChart) -> Markup:
         return self.lines(chart.lines)
@@ -115,7 +119,7 @@ class ChartView:
         start = min([self.start, *(p.at - timedelta(days=5) for p in points)])
         end = max([self.end, *(p.at for p in points)])
         return charts.time_chart(series, start=start, end=end, tz=self.loc.tz, fmt_x=self._fmt_x(),
-                                 y_max=100.0, y_suffix="", height=140)
+                                 fmt_day=self.loc.day_of_month, y_max=100.0, y_suffix="", height=140)
 
     def disk(self, chart: DiskChart, horizon_days: int) -> Markup:
         """Every mount's history in its colour; where the forecaster expects a mount to reach its limit
@@ -154,7 +158,8 @@ class ChartView:
             series.append(charts.Series(loc.t("legend_forecast"), charts.COLORS["axis"], (), dashed=True))
         hlines = [charts.HLine(chart.limit, loc.t("legend_limit"), charts.COLORS["limit"])]
         return charts.time_chart(series, start=self.start, end=end, tz=loc.tz, fmt_x=self._fmt_x(),
-                                 y_max=chart.limit, bands=bands, hlines=hlines, vlines=vlines, height=150)
+                                 fmt_day=loc.day_of_month, y_max=chart.limit, bands=bands, hlines=hlines,
+                                 vlines=vlines, height=150, y_suffix=PERCENT_IN_HEADING)
 
     def score_bars(self, scores: tuple[tuple[Period, float | None], ...]) -> Markup:
         """The average health score of each quarter, one bar per quarter (none where nothing was inspected)."""

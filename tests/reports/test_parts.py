@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
+import reports
 from collector.reporting import usage as use
 from collector.reporting.config import ReportsConfig
 from collector.reporting.schedule import next_quarter_due
 from reports import Locale, Period, PeriodError
-from reports.charts import Series, bar_chart, projection, time_chart
+from reports.charts import COLORS, PALETTE, SWATCHES, Series, bar_chart, projection, swatch_class, time_chart
 from tests.reports.dataset import TZ, Dataset
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -69,10 +71,16 @@ def test_charts_are_svg_with_escaped_labels_and_gaps() -> None:
     points += [(start + timedelta(days=5, hours=6 * i), 50.0) for i in range(4)]  # after a 3-day gap
     svg = time_chart([Series("<cpu> & co", "#123456", points)], start=start, end=start + timedelta(days=7), tz=TZ,
                      fmt_x=lambda d: f"{d.day}日")
-    root = ET.fromstring(str(svg))
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    figure = ET.fromstring(str(svg))
+    [root, legend] = figure
+    assert figure.get("class") == "figure" and root.tag == "{http://www.w3.org/2000/svg}svg"
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "<cpu> & co" in texts and "2日" in texts and "100%" in texts
+    assert "2日" in texts and "100%" in texts
+    # The legend is an HTML list under the chart, its swatch coloured by the stylesheet's class.
+    assert legend.tag == "ul" and legend.get("class") == "legend"
+    [key] = legend
+    assert key.get("class") == "key-line" and "".join(key.itertext()) == "<cpu> & co"
+    assert [sw.get("class") for sw in key] == ["sw c-text"]  # a colour the stylesheet does not name
     [path] = [p for p in root.iter("{http://www.w3.org/2000/svg}path")]
     assert path.get("d", "").count("M") == 2  # the gap splits the line
     bars = ET.fromstring(str(bar_chart([("硬件故障", 2.0), ("软件", 0.0)])))
@@ -126,11 +134,37 @@ def test_units_read_in_the_reports_language() -> None:
     assert zh.measure(93.5, "%") == "93.5%" and zh.measure(3, "count") == "3"
 
 
+def test_time_ticks_name_the_month_once() -> None:
+    start = datetime(2026, 9, 20, tzinfo=TZ)
+    # Ticks every two days: 20, 22 … 30 September, then 2, 4 … October.
+    for lang, first, later, next_month, after in (("zh", "9月20日", "22日", "10月2日", "4日"),
+                                                  ("en", "20 Sep", "22", "2 Oct", "4")):
+        loc = Locale(lang, TZ)  # type: ignore[arg-type]
+        svg = time_chart([Series("cpu", "#2563eb", [(start, 10.0)])], start=start, end=start + timedelta(days=14),
+                         tz=TZ, fmt_x=loc.short_date, fmt_day=loc.day_of_month)
+        [root, _] = ET.fromstring(str(svg))
+        ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("y") == "163"]
+        assert ticks[:2] == [first, later] and next_month in ticks, ticks
+        assert ticks[ticks.index(next_month) + 1] == after
+
+
+def test_every_chart_colour_has_its_legend_swatch_in_the_stylesheet() -> None:
+    css = (Path(reports.__file__).parent / "templates" / "report.css").read_text()
+    legend_colors = {*PALETTE, *(COLORS[k] for k in ("cpu", "mem", "disk", "score", "forecast", "limit", "band",
+                                                    "axis", "text"))}
+    for color in legend_colors:
+        assert color in SWATCHES, color
+        name = swatch_class(color)
+        rgb = ",".join(str(int(color[i:i + 2], 16)) for i in (1, 3, 5))
+        assert f".sw.{name} {{ color: {color}; }}" in css, color
+        assert f".key-envelope .sw.{name} {{ background: rgba({rgb},0.25); }}" in css, color
+
+
 def test_tick_labels_at_the_edges_stay_inside_the_chart() -> None:
     start = datetime(2026, 10, 1, tzinfo=TZ)
     svg = time_chart([Series("cpu", "#123456", [(start, 10.0)])], start=start, end=start + timedelta(days=28),
                      tz=TZ, fmt_x=lambda d: f"{d.month}月{d.day}日")
-    root = ET.fromstring(str(svg))
+    [root, _] = ET.fromstring(str(svg))
     width = float(root.get("width", 0))
     ticks = [t for t in root.iter("{http://www.w3.org/2000/svg}text") if "月" in (t.text or "")]
     assert ticks

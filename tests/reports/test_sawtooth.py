@@ -10,6 +10,7 @@ import numpy as np
 
 from reports import Locale
 from reports.charts import Series, time_chart
+from reports.i18n import STRINGS
 from reports.model import DiskChart, HostRef, MountUsage
 from reports.render import ChartView
 from reports.sawtooth import detect, envelope
@@ -94,11 +95,11 @@ def test_a_sawtooth_chart_draws_the_envelope_band_and_its_upper_edge() -> None:
     assert max(ys) == round(10 + (1 - 0.30) * plot_h, 1) and min(ys) == round(10 + (1 - 0.45) * plot_h, 1)
     [path] = re.findall(r'<path d="([^"]+)"', svg)
     assert {p.split(",")[1] for p in path.replace("M", "").split(" L")[2:-2]} == {_num(10 + 0.55 * plot_h)}
-    assert "<rect" in svg  # the legend's swatch shows the band
+    assert '<li class="key-envelope"><span class="sw c-blue"></span>/var/log</li>' in svg  # the legend shows the band
 
     smooth = [(t, 40.0 + 0.05 * i) for i, (t, _) in enumerate(highs)]
     plain = str(time_chart([Series("/", "#2563eb", smooth)], start=START, end=end, tz=TZ, fmt_x=fmt))
-    assert not _polygons(plain, "envelope") and "<rect" not in plain
+    assert not _polygons(plain, "envelope") and "key-envelope" not in plain and "key-line" in plain
 
 
 def _num(v: float) -> str:
@@ -114,3 +115,8 @@ def test_the_disk_chart_draws_a_rotated_mount_as_its_envelope_and_others_as_line
     svg = str(view.disk(chart, 30))
     assert len(_polygons(svg, "envelope")) == 1
     assert len(re.findall(r"<path ", svg)) == 2 and "stroke-dasharray=\"5 3\"" in svg  # two lines, the limit dashed
+    # The heading names the unit, in either language; the y ticks are bare numbers.
+    headings = ("utilisation", "disk_growth", "fleet_trend")
+    assert all("%" in STRINGS[lang][key] for lang in ("zh", "en") for key in headings)
+    ticks = re.findall(r'text-anchor="end">([^<]*)</text>', svg)
+    assert ticks[:5] == ["0", "25", "50", "75", "100"]
