@@ -39,6 +39,15 @@ def test_every_rule_of_the_agents_built_in_pack_has_a_name_in_both_languages() -
         assert re.search(r"[\u4e00-\u9fff]", name["zh"]), f"{rule}: the zh name has no Chinese"
 
 
+def test_the_collectors_names_are_the_agents_own() -> None:
+    """The engineer (the agent's pack) and the customer (the collector's table) read the same name."""
+    pack = yaml.safe_load(DEFAULT_PACK.read_text(encoding="utf-8"))
+    names = log_rule_names()
+    differ = {r["id"]: (r["name"], names[r["id"]]) for r in pack["rules"]
+              if "name" in r and r["id"] in names and dict(r["name"]) != dict(names[r["id"]])}
+    assert not differ, differ
+
+
 def test_every_rule_a_check_counts_or_the_simulator_writes_has_a_name() -> None:
     counted = _check_rules()
     assert {"disk.io_error", "kernel.oom_kill", "sshd.failed_password"} <= counted
