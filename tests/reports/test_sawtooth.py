@@ -4,11 +4,12 @@ alone and drawn as its envelope; smooth, noisy and wandering series stay lines."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from reports import Locale
+from reports import Locale, MonthlyReport, render_html
 from reports.charts import Series, time_chart
 from reports.i18n import STRINGS
 from reports.model import DiskChart, HostRef, MountUsage
@@ -120,3 +121,15 @@ def test_the_disk_chart_draws_a_rotated_mount_as_its_envelope_and_others_as_line
     assert all("%" in STRINGS[lang][key] for lang in ("zh", "en") for key in headings)
     ticks = re.findall(r'text-anchor="end">([^<]*)</text>', svg)
     assert ticks[:5] == ["0", "25", "50", "75", "100"]
+
+
+def test_the_shaded_band_is_explained_only_in_a_report_that_draws_one(monthly: MonthlyReport) -> None:
+    host = monthly.utilisation[0].host
+    highs, lows = rotated()
+    smooth = tuple((t, 60.0 + 0.02 * i) for i, (t, _) in enumerate(highs))
+    rotating = replace(monthly, disks=(DiskChart(host, (MountUsage("/var/log", tuple(highs), None, tuple(lows)),)),))
+    steady = replace(monthly, disks=(DiskChart(host, (MountUsage("/", smooth, None),)),))
+    for lang in ("zh", "en"):
+        note = STRINGS[lang]["envelope_note"][:20]
+        assert note in render_html(rotating, lang)
+        assert note not in render_html(steady, lang)
