@@ -211,7 +211,6 @@ def previous_run(engine: Engine, customer_id: str, profile_id: str, before_run_i
     return PreviousRun(row.id, from_epoch(row.until_ms / 1000), statuses)
 
 
-
 # -- reading -----------------------------------------------------------------------------------
 
 

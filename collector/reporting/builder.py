@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
-from collector.reporting import disk_range
 from collector.reporting import findings as runs_data
 from collector.reporting import usage as use
 from collector.reporting.config import ReportsConfig
@@ -160,10 +159,8 @@ class ReportBuilder:
         horizon_days = self.reports.forecast_days
         horizon = until + timedelta(days=horizon_days)
         ids = list(all_refs)
-        offset = _utc_offset_s(tz, start)
-        disk_usage, disk_lows = disk_range.load_disks(self.engine, ids, start, until, CHART_STEP_S, offset)
-        charts = disk_range.merge(use.load_buckets(self.engine, ids, (use.CPU, use.MEM), start, until,
-                                                   CHART_STEP_S, offset), disk_usage)
+        charts = use.load_buckets(self.engine, ids, use.UTILISATION, start, until, CHART_STEP_S,
+                                  _utc_offset_s(tz, start))
         refs = _present(candidates, charts, until)
         header = replace(header, hosts=len(refs))
         forecasts = use.stored_forecasts(self.engine, [r.host_id for r in refs], until, td.forecast_tickets())
@@ -173,9 +170,10 @@ class ReportBuilder:
         disks = []
         for ref in refs:
             by_mount = {f.subject: f for f in forecasts if f.host_id == ref.host_id and f.series == use.DISK}
-            mounts = tuple(MountUsage(mount, tuple(points), by_mount.get(mount),
-                                      tuple(disk_lows.get((ref.host_id, mount), ())))
-                           for mount, points in sorted(use.disk_history(charts.get(ref.host_id, {})).items()) if points)
+            usage = charts.get(ref.host_id, {})
+            lows = use.disk_history(usage, "min")
+            mounts = tuple(MountUsage(mount, tuple(points), by_mount.get(mount), tuple(lows.get(mount, ())))
+                           for mount, points in sorted(use.disk_history(usage).items()) if points)
             if mounts:
                 disks.append(DiskChart(ref, mounts))
         details = runs_data.sort_findings(results.details()) if results is not None else []
@@ -334,17 +332,10 @@ def _run_risks(run: runs_data.RunResults | None, open_fps: set[str]) -> tuple[li
         return [], []
     until = runs_data.inspection_info(run.run).until
     risks: list[OpenRisk] = []
-    critical: dict[str, tuple[dict[str, str], set[str], dict[str, str]]] = {}
-    for f in runs_data.sort_findings(run.details()):
-        if f.status not in ("critical", "warning"):
-            continue
-        if f.status == "critical":
-            entry = critical.setdefault(f.check_id, (dict(f.name), set(), dict(f.recommendation)))
-            entry[1].add(f.host.host_id)
-        if fingerprint(f.host.host_id, f.check_id, f.subject) in open_fps:
+    details = runs_data.sort_findings(run.details())
+    for f in details:
+        if f.status not in ("critical", "warning") or fingerprint(f.host.host_id, f.check_id, f.subject) in open_fps:
             continue
         title = {lang: f"{f.name.get(lang, f.check_id)}{' ' + f.subject if f.subject else ''}" for lang in ("zh", "en")}
         risks.append(OpenRisk(kind="finding", host=f.host, title=title, level=f.status, since=until))
-    advice = [FindingAdvice(check_id, name, len(hosts_), rec) for check_id, (name, hosts_, rec) in critical.items()
-              if rec]
-    return risks, advice
+    return risks, finding_advice(details)

@@ -39,20 +39,25 @@ HOURLY = TIERS[-1]
 
 @dataclass
 class Buckets:
-    """Buckets of one series: start (unix s), count-weighted average, maximum, sample count."""
+    """Buckets of one series: start (unix s), count-weighted average, maximum, sample count, and the
+    minimum where the source has one (rollups do)."""
 
     labels: dict[str, str]
     ts: np.ndarray
     avg: np.ndarray
     max: np.ndarray
     counts: np.ndarray
+    min: np.ndarray | None = None
 
     def between(self, since: float, until: float) -> Buckets:
         keep = (self.ts >= since) & (self.ts < until)
-        return Buckets(self.labels, self.ts[keep], self.avg[keep], self.max[keep], self.counts[keep])
+        return Buckets(self.labels, self.ts[keep], self.avg[keep], self.max[keep], self.counts[keep],
+                       None if self.min is None else self.min[keep])
 
     def points(self, how: str) -> list[Point]:
-        values = self.max if how == "max" else self.avg
+        values = {"max": self.max, "min": self.min}.get(how, self.avg)
+        if values is None:
+            return []
         return [(from_seconds(t), float(v)) for t, v in zip(self.ts, values, strict=True) if math.isfinite(v)]
 
 
@@ -74,7 +79,7 @@ def load_buckets(engine: Engine, host_ids: Sequence[str], names: Sequence[str], 
                 continue
             merged = data.rebucket(int(step_s), int(offset_s))
             out.setdefault(ref.host_id, {}).setdefault(ref.name, []).append(
-                Buckets(ref.labels, merged.ts, merged.avg, merged.max, merged.count))
+                Buckets(ref.labels, merged.ts, merged.avg, merged.max, merged.count, merged.min))
     return out
 
 
@@ -211,9 +216,9 @@ def fleet_lines(usages: Iterable[Mapping[str, list[Buckets]]]) -> tuple[Line, ..
     return tuple(out)
 
 
-def disk_history(usage: Mapping[str, list[Buckets]]) -> dict[str, list[Point]]:
-    """Per mount: the maxima per bucket."""
-    return {subject_of(DISK, b.labels): b.points("max") for b in usage.get(DISK, [])}
+def disk_history(usage: Mapping[str, list[Buckets]], how: str = "max") -> dict[str, list[Point]]:
+    """Per mount: the maxima per bucket (``how="min"``: the minima, the lower edge of a mount's range)."""
+    return {subject_of(DISK, b.labels): b.points(how) for b in usage.get(DISK, [])}
 
 
 # -- forecasts -----------------------------------------------------------------------------------
