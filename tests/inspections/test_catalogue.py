@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,11 +18,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _agent_series() -> set[str]:
-    """Every series the agent's collectors emit here, each run twice (rates need two readings)."""
+    """Every series the agent's collectors emit here, each run twice (rates need two readings).
+
+    The rounds are a tenth of a second apart: CPU time advances in clock ticks, and two readings
+    inside one tick have no delta to share out.
+    """
     spool = SimpleNamespace(depth_batches=0, depth_bytes=0, dropped_batches=0, dropped_samples=0)
     collectors = [c for c, _ in build_collectors({})] + [FootprintCollector(lambda: spool)]
     names: set[str] = set()
-    for _ in range(2):
+    for round_ in range(2):
+        if round_:
+            time.sleep(0.1)
         for c in collectors:
             names.update(s.name for s in c.collect())
     return names
