@@ -89,10 +89,15 @@ async def drive(target: str, per_agent: list[list[bytes]], channels: int) -> Non
         await c.close()
 
 
-def exported_samples(api: str) -> float:
+def collector_metric(api: str, name: str) -> float:
+    """A sample of the collector's own ``/metrics`` (0 when it has none yet)."""
     text = httpx.get(f"{api}/metrics", timeout=30).text
     return next((s.value for fam in text_string_to_metric_families(text) for s in fam.samples
-                 if s.name == "patrol_export_samples_total"), 0.0)
+                 if s.name == name), 0.0)
+
+
+def exported_samples(api: str) -> float:
+    return collector_metric(api, "patrol_export_samples_total")
 
 
 def start_export_target(workdir: Path) -> VictoriaMetrics:
@@ -188,6 +193,19 @@ def run_victoria_metrics(workdir: Path, per_agent: dict[str, list[bytes]],
     return stored, cpu, wall
 
 
+def thread_cpu(proc: psutil.Process) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the process's threads, summed by thread name."""
+    by_name: dict[str, float] = {}
+    for t in proc.threads():
+        try:
+            name = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
+        except OSError:
+            name = "?"
+        name = "main (asyncio, gRPC handlers)" if t.id == proc.pid else name
+        by_name[name] = by_name.get(name, 0.0) + t.user_time + t.system_time
+    return by_name
+
+
 def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes] | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -244,12 +262,13 @@ def main() -> None:
         collector = CollectorProcess(Path(tmp), customers=[{"id": c, "name": c} for c in customers],
                                      limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096,
                                              "hello_timeout": "60s"},
-                                     store={"flush_interval": "2s", **({"url": store_url} if store_url else {})},
+                                     store={"url": store_url} if store_url else {},
                                      log_level="WARNING", **export)
         collector.start()
         assert collector.proc is not None
         proc = psutil.Process(collector.proc.pid)
         cpu0 = sum(proc.cpu_times()[:2])
+        threads0 = thread_cpu(proc)
         pg_cpu0 = pg.cpu_seconds() if pg else 0.0
         spy = start_profiler(proc.pid, args.profile) if args.profile else None
         t0 = time.perf_counter()
@@ -263,14 +282,12 @@ def main() -> None:
         cpu = sum(proc.cpu_times()[:2]) - cpu0
         stop_profiler(spy)
         pg_cpu = pg.cpu_seconds() - pg_cpu0 if pg else None
-        by_thread: dict[str, float] = {}
-        for t in proc.threads():
-            try:
-                name = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
-            except OSError:
-                name = "?"
-            name = "main (asyncio, gRPC handlers)" if t.id == proc.pid else name
-            by_thread[name] = by_thread.get(name, 0.0) + t.user_time + t.system_time
+        flushes = collector_metric(collector.api, "patrol_rollup_flush_seconds_count")
+        commits = collector_metric(collector.api, "patrol_ingest_commit_seconds_count")
+        rollup_rows = collector_metric(collector.api, "patrol_rollup_rows_written_total")
+        by_thread = thread_cpu(proc)
+        for name, secs in threads0.items():
+            by_thread[name] = by_thread.get(name, 0.0) - secs
         stored, rollup = store_totals(store_url or f"sqlite:///{collector.db_path}")
         collector.kill()
         if pg is not None:
@@ -288,8 +305,9 @@ def main() -> None:
     assert stored == samples_batches, f"{stored} sample batches stored, {samples_batches} sent"
     assert rollup == stats.samples, f"rollups hold {rollup} points, {stats.samples} sent"
     print(f"collector: {cpu:.1f} CPU-s over {wall:.1f} s wall; every batch stored once, rollups complete")
-    for name, secs in sorted(by_thread.items(), key=lambda kv: -kv[1])[:6]:
-        print(f"  thread {name:<32} {secs:6.1f} CPU-s (since start)")
+    print(f"  {commits:.0f} commits, {flushes:.0f} rollup flushes writing {rollup_rows:,.0f} rollup and latest rows")
+    for name, secs in sorted(by_thread.items(), key=lambda kv: -kv[1])[:4]:
+        print(f"  thread {name:<32} {secs:6.1f} CPU-s")
     if vm is not None:
         print("export: VictoriaMetrics accepted every sample and event exactly once")
     if pg_cpu is not None:

@@ -58,7 +58,9 @@ class CollectorApp:
         r = cfg.retention
         self.ingestor = Ingestor(self.engine, self.collector_id,
                                  {"raw": r.raw, "1m": r.rollup_1m, "1h": r.rollup_1h, "events": r.events},
-                                 flush_interval=cfg.store.flush_interval, queue_size=cfg.limits.ingest_queue,
+                                 flush_interval=cfg.store.flush_interval,
+                                 coarse_flush_interval=cfg.store.coarse_flush_interval,
+                                 queue_size=cfg.limits.ingest_queue,
                                  clock=clock)
         from collector.pki.runtime import Pki
 

@@ -103,7 +103,16 @@ class Retention(_Strict):
 
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under data_dir")
-    flush_interval: Seconds = 2.0
+    flush_interval: Seconds = Field(2.0, description="how often the 1-minute rollups are merged into the store")
+    coarse_flush_interval: Seconds = Field(
+        30.0, description="how often the hourly rollups and the latest values are merged into the store")
+
+    @model_validator(mode="after")
+    def _coarse_after_fine(self) -> StoreConfig:
+        if self.coarse_flush_interval < self.flush_interval:
+            raise ValueError(f"store.coarse_flush_interval ({self.coarse_flush_interval:g} s) must be at least "
+                             f"store.flush_interval ({self.flush_interval:g} s)")
+        return self
 
 
 class ClusterConfig(_Strict):

@@ -136,6 +136,7 @@ class Ingestor:
         collector_id: str,
         retention_s: dict[str, float],
         flush_interval: float = 2.0,
+        coarse_flush_interval: float = 30.0,
         queue_size: int = 2048,
         clock: Clock = time.time,
         max_group: int = 1024,
@@ -146,6 +147,7 @@ class Ingestor:
         self.collector_id = collector_id
         self.retention_s = retention_s
         self.flush_interval = flush_interval
+        self.coarse_flush_interval = max(flush_interval, coarse_flush_interval)
         self.clock = clock
         self.max_group = max_group
         # Bounded groups and flushes keep a backfill from holding live agents' acks for long.
@@ -156,8 +158,10 @@ class Ingestor:
         self._seen: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._last_flush = 0.0
-        self._pending_ids: list[int] = []
-        self._wm = 0  # this collector's rollup watermark as last read or written
+        self._last_coarse_flush = 0.0
+        self._pending_ids: list[int] = []  # ingest log ids folded since the last flush
+        self._held_upto = 0  # the newest id whose coarse share the aggregator holds for the coarse flush
+        self._wm = watermark.Watermarks(0, 0)  # this collector's rollup watermarks as last read or written
         # On SQLite this process is the only writer, so stream marks it has read stay true and are
         # cached; a shared store (PostgreSQL) is read under row locks on every commit instead.
         self._shared = engine.dialect.name != "sqlite"
@@ -194,16 +198,19 @@ class Ingestor:
     def recover(self) -> int:
         """Fold batches that are durable but not yet in the rollups (after a crash or a failed flush).
 
-        Rows past the watermark are folded and flushed a chunk at a time. A row that cannot be decoded
-        is copied to the quarantine and passed over; a flush that fails leaves the rest to a later
-        refold (backed off), so a poisoned log can neither stall start-up nor flood the log.
+        Rows past the coarse watermark are folded and flushed a chunk at a time, those up to the fine
+        watermark into the hourly tier and the latest values only. A row that cannot be decoded is
+        copied to the quarantine and passed over; a flush that fails leaves the rest to a later refold
+        (backed off), so a poisoned log can neither stall start-up nor flood the log.
         """
         self.aggregator = RollupAggregator(self.retention_s)
         self._pending_ids.clear()
+        self._held_upto = 0
         self._refold_at = None
         n = 0
         with self.engine.connect() as conn:
-            after = self._wm = watermark.read(conn, self.collector_id)
+            self._wm = watermark.read(conn, self.collector_id)
+        after, fine_upto = self._wm.coarse, self._wm.fine
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
@@ -219,14 +226,15 @@ class Ingestor:
                 except (DecodeError, UnpairedSeries) as e:
                     self._quarantine_log_row(row.id, row.host_id, row.payload, e)
                 else:
-                    self.aggregator.fold(row.host_id, None, now, flat)
+                    self.aggregator.fold(row.host_id, None, now, flat, fine=row.id > fine_upto)
                 self._pending_ids.append(row.id)
                 n += 1
             after = rows[-1].id
             if not self._flush(serves=self._flush_wanted):
                 return n
         if n:
-            log.info("event=recover batches=%d watermark=%d", n, self._wm)
+            log.info("event=recover batches=%d watermark=%d coarse_watermark=%d", n, self._wm.fine,
+                     self._wm.coarse)
         self._refold_delay = REFOLD_BACKOFF_S[0]
         return n
 
@@ -273,7 +281,7 @@ class Ingestor:
     # ------------------------------------------------------------------ writer thread
 
     def _run(self) -> None:
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_coarse_flush = time.monotonic()
         while True:
             timeout = max(0.01, self.flush_interval - (time.monotonic() - self._last_flush))
             group: list[Batch | HostUpdate] = []
@@ -299,10 +307,13 @@ class Ingestor:
                 if stopping or time.monotonic() >= self._refold_at:
                     self.recover()
             else:
-                due = time.monotonic() - self._last_flush >= self.flush_interval
+                now = time.monotonic()
+                due = now - self._last_flush >= self.flush_interval
                 requested = self._flush_wanted > self._flushed_upto
-                if due or stopping or requested or len(self.aggregator) > self.max_pending_cells:
-                    self._flush(serves=self._flush_wanted)
+                held = self.aggregator.held_cells > self.max_pending_cells
+                coarse = stopping or requested or held or now - self._last_coarse_flush >= self.coarse_flush_interval
+                if due or coarse or len(self.aggregator) > self.max_pending_cells:
+                    self._flush(serves=self._flush_wanted, coarse=coarse)
             if stopping:
                 return
 
@@ -527,8 +538,9 @@ class Ingestor:
                 index_elements=[hosts.c.id], set_={k: ins.excluded[k] for k in keys})
         return stmt
 
-    def _flush(self, serves: int = 0) -> bool:
-        """Merge the accumulated rollups into the store; ``serves``: the flush_now request it answers.
+    def _flush(self, serves: int = 0, coarse: bool = True) -> bool:
+        """Merge the accumulated rollups into the store: the 1-minute tier, and with ``coarse`` also the
+        hourly tier and the latest values. ``serves``: the flush_now request a coarse flush answers.
 
         False when it failed: the accumulators are then dropped and a refold from the ingest log is
         scheduled, backed off, so a store that keeps refusing costs one attempt per delay.
@@ -542,8 +554,11 @@ class Ingestor:
         last_data = dict(self.aggregator.last_data_ms)
         try:
             with self.engine.begin() as conn:
-                written = self.aggregator.flush(conn)
-                new_wm = max(self._pending_ids) if self._pending_ids else self._wm
+                written = self.aggregator.flush(conn, coarse=coarse)
+                upto = max(self._pending_ids, default=0)
+                held = max(self._held_upto, upto)
+                new_wm = watermark.Watermarks(max(self._wm.fine, upto),
+                                              max(self._wm.coarse, held) if coarse else self._wm.coarse)
                 if new_wm != self._wm:
                     watermark.advance(conn, self.collector_id, self._wm, new_wm)
                 for column, values in (("last_seen_ms", seen), ("last_data_ms", last_data)):
@@ -560,6 +575,7 @@ class Ingestor:
                           str(e).splitlines()[0], self._refold_delay)
             self.aggregator = RollupAggregator(self.retention_s)
             self._pending_ids.clear()
+            self._held_upto = 0
             for host, seen_ms in seen.items():
                 self._seen.setdefault(host, seen_ms)
             for host, counts in rejected.items():
@@ -569,9 +585,13 @@ class Ingestor:
             return False
         self._wm = new_wm
         self._pending_ids.clear()
+        self._held_upto = 0 if coarse else held
         self.aggregator.last_data_ms.clear()
         metrics.rollup_rows_written.inc(written)
         metrics.flush_seconds.observe(time.perf_counter() - t0)
+        if not coarse:
+            return True
+        self._last_coarse_flush = time.monotonic()
         with self._flushed:
             self._flushed_upto = max(self._flushed_upto, serves)
             self._flushed.notify_all()
@@ -585,8 +605,8 @@ class Ingestor:
 
     def _retention(self, conn: Any) -> None:
         now = self.clock()
-        # Only batches up to the written watermark are in the stored rollups; pending ones are not yet.
-        expire_raw(conn, self.collector_id, self._wm, int((now - self.retention_s["raw"]) * 1000))
+        # Only batches up to the coarse watermark are in every stored tier; the others are not yet.
+        expire_raw(conn, self.collector_id, self._wm.coarse, int((now - self.retention_s["raw"]) * 1000))
         for tier in TIERS:
             floor = int(now - self.retention_s[tier.name])
             conn.execute(delete(tier.table).where(tier.table.c.bucket < floor))

@@ -183,7 +183,12 @@ class AgentService:
 
     async def _read(self, context: grpc.aio.ServicerContext,
                     timeout: float | None = None) -> tuple[pb.AgentMessage, bytes] | None:
-        raw = await (asyncio.wait_for(context.read(), timeout) if timeout else context.read())
+        if timeout:
+            # A deadline on this await only, without wrapping the read in a task of its own.
+            async with asyncio.timeout(timeout):
+                raw = await context.read()
+        else:
+            raw = await context.read()
         if raw is grpc.aio.EOF:
             return None
         try:

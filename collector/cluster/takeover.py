@@ -37,17 +37,18 @@ def fold_leftovers(engine: Engine, collector_id: str, retention_s: dict[str, flo
             wm = watermark.read(conn, collector_id)
             rows = conn.execute(
                 select(ingest_log.c.id, ingest_log.c.host_id, ingest_log.c.payload)
-                .where(ingest_log.c.collector_id == collector_id, ingest_log.c.id > wm)
+                .where(ingest_log.c.collector_id == collector_id, ingest_log.c.id > wm.coarse)
                 .order_by(ingest_log.c.id).limit(BATCHES_PER_TRANSACTION)
             ).all()
             if not rows:
                 return total
             agg = RollupAggregator(retention_s)
             for row in rows:
-                agg.fold(row.host_id, pb.AgentMessage.FromString(row.payload).samples, now_s)
+                agg.fold(row.host_id, pb.AgentMessage.FromString(row.payload).samples, now_s, fine=row.id > wm.fine)
             agg.flush(conn)
             raise_column(conn, "hosts", "last_data_ms", "id", dict(agg.last_data_ms))
-            watermark.advance(conn, collector_id, wm, rows[-1].id)
+            last = rows[-1].id
+            watermark.advance(conn, collector_id, wm, watermark.Watermarks(max(wm.fine, last), last))
         total += len(rows)
 
 
@@ -84,5 +85,5 @@ def expire_gone_members(engine: Engine, collector_id: str, ttl_ms: int, retentio
         gone = [m for m in dead_members(conn, ttl_ms, store_now_ms(conn)) if m != collector_id]
     for member in gone:
         with engine.begin() as conn:
-            expire_raw(conn, member, watermark.read(conn, member), int((now_s - retention_s["raw"]) * 1000))
+            expire_raw(conn, member, watermark.read(conn, member).coarse, int((now_s - retention_s["raw"]) * 1000))
     return gone

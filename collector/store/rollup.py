@@ -1,9 +1,15 @@
 """In-memory rollup aggregation, flushed to the rollup tiers in one transaction.
 
 Ingest folds every durable batch into per-(series, bucket) accumulators; a periodic flush merges them
-into the tier tables (min/max/sum/count/last) and advances this collector's watermark over the raw
-ingest log in the same transaction. After a crash the batches past the watermark are folded again,
+into the tier tables (min/max/sum/count/last) and advances this collector's watermarks over the raw
+ingest log in the same transaction. After a crash the batches past the watermarks are folded again,
 so every batch contributes to the rollups exactly once.
+
+The 1-minute tier is flushed often (charts of the last hour stay fresh); the hourly tier and the
+latest values, which every flush would otherwise rewrite for every series it touched, may wait for
+a later, coarse flush. Until then their share of each fine flush waits here as hourly cells, and the
+ingest log ids they cover stay behind the coarse watermark (:mod:`collector.store.watermark`), so a
+refold after a crash puts those batches into the hourly tier and the latest values only.
 
 Folding works on whole batches as arrays: a batch's points are read into numpy once and cut into
 runs of one series and bucket (its *partial cells*), whose min, max, count, last value and sum are
@@ -27,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from collector.store.bulk import insert_columns, insert_returning, is_postgresql
 from collector.store.read.labels import EMPTY as EMPTY_LABELS
 from collector.store.read.labels import encode_labels
-from collector.store.read.tiers import TIERS
+from collector.store.read.tiers import TIERS, Tier
 from collector.store.samples import FlatSamples, Labels, flatten
 from collector.store.schema import series
 
@@ -127,6 +133,10 @@ class Cells:
 
 
 _CELL_FIELDS = ("sid", "bucket", "mn", "mx", "sm", "cnt", "last", "last_ts", "rank")
+_NO_INTS, _NO_FLOATS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+_EMPTY = Cells(_NO_INTS, _NO_INTS, _NO_FLOATS, _NO_FLOATS, _NO_FLOATS, _NO_INTS, _NO_FLOATS, _NO_INTS, _NO_INTS)
+FINE, COARSE = TIERS  # the 1-minute and the hourly tier
+MAX_KNOWN_SERIES = 1_000_000  # series whose sid and stored id the aggregator remembers between flushes
 
 
 class RollupAggregator:
@@ -134,13 +144,22 @@ class RollupAggregator:
 
     def __init__(self, retention_s: dict[str, float]) -> None:
         self.retention_s = retention_s
-        # Partial cells of the finest tier, and those that went straight into the coarsest tier.
+        # Partial cells of the finest tier, those of batches already in the stored finest tier (a
+        # refold behind the coarse watermark only), and those that went straight into the coarsest tier.
         self._fine: list[Cells] = []
+        self._refine: list[Cells] = []
         self._coarse: list[Cells] = []
         self._pending = 0
         self._rank = 0
-        self._index: dict[SeriesKey, int] = {}  # series of the pending cells -> sid
+        # Coarse cells of earlier fine flushes, by stored series id, and which phase of a running
+        # total each belongs to (0: folded straight into the coarse tier, 1: rolled up from finer cells).
+        self._held: list[tuple[Cells, Ints]] = []
+        self.held_cells = 0
+        # Every series seen: (host, name, sorted label pairs) -> sid, an index into _keys and _ids (its
+        # stored id, 0 until the first flush that writes it). Forgotten, between flushes, past a bound.
+        self._index: dict[tuple[str, str, Labels], int] = {}
         self._keys: list[SeriesKey] = []
+        self._ids: Ints = np.zeros(0, dtype=np.int64)
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
         self.nonfinite = 0  # NaN, ±inf or too large: left out of the rollups (the raw batch keeps them)
@@ -156,26 +175,27 @@ class RollupAggregator:
         index, keys, label_keys = self._index, self._keys, self._label_keys
         sids: list[int] = []
         for name, labels in zip(flat.names, flat.labels, strict=True):
-            text = label_keys.get(labels) if labels else EMPTY_LABELS
-            if text is None:
-                text = encode_labels(labels)
-                if len(label_keys) < 200_000:
-                    label_keys[labels] = text
-            key = (host_id, name, text)
-            sid = index.get(key)
+            sid = index.get((host_id, name, labels))
             if sid is None:
-                sid = index[key] = len(keys)
-                keys.append(key)
+                text = label_keys.get(labels) if labels else EMPTY_LABELS
+                if text is None:
+                    text = encode_labels(labels)
+                    if len(label_keys) < 200_000:
+                        label_keys[labels] = text
+                sid = index[(host_id, name, labels)] = len(keys)
+                keys.append((host_id, name, text))
             sids.append(sid)
         return sids
 
-    def fold(self, host_id: str, batch: object, now_s: float, flat: FlatSamples | None = None) -> int:
+    def fold(self, host_id: str, batch: object, now_s: float, flat: FlatSamples | None = None,
+             fine: bool = True) -> int:
         """Fold a ``patrol.v1.Samples`` message (or ``flat``, the same batch already read); return the
         number of points.
 
         Points go into the finest tier's cells only; coarser tiers and latest values are derived
         from those cells at flush time. Points older than the finest tier's retention go straight
-        into the coarsest tier.
+        into the coarsest tier. ``fine=False``: the batch is in the stored finest tier already and
+        goes into the coarser tiers and latest values only.
         """
         if flat is None:
             flat = flatten(batch)
@@ -205,9 +225,8 @@ class RollupAggregator:
             newest = max(newest, int(dated.max()))
         self.last_data_ms[host_id] = newest
 
-        fine_tier, coarse_tier = TIERS[0], TIERS[-1]
-        w_s, cw_s = fine_tier.width_s, coarse_tier.width_s
-        floor_ms = int((now_s - self.retention_s[fine_tier.name]) // w_s * w_s) * 1000
+        w_s, cw_s = FINE.width_s, COARSE.width_s
+        floor_ms = int((now_s - self.retention_s[FINE.name]) // w_s * w_s) * 1000
         is_fine = ts >= floor_ms
         bucket = np.where(is_fine, ts // (w_s * 1000) * w_s, ts // (cw_s * 1000) * cw_s)
         starts = _run_starts(entry, is_fine, bucket)
@@ -233,32 +252,35 @@ class RollupAggregator:
         if not all_finite:
             cells = cells.take(cnt > 0)
         fine_part = is_fine[starts] if all_finite else is_fine[starts][cnt > 0]
+        into = self._fine if fine else self._refine
         if fine_part.all():
-            self._fine.append(cells)
+            into.append(cells)
         else:
-            self._fine.append(cells.take(fine_part))
+            into.append(cells.take(fine_part))
             self._coarse.append(cells.take(~fine_part))
         self._pending += len(cells)
         self.points += total
         return total
 
-    def _tiers(self) -> list[Cells]:
-        """The merged cells of every tier, finest first, and the derived latest value of each series."""
-        ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        empty = Cells(ints, ints, floats, floats, floats, ints, floats, ints, ints)
-        fine = Cells.concat(self._fine).merged() if self._fine else empty
-        out = [fine]
-        for i, tier in enumerate(TIERS[1:], start=1):
-            w = tier.width_s
-            below = out[-1]
-            up = Cells(below.sid, below.bucket - below.bucket % w, below.mn, below.mx, below.sm, below.cnt,
-                       below.last, below.last_ts, below.rank)
-            direct = Cells.concat(self._coarse) if i == len(TIERS) - 1 and self._coarse else empty
-            # A running total sees the points folded straight into this tier first, then the finer cells.
-            both = Cells.concat([direct, up])
-            phase = np.concatenate([np.zeros(len(direct), dtype=np.int64), np.ones(len(up), dtype=np.int64)])
-            out.append(both.merged(phase))
-        return out
+    def _hold_coarse(self, fine: Cells, ids: Ints) -> None:
+        """Keep this flush's share of the coarse tier: cells rolled up from the merged fine cells and
+        from those of a refold, and those folded straight into the coarse tier; sids become stored ids."""
+        w = COARSE.width_s
+        refine = Cells.concat(self._refine).merged() if self._refine else _EMPTY
+        up = Cells.concat([fine, refine])
+        up.bucket = up.bucket - up.bucket % w
+        direct = Cells.concat(self._coarse) if self._coarse else _EMPTY
+        # A running total sees the points folded straight into this tier first, then the finer cells.
+        both = Cells.concat([direct, up])
+        if not len(both):
+            return
+        phase = np.concatenate([np.zeros(len(direct), dtype=np.int64), np.ones(len(up), dtype=np.int64)])
+        both.sid = ids[both.sid]
+        # Merged now, so that what is held stays about one cell per series and hour between flushes.
+        merged = both.merged(phase)
+        held_phase = np.where(np.isin(merged.rank, both.rank[phase == 0]), 0, 1)
+        self._held.append((merged, held_phase))
+        self.held_cells += len(merged)
 
     # ------------------------------------------------------------------ flushing
 
@@ -286,55 +308,79 @@ class RollupAggregator:
 
     def _reset(self) -> None:
         self._fine.clear()
+        self._refine.clear()
         self._coarse.clear()
         self._pending = 0
-        self._rank = 0
-        self._index.clear()
-        self._keys.clear()
         self.points = 0
+        if len(self._keys) > MAX_KNOWN_SERIES:
+            self._index.clear()
+            self._keys.clear()
+            self._ids = np.zeros(0, dtype=np.int64)
+            self._series_ids.clear()
 
-    def flush(self, conn: Connection) -> int:
-        """Merge everything accumulated into the tier tables; return rows written."""
-        if not self._pending:
-            self._reset()
-            return 0
-        tiers = self._tiers()
-        coarsest = tiers[-1]
-        # The latest value of a series: its coarsest cell with the newest last stamp.
-        newest = np.lexsort((coarsest.last_ts, coarsest.sid))
-        ends = np.append(_run_starts(coarsest.sid[newest])[1:], len(newest)) - 1
-        latest = coarsest.take(newest[ends])
-        # Every series with a cell has a latest value; one whose points were all left out has neither.
-        keys = [self._keys[i] for i in latest.sid.tolist()]
-        self._resolve_ids(conn, keys)
-        ids = np.zeros(len(self._keys), dtype=np.int64)
-        ids[latest.sid] = [self._series_ids[k] for k in keys]
-        # Collectors sharing a PostgreSQL may merge into the same rows; taking the row locks in key
-        # order keeps two flushes from deadlocking. SQLite has one writer at a time: no sort needed.
-        ordered = is_postgresql(conn)
+    def _stored_ids(self, conn: Connection, present: Ints) -> Ints:
+        """The stored id of every sid (those in ``present`` resolved, new series created)."""
+        if len(self._ids) < len(self._keys):
+            self._ids = np.concatenate([self._ids, np.zeros(len(self._keys) - len(self._ids), dtype=np.int64)])
+        new = present[self._ids[present] == 0]
+        if len(new):
+            keys = [self._keys[i] for i in new.tolist()]
+            self._resolve_ids(conn, keys)
+            self._ids[new] = [self._series_ids[k] for k in keys]
+        return self._ids
+
+    def flush(self, conn: Connection, coarse: bool = True) -> int:
+        """Merge what was folded into the finest tier; with ``coarse``, also everything held for the
+        coarse tier and the latest values. Returns the rows written."""
         written = 0
-        for tier, cells in zip(TIERS, tiers, strict=True):
-            if not len(cells):
-                continue
-            sid = ids[cells.sid]
-            if ordered:
-                cells = cells.take(np.lexsort((cells.bucket, sid)))
-                sid = ids[cells.sid]
-            head, tail = _merge_rollup_sql(conn, tier.table.name)
-            insert_columns(conn, head, tail,
-                           [sid.tolist(), cells.bucket.tolist(), cells.mn.tolist(), cells.mx.tolist(),
-                            cells.sm.tolist(), cells.cnt.tolist(), cells.last.tolist(), cells.last_ts.tolist()],
-                           ROLLUP_PG_TYPES)
-            written += len(cells)
-        sid = ids[latest.sid]
-        if ordered:
+        if self._pending:
+            fine = Cells.concat(self._fine).merged() if self._fine else _EMPTY
+            present = np.unique(np.concatenate([c.sid for c in (*self._fine, *self._refine, *self._coarse)]))
+            ids = self._stored_ids(conn, present)
+            written += _write_cells(conn, FINE, fine, ids[fine.sid])
+            self._hold_coarse(fine, ids)
+        self._reset()
+        if coarse:
+            written += self._flush_coarse(conn)
+        return written
+
+    def _flush_coarse(self, conn: Connection) -> int:
+        if not self._held:
+            return 0
+        cells = Cells.concat([c for c, _ in self._held])
+        cells = cells.merged(np.concatenate([p for _, p in self._held]))
+        self._held.clear()
+        self.held_cells = 0
+        self._rank = 0
+        written = _write_cells(conn, COARSE, cells, cells.sid)
+        # The latest value of a series: its coarse cell with the newest last stamp.
+        newest = np.lexsort((cells.last_ts, cells.sid))
+        ends = np.append(_run_starts(cells.sid[newest])[1:], len(newest)) - 1
+        latest = cells.take(newest[ends])
+        sid = latest.sid
+        if is_postgresql(conn):  # row locks in key order, as for the tiers
             order = np.argsort(sid, kind="stable")
             latest, sid = latest.take(order), sid[order]
         insert_columns(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL,
                        [sid.tolist(), latest.last_ts.tolist(), latest.last.tolist()], ("int4", "int8", "float8"))
-        written += len(latest)
-        self._reset()
-        return written
+        return written + len(latest)
+
+
+def _write_cells(conn: Connection, tier: Tier, cells: Cells, sid: Ints) -> int:
+    """Merge cells into a tier's table (``sid``: their stored series ids); returns the rows written."""
+    if not len(cells):
+        return 0
+    # Collectors sharing a PostgreSQL may merge into the same rows; taking the row locks in key
+    # order keeps two flushes from deadlocking. SQLite has one writer at a time: no sort needed.
+    if is_postgresql(conn):
+        order = np.lexsort((cells.bucket, sid))
+        cells, sid = cells.take(order), sid[order]
+    head, tail = _merge_rollup_sql(conn, tier.table.name)
+    insert_columns(conn, head, tail,
+                   [sid.tolist(), cells.bucket.tolist(), cells.mn.tolist(), cells.mx.tolist(),
+                    cells.sm.tolist(), cells.cnt.tolist(), cells.last.tolist(), cells.last_ts.tolist()],
+                   ROLLUP_PG_TYPES)
+    return len(cells)
 
 
 ROLLUP_PG_TYPES = ("int4", "int8", "float8", "float8", "float8", "int4", "float8", "int8")

@@ -88,6 +88,21 @@ def test_the_leader_folds_a_dead_collectors_leftovers_once(store_url: str) -> No
     assert rollup_totals(a) == (3, 7.0)
 
 
+def test_the_leader_puts_a_dead_collectors_held_hourly_share_into_the_hourly_tier_only(store_url: str) -> None:
+    a = make(store_url, "col-a")
+    commit(a, host())
+    t = NOW // 60 * 60 - 120
+    commit(a, batch(1, samples(1, [(t, 1.0)])), batch(2, samples(2, [(t + 1, 2.0)])))
+    a._flush(coarse=False)
+    commit(a, batch(3, samples(3, [(t + 2, 4.0)])))
+    # a is killed here: 1 and 2 are in the 1-minute tier only, 3 in no tier.
+    assert fold_leftovers(a.engine, "col-a", RET, NOW) == 3
+    assert rollup_totals(a) == (3, 7.0)
+    with a.engine.connect() as conn:
+        assert tuple(conn.exec_driver_sql("SELECT SUM(count), SUM(sum) FROM rollup_1h").one()) == (3, 7.0)
+        assert watermark.read(conn, "col-a") == (3, 3)
+
+
 def test_a_collector_that_comes_back_during_the_takeover_folds_nothing_twice(store_url: str) -> None:
     a = make(store_url, "col-a")
     commit(a, host())
@@ -105,7 +120,7 @@ def test_a_collector_that_comes_back_during_the_takeover_folds_nothing_twice(sto
     back._flush()  # its watermark moved: it rolls back and refolds from the new one
     assert rollup_totals(a) == (2, 3.0)
     with back.engine.connect() as conn:
-        assert watermark.read(conn, "col-a") == rows[-1][0]
+        assert watermark.read(conn, "col-a") == (rows[-1][0], rows[-1][0])
 
 
 def test_takeover_marks_the_dead_collectors_streams_disconnected(store_url: str) -> None:

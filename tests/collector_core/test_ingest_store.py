@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
-from collector.store import queries
+from collector.store import queries, watermark
 from collector.store.engine import StoreError, open_engine
 from protos.patrol.v1 import agent_pb2 as pb
 
@@ -120,6 +120,64 @@ def test_recovery_folds_unflushed_batches_exactly_once(store_url: str) -> None:
     assert tuple(row) == (3, 7.0)
 
 
+def tier_totals(ing: Ingestor) -> tuple[tuple[int, float], tuple[int, float], list[tuple[int, float]]]:
+    """(count, sum) of the 1-minute and the hourly tier, and the latest values (stamp, value)."""
+    with ing.engine.connect() as conn:
+        minute, hour = (tuple(conn.exec_driver_sql(f"SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) "
+                                                   f"FROM {t}").one()) for t in ("rollup_1m", "rollup_1h"))
+        latest = [tuple(r) for r in conn.exec_driver_sql("SELECT ts_ms, value FROM latest ORDER BY series_id")]
+    return (int(minute[0]), float(minute[1])), (int(hour[0]), float(hour[1])), latest  # type: ignore[return-value]
+
+
+def test_a_fine_flush_holds_the_hourly_tier_and_latest_values_for_the_coarse_flush(store_url: str) -> None:
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    commit(ing, batch(1, samples(1, [(b, 1.0), (b + 10, 3.0)])))
+    assert ing._flush(coarse=False)
+    assert tier_totals(ing) == ((2, 4.0), (0, 0.0), [])
+    commit(ing, batch(2, samples(2, [(b + 70, 5.0)])))
+    assert ing._flush(coarse=False)
+    assert tier_totals(ing)[:2] == ((3, 9.0), (0, 0.0))
+    assert ing._flush(coarse=True)
+    assert tier_totals(ing) == ((3, 9.0), (3, 9.0), [(int((b + 70) * 1000), 5.0)])
+
+
+def test_a_crash_between_coarse_flushes_refolds_the_hourly_tier_only(store_url: str) -> None:
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    commit(ing, batch(1, samples(1, [(b, 1.0)])))
+    assert ing._flush()
+    commit(ing, batch(2, samples(2, [(b + 1, 2.0)])), batch(3, samples(3, [(b + 2, 4.0)])))
+    assert ing._flush(coarse=False)
+    commit(ing, batch(4, samples(4, [(b + 3, 8.0)])))
+    # Crash: 2 and 3 are in the 1-minute tier only, 4 in no tier. The new writer puts 2 and 3 into
+    # the hourly tier and the latest values, and 4 everywhere; nothing twice.
+    assert tier_totals(ing) == ((3, 7.0), (1, 1.0), [(int(b * 1000), 1.0)])
+    ing2 = make(store_url)
+    assert ing2.recover() == 3
+    assert ing2.recover() == 0
+    assert tier_totals(ing2) == ((4, 15.0), (4, 15.0), [(int((b + 3) * 1000), 8.0)])
+
+
+def test_a_store_with_one_watermark_reads_it_as_both(store_url: str) -> None:
+    # Before the hourly tier had its own watermark every flush wrote all tiers under one.
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 60 * 60 - 120
+    commit(ing, batch(1, samples(1, [(b, 1.0)])), batch(2, samples(2, [(b + 1, 2.0)])))
+    assert ing._flush()
+    with ing.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM store_meta WHERE key = 'rollup_watermark_coarse:c1'")
+    commit(ing, batch(3, samples(3, [(b + 2, 4.0)])))
+    ing2 = make(store_url)
+    assert ing2.recover() == 1
+    assert tier_totals(ing2)[:2] == ((3, 7.0), (3, 7.0))
+    with ing2.engine.connect() as conn:
+        assert watermark.read(conn, "c1") == (3, 3)
+
+
 def test_retention_deletes_old_rows(store_url: str) -> None:
     ing = make(store_url)
     commit(ing, host())
@@ -208,11 +266,11 @@ def test_flush_now_waits_for_items_queued_before_it(store_url: str) -> None:
     in_flush, release = threading.Event(), threading.Event()
     real_flush = ing._flush
 
-    def slow_first_flush(serves: int = 0) -> None:
+    def slow_first_flush(serves: int = 0, coarse: bool = True) -> None:
         if not in_flush.is_set():
             in_flush.set()
             assert release.wait(30)
-        real_flush(serves)
+        real_flush(serves, coarse)
 
     ing._flush = slow_first_flush  # type: ignore[method-assign]
     ing.start()
