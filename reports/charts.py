@@ -213,12 +213,30 @@ def _segments(points: Sequence[tuple[datetime, float]]) -> list[list[tuple[float
     return out
 
 
+def _straight_runs_joined(coords: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``coords`` without the points inside a straight run: a point on the line from the one before it
+    to the one after, going on in the same direction (a flat stretch of a disk's usage), adds nothing
+    to the line drawn. Decided on the written coordinates (tenths), so the line is exactly the same."""
+    if len(coords) < 3:
+        return list(coords)
+    tenths = [(round(float(x) * 10), round(float(y) * 10)) for x, y in coords]
+    kept = [0]
+    for i in range(1, len(coords) - 1):
+        (ax, ay), (bx, by), (cx, cy) = tenths[kept[-1]], tenths[i], tenths[i + 1]
+        ux, uy, vx, vy = bx - ax, by - ay, cx - bx, cy - by
+        if ux * vy - uy * vx != 0 or ux * vx + uy * vy <= 0:
+            kept.append(i)
+    kept.append(len(coords) - 1)
+    return [coords[i] for i in kept]
+
+
 def _path(frame: _Frame, points: Sequence[tuple[datetime, float]]) -> str:
     d = []
     for seg in _segments(points):
         if not seg:
             continue
-        d.append("M" + " L".join(f"{_num(frame.x(t))},{_num(frame.y(v))}" for t, v in seg))
+        coords = _straight_runs_joined([(_num(frame.x(t)), _num(frame.y(v))) for t, v in seg])
+        d.append("M" + " L".join(f"{x},{y}" for x, y in coords))
         if len(seg) == 1:  # a lone point still shows as a short dash
             t, v = seg[0]
             d.append(f"M{_num(frame.x(t) - 1.5)},{_num(frame.y(v))} L{_num(frame.x(t) + 1.5)},{_num(frame.y(v))}")

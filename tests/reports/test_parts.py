@@ -87,6 +87,21 @@ def test_charts_are_svg_with_escaped_labels_and_gaps() -> None:
     assert [r.get("width") for r in bars.iter("{http://www.w3.org/2000/svg}rect")][1] == "0.5"
 
 
+def test_a_line_leaves_out_the_points_inside_its_straight_runs() -> None:
+    """A flat stretch and a steady climb are drawn from their ends alone; every turn, a spike that
+    goes back the way it came, and the line's ends stay."""
+    start = datetime(2026, 9, 1, tzinfo=TZ)
+    values = [40.0] * 6 + [45.0, 50.0, 55.0, 50.0, 50.0, 60.0, 50.0]
+    points = [(start + timedelta(hours=6 * i), v) for i, v in enumerate(values)]
+    # 20 steps of 6 hours over the 628 units of the plot: 31.4 units a step, 6.9 units per 5 %.
+    svg = time_chart([Series("disk", "#2563eb", points)], start=start, end=start + timedelta(days=5), tz=TZ,
+                     fmt_x=lambda d: f"{d.day}日", legend=False)
+    [path] = ET.fromstring(str(svg)).iter("{http://www.w3.org/2000/svg}path")
+    drawn = [tuple(map(float, p.split(","))) for p in path.get("d", "").removeprefix("M").split(" L")]
+    kept = [0, 5, 8, 9, 10, 11, 12]
+    assert drawn == [(round(40 + 31.4 * i, 1), round(10 + (1 - values[i] / 100) * 138, 1)) for i in kept]
+
+
 def test_projection_stops_at_the_limit() -> None:
     at = datetime(2026, 10, 1, tzinfo=UTC)
     assert projection(at, 90.0, 1.0, at + timedelta(days=30), 100.0) == [(at, 90.0), (at + timedelta(days=10), 100.0)]
