@@ -13,10 +13,12 @@ kerns them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from math import inf
 from typing import Any
 
+import weasyprint
 from weasyprint import svg as weasy_svg
 from weasyprint.css.properties import INITIAL_VALUES
 from weasyprint.draw.text import draw_emojis, draw_first_line
@@ -31,6 +33,10 @@ from weasyprint.text.line_break import split_first_line
 PER_LETTER = frozenset(("dx", "dy", "rotate", "letter-spacing", "textLength", "lengthAdjust", "display-anchor",
                         "dominant-baseline", "alignment-baseline", "direction", "word-spacing"))
 
+# The WeasyPrint release whose SVG text drawing :func:`draw_text` reproduces (see requirements.lock).
+WRITTEN_FOR = "70."
+
+log = logging.getLogger("patrol.reports")
 _lock = threading.Lock()
 _per_letter: Any = None
 
@@ -107,8 +113,9 @@ def draw_text(svg: Any, node: Any, font_size: float) -> None:
     draw_emojis(svg.stream, style, x, y, emojis)
 
 
-def install() -> None:
-    """Draw SVG text through :func:`draw_text` from now on, in this process (idempotent).
+def install() -> bool:
+    """Draw SVG text through :func:`draw_text` from now on, in this process (idempotent); False, and
+    WeasyPrint's own drawing kept, with a WeasyPrint other than the one this was written against.
 
     WeasyPrint's SVG drawing finds a node's drawing function in its ``TAGS`` table and recognises
     text nodes (for ``text-anchor``) by comparing that function with its module's ``text``: both are
@@ -116,9 +123,14 @@ def install() -> None:
     global _per_letter
     with _lock:
         if _per_letter is not None:
-            return
+            return True
+        if not weasyprint.__version__.startswith(WRITTEN_FOR):
+            log.info("event=svg_text_letter_by_letter weasyprint=%s (whole runs are drawn with %s.x only)",
+                     weasyprint.__version__, WRITTEN_FOR.rstrip("."))
+            return False
         _per_letter = weasy_svg.text
         for tag, function in list(weasy_svg.TAGS.items()):
             if function is _per_letter:
                 weasy_svg.TAGS[tag] = draw_text
         weasy_svg.text = draw_text  # type: ignore[attr-defined]
+        return True

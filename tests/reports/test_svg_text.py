@@ -77,3 +77,11 @@ def test_a_label_drawn_as_one_run_lands_where_letter_by_letter_drawing_puts_it(t
         assert "".join(w.text for w in run) == "".join(w.text for w in letters)
         assert run[0].x0 == pytest.approx(letters[0].x0, abs=0.6)
         assert run[-1].x1 == pytest.approx(letters[-1].x1, abs=0.6)
+
+
+def test_whole_runs_are_drawn_with_the_locked_weasyprint() -> None:
+    # Another WeasyPrint keeps its own per-letter drawing: this fails then, so that draw_text is
+    # checked against the new release before WRITTEN_FOR is moved.
+    from reports.svg_text import install
+
+    assert install()
