@@ -285,6 +285,8 @@ def main() -> None:
         flushes = collector_metric(collector.api, "patrol_rollup_flush_seconds_count")
         commits = collector_metric(collector.api, "patrol_ingest_commit_seconds_count")
         rollup_rows = collector_metric(collector.api, "patrol_rollup_rows_written_total")
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        peak_rss = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:")), 0)
         by_thread = thread_cpu(proc)
         for name, secs in threads0.items():
             by_thread[name] = by_thread.get(name, 0.0) - secs
@@ -305,7 +307,8 @@ def main() -> None:
     assert stored == samples_batches, f"{stored} sample batches stored, {samples_batches} sent"
     assert rollup == stats.samples, f"rollups hold {rollup} points, {stats.samples} sent"
     print(f"collector: {cpu:.1f} CPU-s over {wall:.1f} s wall; every batch stored once, rollups complete")
-    print(f"  {commits:.0f} commits, {flushes:.0f} rollup flushes writing {rollup_rows:,.0f} rollup and latest rows")
+    print(f"  {commits:.0f} commits, {flushes:.0f} rollup flushes writing {rollup_rows:,.0f} rollup and latest rows; "
+          f"peak RSS {peak_rss / 2**20:.0f} MiB")
     for name, secs in sorted(by_thread.items(), key=lambda kv: -kv[1])[:4]:
         print(f"  thread {name:<32} {secs:6.1f} CPU-s")
     if vm is not None:
