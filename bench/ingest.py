@@ -262,7 +262,8 @@ def main() -> None:
         collector = CollectorProcess(Path(tmp), customers=[{"id": c, "name": c} for c in customers],
                                      limits={"max_message_bytes": 64 * 2**20, "ingest_queue": 4096,
                                              "hello_timeout": "60s"},
-                                     store={"url": store_url} if store_url else {},
+                                     store={"flush_interval": "2s", "coarse_flush_interval": "30s",  # the defaults
+                                            **({"url": store_url} if store_url else {})},
                                      log_level="WARNING", **export)
         collector.start()
         assert collector.proc is not None

@@ -137,6 +137,7 @@ _NO_INTS, _NO_FLOATS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64
 _EMPTY = Cells(_NO_INTS, _NO_INTS, _NO_FLOATS, _NO_FLOATS, _NO_FLOATS, _NO_INTS, _NO_FLOATS, _NO_INTS, _NO_INTS)
 FINE, COARSE = TIERS  # the 1-minute and the hourly tier
 MAX_KNOWN_SERIES = 1_000_000  # series whose sid and stored id the aggregator remembers between flushes
+HELD_PARTS = 4  # held coarse parts (one per fine flush) merged into one when there are this many
 
 
 class RollupAggregator:
@@ -276,11 +277,18 @@ class RollupAggregator:
             return
         phase = np.concatenate([np.zeros(len(direct), dtype=np.int64), np.ones(len(up), dtype=np.int64)])
         both.sid = ids[both.sid]
-        # Merged now, so that what is held stays about one cell per series and hour between flushes.
-        merged = both.merged(phase)
-        held_phase = np.where(np.isin(merged.rank, both.rank[phase == 0]), 0, 1)
+        self._hold(both, phase)
+        if len(self._held) >= HELD_PARTS:
+            # What is held stays about one cell per series and hour, however many flushes it spans.
+            self._held, parts = [], self._held
+            self._hold(Cells.concat([c for c, _ in parts]), np.concatenate([p for _, p in parts]))
+
+    def _hold(self, cells: Cells, phase: Ints) -> None:
+        """Hold ``cells`` merged per series and bucket, each with the phase of its first part."""
+        merged = cells.merged(phase)
+        held_phase = np.where(np.isin(merged.rank, cells.rank[phase == 0]), 0, 1)
         self._held.append((merged, held_phase))
-        self.held_cells += len(merged)
+        self.held_cells = sum(len(c) for c, _ in self._held)
 
     # ------------------------------------------------------------------ flushing
 

@@ -10,6 +10,7 @@ import pytest
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
 from collector.store import queries, watermark
 from collector.store.engine import StoreError, open_engine
+from collector.store.rollup import HELD_PARTS
 from protos.patrol.v1 import agent_pb2 as pb
 
 NOW = 1_790_000_000.0  # fixed "now" (2026-09-21) so bucket arithmetic is exact
@@ -141,6 +142,21 @@ def test_a_fine_flush_holds_the_hourly_tier_and_latest_values_for_the_coarse_flu
     assert tier_totals(ing)[:2] == ((3, 9.0), (0, 0.0))
     assert ing._flush(coarse=True)
     assert tier_totals(ing) == ((3, 9.0), (3, 9.0), [(int((b + 70) * 1000), 5.0)])
+
+
+def test_the_hourly_share_of_many_fine_flushes_is_held_as_one_cell_per_series_and_hour(store_url: str) -> None:
+    ing = make(store_url)
+    commit(ing, host())
+    b = NOW // 3600 * 3600 - 3600
+    for seq in range(1, 11):  # ten fine flushes, each with a point of the same series and hour
+        commit(ing, batch(seq, samples(seq, [(b + 60 * seq, float(seq))])))
+        assert ing._flush(coarse=False)
+        assert ing.aggregator.held_cells <= HELD_PARTS
+    assert tier_totals(ing)[:2] == ((10, 55.0), (0, 0.0))
+    assert ing._flush()
+    assert tier_totals(ing) == ((10, 55.0), (10, 55.0), [(int((b + 600) * 1000), 10.0)])
+    with ing.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT min, max, last FROM rollup_1h").one() == (1.0, 10.0, 10.0)
 
 
 def test_a_crash_between_coarse_flushes_refolds_the_hourly_tier_only(store_url: str) -> None:
