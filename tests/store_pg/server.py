@@ -63,6 +63,9 @@ def _run_as() -> pwd.struct_passwd | None:
                               "to run PostgreSQL as")
 
 
+SETPRIV = shutil.which("setpriv")  # util-linux: sets the parent-death signal, then runs the command
+
+
 def _die_with_parent() -> None:
     # Runs in the child after the switch to the unprivileged user (which would clear the setting):
     # if the test process is killed, the kernel sends the postmaster SIGQUIT (immediate shutdown).
@@ -92,12 +95,19 @@ class PostgresServer:
 
     def _popen_kwargs(self, die_with_parent: bool = True) -> dict[str, object]:
         # Running Python in the forked child (preexec_fn) is unsafe while other threads run (gRPC's
-        # in a test process): a short-lived tool such as initdb goes without it.
+        # in a test process): a short-lived tool such as initdb goes without it, and the server gets
+        # it from util-linux's setpriv where there is one (see :meth:`_server_command`).
         extra: dict[str, object] = {"preexec_fn": _die_with_parent} if die_with_parent else {}
         if self._user is None:
             return extra
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": [], **extra,
                 "env": {**os.environ, "HOME": str(self.root)}}
+
+    def _server_command(self) -> list[str]:
+        """The postmaster, started through ``setpriv --pdeathsig QUIT`` (after the switch to the
+        unprivileged user, which would clear the setting) so that no Python runs in the forked child."""
+        postgres = str(self.bin_dir / "postgres")
+        return [SETPRIV, "--pdeathsig", "QUIT", postgres] if SETPRIV else [postgres]
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -122,12 +132,13 @@ class PostgresServer:
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         for _attempt in range(3):
             self.port = free_port()
-            args = [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port)]
+            args = [*self._server_command(), "-D", str(self.data), "-p", str(self.port)]
             for k, v in settings.items():
                 args += ["-c", f"{k}={v}"]
             with self.log_path.open("ab") as log:
+                kwargs = self._popen_kwargs(die_with_parent=SETPRIV is None)
                 self.proc = subprocess.Popen(args, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
-                                             **self._popen_kwargs())  # type: ignore[call-overload]
+                                             **kwargs)  # type: ignore[call-overload]
             if self._wait_ready(timeout):
                 return self
             self.stop()
