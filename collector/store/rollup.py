@@ -155,7 +155,6 @@ class RollupAggregator:
         # Coarse cells of earlier fine flushes, by stored series id, and which phase of a running
         # total each belongs to (0: folded straight into the coarse tier, 1: rolled up from finer cells).
         self._held: list[tuple[Cells, Ints]] = []
-        self.held_cells = 0
         # Every series seen: (host, name, sorted label pairs) -> sid, an index into _keys and _ids (its
         # stored id, 0 until the first flush that writes it). Forgotten, between flushes, past a bound.
         self._index: dict[tuple[str, str, Labels], int] = {}
@@ -277,18 +276,18 @@ class RollupAggregator:
             return
         phase = np.concatenate([np.zeros(len(direct), dtype=np.int64), np.ones(len(up), dtype=np.int64)])
         both.sid = ids[both.sid]
-        self._hold(both, phase)
+        self._held.append(_merged_phased(both, phase))
         if len(self._held) >= HELD_PARTS:
             # What is held stays about one cell per series and hour, however many flushes it spans.
-            self._held, parts = [], self._held
-            self._hold(Cells.concat([c for c, _ in parts]), np.concatenate([p for _, p in parts]))
+            self._held = [self._all_held()]
 
-    def _hold(self, cells: Cells, phase: Ints) -> None:
-        """Hold ``cells`` merged per series and bucket, each with the phase of its first part."""
-        merged = cells.merged(phase)
-        held_phase = np.where(np.isin(merged.rank, cells.rank[phase == 0]), 0, 1)
-        self._held.append((merged, held_phase))
-        self.held_cells = sum(len(c) for c, _ in self._held)
+    def _all_held(self) -> tuple[Cells, Ints]:
+        return _merged_phased(Cells.concat([c for c, _ in self._held]), np.concatenate([p for _, p in self._held]))
+
+    @property
+    def held_cells(self) -> int:
+        """Cells held for the coarse flush."""
+        return sum(len(c) for c, _ in self._held)
 
     # ------------------------------------------------------------------ flushing
 
@@ -355,10 +354,8 @@ class RollupAggregator:
     def _flush_coarse(self, conn: Connection) -> int:
         if not self._held:
             return 0
-        cells = Cells.concat([c for c, _ in self._held])
-        cells = cells.merged(np.concatenate([p for _, p in self._held]))
+        cells, _ = self._all_held()
         self._held.clear()
-        self.held_cells = 0
         self._rank = 0
         written = _write_cells(conn, COARSE, cells, cells.sid)
         # The latest value of a series: its coarse cell with the newest last stamp.
@@ -372,6 +369,12 @@ class RollupAggregator:
         insert_columns(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL,
                        [sid.tolist(), latest.last_ts.tolist(), latest.last.tolist()], ("int4", "int8", "float8"))
         return written + len(latest)
+
+
+def _merged_phased(cells: Cells, phase: Ints) -> tuple[Cells, Ints]:
+    """``cells`` merged per series and bucket (:meth:`Cells.merged`), each with the phase of its first part."""
+    merged = cells.merged(phase)
+    return merged, np.where(np.isin(merged.rank, cells.rank[phase == 0]), 0, 1)
 
 
 def _write_cells(conn: Connection, tier: Tier, cells: Cells, sid: Ints) -> int:
