@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import protos.forking  # noqa: F401  (before gRPC is imported)
+
 
 @contextmanager
 def hidden(*names: str) -> Iterator[None]:

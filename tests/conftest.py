@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+import protos.forking  # noqa: F401  (gRPC's fork handlers off in the test processes and their children)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "ci_may_skip: the test may skip in CI (the skip reflects the platform)")
