@@ -108,7 +108,16 @@ def leaks(text: str, victim: Tenant, attacker: Tenant) -> list[str]:
     """The victim's hostnames and ticket titles found in a response (titles the attacker has too excluded)."""
     own_titles = set(attacker.tickets.values())
     secrets = [*victim.hosts.values(), *(t for t in victim.tickets.values() if t not in own_titles)]
-    return [s for s in secrets if s and s in text]
+    return [s for s in secrets if s and re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text)]
+
+
+def test_a_short_hostname_inside_a_random_token_is_not_a_leak() -> None:
+    # The local agent is named after the machine ("vm" on some); a page's CSRF token may hold those letters.
+    victim = Tenant("acme", {"h1": "vm"}, {1: "disk full on vm"}, [])
+    attacker = Tenant("other", {}, {}, [])
+    assert leaks('<input name="csrf_token" value="q3vmZ-_x9">', victim, attacker) == []
+    assert leaks('<td>vm</td>', victim, attacker) == ["vm"]
+    assert leaks('{"title": "disk full on vm"}', victim, attacker) == ["vm", "disk full on vm"]
 
 
 def walk(routes: list[tuple[str, frozenset[str]]], who: ConsoleHttp, attacker: Tenant, victim: Tenant
