@@ -169,22 +169,26 @@ def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix:
           fmt_day: Callable[[datetime], str] | None = None) -> None:
     """Grid, y ticks and time ticks. With ``fmt_day``, a tick in the same month as the one before it
     shows its day alone ("9月1日 8日 15日", "1 Sep 8 15"): the month is read off the tick that names it."""
+    # The grid is one path and the axis with its ticks another: one element each to draw, not one per line.
     p = frame.parts
+    right = _num(frame.width - frame.right)
+    grid: list[str] = []
+    labels: list[str] = []
     for i in range(y_ticks + 1):
         v = frame.y0 + (frame.y1 - frame.y0) * i / y_ticks
         y = frame.y(v)
-        p.append(f'<line x1="{frame.left}" y1="{_num(y)}" x2="{_num(frame.width - frame.right)}" y2="{_num(y)}" '
-                 f'stroke="{COLORS["grid"]}" stroke-width="0.8"/>')
-        p.append(f'<text x="{frame.left - 4}" y="{_num(y + 3.5)}" text-anchor="end">'
-                 f"{escape(_num(v) + y_suffix)}</text>")
+        grid.append(f"M{frame.left},{_num(y)} L{right},{_num(y)}")
+        labels.append(f'<text x="{frame.left - 4}" y="{_num(y + 3.5)}" text-anchor="end">'
+                      f"{escape(_num(v) + y_suffix)}</text>")
+    p.append(f'<path class="grid" d="{" ".join(grid)}" fill="none" stroke="{COLORS["grid"]}" stroke-width="0.8"/>')
+    p += labels
     base = frame.top + frame.plot_h
-    p.append(f'<line x1="{frame.left}" y1="{_num(base)}" x2="{_num(frame.width - frame.right)}" y2="{_num(base)}" '
-             f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+    axis = [f"M{frame.left},{_num(base)} L{right},{_num(base)}"]
+    labels = []
     month: tuple[int, int] | None = None
     for tick in _time_ticks(frame.t0, frame.t1, tz):
         x = frame.x(tick.timestamp())
-        p.append(f'<line x1="{_num(x)}" y1="{_num(base)}" x2="{_num(x)}" y2="{_num(base + 4)}" '
-                 f'stroke="{COLORS["axis"]}" stroke-width="1"/>')
+        axis.append(f"M{_num(x)},{_num(base)} L{_num(x)},{_num(base + 4)}")
         label = fmt_day(tick) if fmt_day is not None and (tick.year, tick.month) == month else fmt_x(tick)
         month = (tick.year, tick.month)
         # A label centred on a tick at the chart's edge would be cut off by the SVG's box: align it
@@ -195,7 +199,9 @@ def _axes(frame: _Frame, tz: tzinfo, fmt_x: Callable[[datetime], str], y_suffix:
             anchor, tx = "end", frame.width - 1
         elif x - half < 1:
             anchor, tx = "start", 1.0
-        p.append(f'<text x="{_num(tx)}" y="{_num(base + 15)}" text-anchor="{anchor}">{escape(label)}</text>')
+        labels.append(f'<text x="{_num(tx)}" y="{_num(base + 15)}" text-anchor="{anchor}">{escape(label)}</text>')
+    p.append(f'<path class="axis" d="{" ".join(axis)}" fill="none" stroke="{COLORS["axis"]}" stroke-width="1"/>')
+    p += labels
 
 
 def _segments(points: Sequence[tuple[datetime, float]]) -> list[list[tuple[float, float]]]:

@@ -218,10 +218,11 @@ _TAG = re.compile(r"<[^>]*>")
 
 def html_to_pdf(html: str) -> bytes:
     """Lay out rendered report HTML on A4 pages (fonts checked first: no glyph may become a box)."""
-    from reports import svg_text
+    from reports import svg_path, svg_text
     from reports.pdf import ChartFetcher, charts_as_images, cyclic_gc_paused, document
 
     svg_text.install()
+    svg_path.install()
     require_cjk_font()
     missing = uncovered(unescape(_TAG.sub("", html)))
     if missing:

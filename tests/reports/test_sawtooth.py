@@ -117,7 +117,7 @@ def test_the_disk_chart_draws_a_rotated_mount_as_its_envelope_and_others_as_line
     view = ChartView(Locale("zh", TZ), START, START + N * STEP)
     svg = str(view.disk(chart, 30))
     assert len(_polygons(svg, "envelope")) == 1
-    assert len(re.findall(r"<path ", svg)) == 2 and "stroke-dasharray=\"5 3\"" in svg  # two lines, the limit dashed
+    assert len(re.findall(r"<path d=", svg)) == 2 and "stroke-dasharray=\"5 3\"" in svg  # two lines, the limit dashed
     # The heading names the unit, in either language; the y ticks are bare numbers.
     headings = ("utilisation", "disk_growth", "fleet_trend")
     assert all("%" in STRINGS[lang][key] for lang in ("zh", "en") for key in headings)
