@@ -394,10 +394,12 @@ class RepeatFault:
 
 @dataclass(frozen=True)
 class Measure:
-    """问题原因、解决方案、预防措施 and 临时性措施/长期性改进措施 of a resolved ticket."""
+    """问题原因、解决方案、预防措施 and 临时性措施/长期性改进措施 recorded for resolved tickets: one
+    entry per distinct set of measures, with every ticket that recorded it (ids ascending, and their
+    distinct titles in the same order)."""
 
-    ticket_id: int
-    title: str
+    ticket_ids: tuple[int, ...]
+    titles: tuple[str, ...]
     cause: str
     solution: str
     prevention: str

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, or_, select
 from collector.tickets import repository as repo
 from collector.tickets.calendar import business_seconds_between
 from collector.tickets.config import TicketsConfig
-from collector.tickets.model import OPEN_STATES, Satisfaction, Severity, Source, State, Ticket, to_ms
+from collector.tickets.model import OPEN_STATES, Closure, Satisfaction, Severity, Source, State, Ticket, to_ms
 from collector.tickets.sla import ClockRecord, SlaProfile
 from collector.tickets.tables import ticket_timeline, tickets
 from reports.model import (
@@ -57,6 +57,20 @@ class TicketView:
     @property
     def open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+def grouped_measures(closed: Sequence[tuple[int, str, Closure]]) -> tuple[Measure, ...]:
+    """One entry per distinct set of measures among ``(ticket id, title, closure)``, the texts compared
+    with their runs of white space as one space: a fault fixed the same way ten times is one entry of
+    ten tickets. Most frequent first, then by first ticket."""
+    groups: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    for ticket_id, title, c in sorted(closed, key=lambda item: item[0]):
+        texts = (c.cause, c.solution, c.prevention, c.short_term, c.long_term)
+        groups.setdefault(tuple(" ".join(t.split()) for t in texts), []).append((ticket_id, title))
+    out = [Measure(ticket_ids=tuple(i for i, _ in members), titles=tuple(dict.fromkeys(t for _, t in members)),
+                   cause=cause, solution=solution, prevention=prevention, short_term=short, long_term=long)
+           for (cause, solution, prevention, short, long), members in groups.items()]
+    return tuple(sorted(out, key=lambda m: (-len(m.ticket_ids), m.ticket_ids[0])))
 
 
 def clock_result(rec: ClockRecord, profile: SlaProfile, at: datetime) -> tuple[ClockResult, float | None] | None:
@@ -249,13 +263,9 @@ class TicketData:
         return (mean(d for _, d in spans) if spans else None), per
 
     def measures(self) -> tuple[Measure, ...]:
-        out = []
-        for v in sorted(self.resolved(), key=lambda v: v.ticket.id):
-            c = v.ticket.closure
-            if c is not None:
-                out.append(Measure(ticket_id=v.ticket.id, title=v.ticket.title, cause=c.cause, solution=c.solution,
-                                   prevention=c.prevention, short_term=c.short_term, long_term=c.long_term))
-        return tuple(out)
+        """The measures of the tickets resolved in the period (see :func:`grouped_measures`)."""
+        return grouped_measures([(v.ticket.id, v.ticket.title, v.ticket.closure) for v in self.resolved()
+                                 if v.ticket.closure is not None])
 
     def sla(self, views: Sequence[TicketView] | None = None) -> tuple[SlaCompliance, ...]:
         """SLA outcomes of the tickets created in the period (or of ``views``), per clock."""

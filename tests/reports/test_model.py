@@ -8,6 +8,8 @@ import pytest
 
 from collector.reporting.builder import ReportBuilder, ReportRequestError
 from collector.reporting.config import ReportsConfig
+from collector.reporting.ticket_stats import grouped_measures
+from collector.tickets.model import Closure
 from reports import MonthlyReport, Period, QuarterlyReport
 from tests.reports.conftest import RETENTION
 from tests.reports.dataset import DISK_GROWTH, NOW, Q_END, Q_START, TZ, Dataset, FakeClock
@@ -160,7 +162,11 @@ def test_quarterly_fault_analysis(quarterly: QuarterlyReport, dataset: Dataset) 
     assert fa.mttr_s == (3 + 10 + 30 + 6) / 4 * HOUR
     assert [(s.severity, s.resolved, s.mean_s) for s in fa.mttr_by_severity] == [
         ("L1", 1, 3 * HOUR), ("L2", 1, 6 * HOUR), ("L3", 2, 20 * HOUR)]
-    assert [m.ticket_id for m in fa.measures] == [dataset.tickets[t].id for t in ("T1", "T2", "T3", "T4")]
+    # The four resolved tickets recorded the same measures: one entry of four tickets.
+    [measure] = fa.measures
+    assert measure.ticket_ids == tuple(dataset.tickets[t].id for t in ("T1", "T2", "T3", "T4"))
+    assert measure.titles == tuple(dict.fromkeys(dataset.tickets[t].title for t in ("T1", "T2", "T3", "T4")))
+    assert (measure.cause, measure.solution, measure.short_term) == ("根因", "方案", "临时")
 
 
 def test_quarterly_service_situation(quarterly: QuarterlyReport) -> None:
@@ -237,3 +243,35 @@ def test_running_period_is_partial_and_future_periods_are_refused(dataset: Datas
         b.build("nobody", Period.parse("2026-09"))
     with pytest.raises(ReportRequestError, match="not a quarter"):
         b.quarterly("acme", Period.parse("2026-09"))
+
+
+def test_tickets_resolved_with_the_same_measures_share_one_entry_most_frequent_first() -> None:
+    disk = Closure(cause="日志占满 /data", solution="清理过期日志", prevention="配置日志轮转")
+    raid = Closure(cause="RAID 电池老化", solution="更换电池", prevention="按季度检查电池", long_term="纳入备件计划")
+    closed = [
+        (7, "db-01 /data 空间不足", disk),
+        (3, "RAID 降级", raid),
+        (9, "db-02 /data 空间不足", Closure(cause="日志占满  /data", solution=" 清理过期日志\n",
+                                          prevention="配置日志轮转")),
+        (12, "db-01 /data 空间不足", disk),
+        (5, "RAID 降级", raid),
+        (4, "网卡错包", Closure(cause="光模块松动", solution="重新插拔", prevention="巡检时检查")),
+    ]
+    measures = grouped_measures(closed)
+    assert [m.ticket_ids for m in measures] == [(7, 9, 12), (3, 5), (4,)]
+    assert measures[0].titles == ("db-01 /data 空间不足", "db-02 /data 空间不足")  # distinct, in ticket order
+    assert (measures[0].cause, measures[0].solution) == ("日志占满 /data", "清理过期日志")
+    assert measures[1].titles == ("RAID 降级",) and measures[1].long_term == "纳入备件计划"
+    assert grouped_measures([]) == ()
+
+
+def test_the_quarterly_lists_grouped_measures_with_their_tickets(quarterly: QuarterlyReport) -> None:
+    from reports import render_html
+
+    [measure] = quarterly.faults.measures
+    for lang, count in (("zh", "共 4 张"), ("en", "4 tickets")):
+        html = render_html(quarterly, lang)
+        table = html[html.index('<table class="data measures">'):]
+        table = table[:table.index("</table>")]
+        assert table.count("<tr>") == 2 and count in table  # the header and the one entry
+        assert " ".join(f"#{i}" for i in measure.ticket_ids) in table
