@@ -48,7 +48,7 @@ async def host_page(request: Request, host: str, session: Viewer, console: Conso
     return render(request, session, "host.html", active="nav.fleet", host=row, status=status,
                   customer_name=console.customer_names().get(row["customer_id"], row["customer_id"]),
                   tz=console.customer_timezone(row["customer_id"]), charts=charts, ranges=RANGES,
-                  fact_lines=hostdata.fact_lines, **data)
+                  fact_rows=hostdata.fact_rows, **data)
 
 
 @router.get("/api/hosts/{host}/series")

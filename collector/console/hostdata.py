@@ -9,13 +9,14 @@ the ticket repository.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from collector.console.i18n import format_number, format_value
 from collector.inspection.tables import inspection_findings, inspection_runs
 from collector.predictions import runs as forecast_runs
 from collector.store import queries
@@ -50,6 +51,66 @@ def latest_values(conn: Connection, host_id: str, lang: str) -> list[LatestValue
                                catalogue.display_name(v["name"], lang), catalogue.unit_of(v["name"]),
                                float(v["value"]), int(v["ts"].timestamp() * 1000) if v["ts"] else 0))
     return out
+
+
+# The agent's facts (``patrol.v1.Facts`` as a dict) in the order the host page shows them, each with
+# how its value reads. The agent version has a row of its own above the facts.
+_FACT_ORDER = ("hostname", "os", "kernel", "arch", "cpu_model", "cpu_count", "cpu_cores", "memory_bytes",
+               "swap_bytes", "disks", "interfaces", "boot_time_ms", "python_version")
+_SHOWN_ELSEWHERE = frozenset({"agent_version"})
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _disk(d: Mapping[str, Any]) -> str:
+    where = " ".join(filter(None, (str(d.get("mount", "")), f"({d['device']})" if d.get("device") else "")))
+    size = _number(d.get("total_bytes"))
+    return " · ".join(filter(None, (where, str(d.get("fstype", "")),
+                                    format_value(size, "bytes") if size else "")))
+
+
+def _interface(i: Mapping[str, Any], t: Callable[..., str]) -> str:
+    speed = _number(i.get("speed_mbps"))
+    parts = [str(i.get("name", "")), t("fact.up") if i.get("up") else t("fact.down"),
+             f"{format_number(speed, 0)} Mb/s" if speed else "", f"MTU {i['mtu']}" if i.get("mtu") else "",
+             ", ".join(map(str, i.get("addresses") or ())), str(i.get("mac", ""))]
+    return " · ".join(p for p in parts if p)
+
+
+def fact_rows(facts: Mapping[str, Any] | None, t: Callable[..., str], fmt_time: Callable[[int], str],
+              labels: Mapping[str, str] | None = None) -> list[tuple[str, list[str]]]:
+    """A host's facts as (label, lines) rows for people: sizes in KiB…TiB, times in the page's zone,
+    disks and network interfaces one line each, the agent's extra facts under their own names (but
+    not one that repeats a host label the page already shows), and any fact this version does not
+    know under its key, as it came."""
+    facts = dict(facts or {})
+    rows: list[tuple[str, list[str]]] = []
+    for key in _FACT_ORDER:
+        if key not in facts:
+            continue
+        value = facts.pop(key)
+        if key in ("memory_bytes", "swap_bytes"):
+            lines = [format_value(_number(value), "bytes")]
+        elif key == "boot_time_ms" and (ms := _number(value)):
+            lines = [fmt_time(int(ms))]
+        elif key == "disks" and isinstance(value, list):
+            lines = [_disk(d) if isinstance(d, Mapping) else str(d) for d in value]
+        elif key == "interfaces" and isinstance(value, list):
+            lines = [_interface(i, t) if isinstance(i, Mapping) else str(i) for i in value]
+        else:
+            lines = fact_lines(value)
+        rows.append((t(f"fact.{key}"), lines or [""]))
+    extra = facts.pop("extra", None)
+    if isinstance(extra, Mapping):
+        shown = labels or {}
+        rows += [(str(k), fact_lines(v)) for k, v in sorted(extra.items()) if shown.get(k) != v]
+    rows += [(k, fact_lines(v)) for k, v in facts.items() if k not in _SHOWN_ELSEWHERE]
+    return rows
 
 
 def fact_lines(value: Any) -> list[str]:

@@ -34,6 +34,10 @@ def test_a_host_chart_draws_from_the_rollups(browser: Browser, site: ConsoleSite
     assert browser.driver.execute_script(CANVAS_HAS_INK, canvas) > 100
     assert int(box.get_attribute("data-points")) > 10
     assert box.get_attribute("data-tier") == "1m"  # a day at 600 points: the minute tier
+    # The facts read as a person writes them: sizes, times, one line per disk and interface.
+    facts = browser.driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert "GiB" in facts and "Mb/s" in facts
+    assert not any(raw in facts for raw in ("memory_bytes", "boot_time_ms", "total_bytes", "speed_mbps", "True"))
     # A year reads the hourly tier.
     box.find_element(By.CSS_SELECTOR, ".chart-range[data-seconds='31536000']").click()
     browser.wait_for("the year read from the hourly tier", lambda d: d.find_element(

@@ -93,3 +93,29 @@ def test_users_passwords_and_sessions(tmp_path: Path) -> None:
     set_disabled(engine, "li.wei", True)
     assert load_session(engine, sid, policy, 40_001) is None
     assert authenticate(engine, "li.wei", "another password") is None
+
+
+def test_host_facts_read_as_sizes_times_and_one_line_per_disk_and_interface() -> None:
+    from collector.console.hostdata import fact_rows
+
+    # As the collector stores them: patrol.v1.Facts through MessageToDict (64-bit integers as strings).
+    facts = {"hostname": "acme-db-01", "os": "Red Hat Enterprise Linux 8.9 (Ootpa)", "cpu_count": 16,
+             "memory_bytes": "137438953472", "swap_bytes": "4294967296", "agent_version": "0.1.0",
+             "boot_time_ms": "1796601600000",
+             "disks": [{"device": "/dev/vda1", "mount": "/", "fstype": "xfs", "total_bytes": "85899345920"}],
+             "interfaces": [{"name": "eth0", "addresses": ["10.10.1.10/24"], "mac": "52:54:00:45:f0:31",
+                             "speed_mbps": "1000", "up": True, "mtu": 1500}, {"name": "eth1"}],
+             "extra": {"virtualization": "kvm", "role": "db"}, "future_fact": "as it came"}
+    for lang, memory, up, booted in (("en", "Memory", "up", "Booted"), ("zh", "内存", "已连接", "启动时间")):
+        rows = dict(fact_rows(facts, lambda key, lang=lang, **v: translate(lang, key, **v),
+                              lambda ms: format_time(ms, "Asia/Shanghai"), {"role": "db"}))
+        assert rows[memory] == ["128 GiB"]
+        assert rows[booted] == ["2026-12-07 08:00 CST"]
+        assert rows[translate(lang, "fact.disks")] == ["/ (/dev/vda1) · xfs · 80 GiB"]
+        assert rows[translate(lang, "fact.interfaces")] == [
+            f"eth0 · {up} · 1,000 Mb/s · MTU 1500 · 10.10.1.10/24 · 52:54:00:45:f0:31",
+            f"eth1 · {translate(lang, 'fact.down')}"]
+        assert rows["virtualization"] == ["kvm"] and rows["future_fact"] == ["as it came"]
+        assert "role" not in rows  # the page shows it among the host's labels already
+        assert "agent_version" not in rows and not any(k.endswith(("_bytes", "_ms")) for k in rows)
+    assert fact_rows(None, lambda key, **v: key, str) == []
