@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from collector.console.security import CSP
@@ -47,3 +48,9 @@ def csp_problems(headers: dict[str, str] | object, html: str) -> list[str]:
     finder = InlineFinder()
     finder.feed(html)
     return problems + finder.problems
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``name`` (a hostname, a ticket title) appears in ``text`` as a whole word: a machine
+    named "vm" is not mentioned by a page whose random CSRF token happens to hold those letters."""
+    return bool(name) and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None

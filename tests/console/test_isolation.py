@@ -23,6 +23,7 @@ from collector.app import CollectorApp
 from collector.config import CollectorConfig
 from collector.demo import ConsoleLogin, create_console_logins
 from tests.console.harness import PASSWORD, ConsoleHttp, ConsoleSite
+from tests.console.pagecheck import mentions
 from tests.console.portal_seed import archived_reports, customers, hosts_of, manual_ticket, resolved_ticket
 
 pytestmark = [pytest.mark.integration]
@@ -108,7 +109,7 @@ def leaks(text: str, victim: Tenant, attacker: Tenant) -> list[str]:
     """The victim's hostnames and ticket titles found in a response (titles the attacker has too excluded)."""
     own_titles = set(attacker.tickets.values())
     secrets = [*victim.hosts.values(), *(t for t in victim.tickets.values() if t not in own_titles)]
-    return [s for s in secrets if s and re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", text)]
+    return [s for s in secrets if mentions(text, s)]
 
 
 def test_a_short_hostname_inside_a_random_token_is_not_a_leak() -> None:
