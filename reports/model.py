@@ -274,6 +274,9 @@ class Line:
     key: str
     points: tuple[Point, ...]
     label: str = ""  # a free label (a mount point); the legend uses the key's text when empty
+    # The minimum per bucket where ``points`` are maxima (the fullest mount's): the floor of its band
+    # when it is drawn as a sawtooth's envelope.
+    lows: tuple[Point, ...] = ()
 
 
 @dataclass(frozen=True)

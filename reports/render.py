@@ -103,7 +103,7 @@ class ChartView:
         return self.loc.t(f"legend_{line.key}") if f"legend_{line.key}" in self.loc.strings else line.key
 
     def lines(self, lines: tuple[Line, ...], y_max: float | None = 100.0) -> Markup:
-        series = [charts.Series(self._legend(ln), charts.color_of(ln.key, i), ln.points)
+        series = [charts.Series(self._legend(ln), charts.color_of(ln.key, i), ln.points, lows=ln.lows)
                   for i, ln in enumerate(lines)]
         return charts.time_chart(series, start=self.start, end=self.end, tz=self.loc.tz, fmt_x=self._fmt_x(),
                                  fmt_day=self.loc.day_of_month, y_max=y_max, y_suffix=PERCENT_IN_HEADING)

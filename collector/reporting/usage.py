@@ -162,7 +162,7 @@ def utilisation_lines(usage: Mapping[str, list[Buckets]]) -> tuple[Line, ...]:
             lines.append(Line(key, tuple(b.points("avg"))))
     disk = _fullest(usage.get(DISK))
     if disk is not None:
-        lines.append(Line("disk", tuple(disk.points("max"))))
+        lines.append(Line("disk", tuple(disk.points("max")), lows=tuple(disk.points("min"))))
     return tuple(line for line in lines if line.points)
 
 

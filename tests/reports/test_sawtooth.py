@@ -135,3 +135,25 @@ def test_the_shaded_band_is_explained_only_in_a_report_that_draws_one(monthly: M
         note = STRINGS[lang]["envelope_note"][:20]
         assert note in render_html(rotating, lang)
         assert note not in render_html(steady, lang)
+
+
+def test_the_utilisation_charts_fullest_mount_has_its_true_floor_when_it_is_a_sawtooth() -> None:
+    """The fullest mount's line carries the minimum per bucket from the rollups, so a rotated log
+    partition's band reaches down to where it is emptied, not to its lowest maximum."""
+    from collector.reporting.usage import DISK, Buckets, utilisation_lines
+    from reports.model import UtilisationChart
+
+    highs, lows = rotated()
+    ts = np.array([t.timestamp() for t, _ in highs])
+    fullest = Buckets({"mount": "/var/log"}, ts, np.array([v for _, v in highs]) - 1, np.array([v for _, v in highs]),
+                      np.full(len(ts), 360), np.array([v for _, v in lows]))
+    smaller = Buckets({"mount": "/"}, ts, np.full(len(ts), 20.0), np.full(len(ts), 20.0), np.full(len(ts), 360),
+                      np.full(len(ts), 20.0))
+    [disk] = utilisation_lines({DISK: [smaller, fullest]})
+    assert disk.key == "disk" and list(disk.points) == highs and list(disk.lows) == lows
+    view = ChartView(Locale("zh", TZ), START, START + N * STEP)
+    svg = str(view.utilisation(UtilisationChart(HostRef("h1", "web-01"), (disk,))))
+    [band] = _polygons(svg, "envelope")
+    plot_h = 170 - 10 - 22
+    ys = {float(p.split(",")[1]) for p in band.split()}
+    assert max(ys) == round(10 + (1 - 0.30) * plot_h, 1)  # the floor: 30 %, where the partition is emptied
