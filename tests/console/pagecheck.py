@@ -53,4 +53,6 @@ def csp_problems(headers: dict[str, str] | object, html: str) -> list[str]:
 def mentions(text: str, name: str) -> bool:
     """Whether ``name`` (a hostname, a ticket title) appears in ``text`` as a whole word: a machine
     named "vm" is not mentioned by a page whose random CSRF token happens to hold those letters."""
-    return bool(name) and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+    # Bounded by anything but the letters of a token (ASCII letters, digits, "-", "_"): a Chinese
+    # character right beside a hostname still counts, as it would for a reader.
+    return bool(name) and re.search(rf"(?<![A-Za-z0-9_-]){re.escape(name)}(?![A-Za-z0-9_-])", text) is not None

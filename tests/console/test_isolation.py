@@ -118,6 +118,7 @@ def test_a_short_hostname_inside_a_random_token_is_not_a_leak() -> None:
     attacker = Tenant("other", {}, {}, [])
     assert leaks('<input name="csrf_token" value="q3vmZ-_x9">', victim, attacker) == []
     assert leaks('<td>vm</td>', victim, attacker) == ["vm"]
+    assert leaks('<p>主机vm的磁盘</p>', victim, attacker) == ["vm"]  # beside Chinese text it is still shown
     assert leaks('{"title": "disk full on vm"}', victim, attacker) == ["vm", "disk full on vm"]
 
 
