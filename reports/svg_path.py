@@ -16,10 +16,9 @@ import re
 import threading
 from typing import Any
 
-import weasyprint
 from weasyprint import svg as weasy_svg
 
-from reports.svg_text import WRITTEN_FOR
+from reports.svg_text import written_for_this_weasyprint
 
 # A number as pydyf writes a float: no sign on zero, no leading zeros, no trailing zeros, no exponent.
 _NUMBER = r"(?:0|-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.\d*[1-9])"
@@ -58,7 +57,7 @@ def install() -> bool:
     with _lock:
         if _by_point is not None:
             return True
-        if not weasyprint.__version__.startswith(WRITTEN_FOR):
+        if not written_for_this_weasyprint():
             return False
         _by_point = weasy_svg.TAGS["path"]
         weasy_svg.TAGS["path"] = draw_path

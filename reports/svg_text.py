@@ -37,6 +37,12 @@ PER_LETTER = frozenset(("dx", "dy", "rotate", "letter-spacing", "textLength", "l
 WRITTEN_FOR = "70."
 
 log = logging.getLogger("patrol.reports")
+
+
+def written_for_this_weasyprint() -> bool:
+    """Whether the installed WeasyPrint is the release :data:`WRITTEN_FOR` names: the replacements
+    of its SVG drawing (here and in :mod:`reports.svg_path`) are installed with that one only."""
+    return weasyprint.__version__.startswith(WRITTEN_FOR)
 _lock = threading.Lock()
 _per_letter: Any = None
 
@@ -124,7 +130,7 @@ def install() -> bool:
     with _lock:
         if _per_letter is not None:
             return True
-        if not weasyprint.__version__.startswith(WRITTEN_FOR):
+        if not written_for_this_weasyprint():
             log.info("event=svg_text_letter_by_letter weasyprint=%s (whole runs are drawn with %s.x only)",
                      weasyprint.__version__, WRITTEN_FOR.rstrip("."))
             return False
