@@ -1,15 +1,15 @@
-"""Packs timestamped samples into series-oriented ``Samples`` messages.
+"""Packs timestamped samples into ``Samples`` messages in their columnar form.
 
-The agent writes each batch straight to protobuf's wire format (:meth:`Batch.encode`): building a
-``Series`` message per series and serializing it costs several times more than the measuring
-itself on a quiet host. A series' name and labels are the same batch after batch, so their encoding
-is kept from one batch to the next; only timestamps and values (packed) are encoded each time.
-:meth:`BatchBuilder.take` still returns ``Series`` messages for callers that want objects.
+The agent writes each batch straight to protobuf's wire format (:meth:`Batch.encode`): building
+protobuf messages and serializing them costs several times more than the measuring itself on a
+quiet host. A batch is one encoded key per series (name and labels, kept from one batch to the next
+since they rarely change), its point count, and all timestamps and values as two little-endian
+arrays, which the collector reads without a Python object per series or per point.
+:meth:`BatchBuilder.take` returns ``Series`` messages for callers that want objects.
 """
 
 from __future__ import annotations
 
-import struct
 import sys
 from array import array
 
@@ -21,16 +21,16 @@ SeriesKey = tuple[str, Labels]
 # Wire-format tags (field number << 3 | wire type; 2 = length-delimited, 0 = varint).
 _SERIES_NAME = b"\x0a"
 _SERIES_LABEL = b"\x12"
-_SERIES_TIMESTAMPS = b"\x1a"
-_SERIES_VALUES = b"\x22"
 _ENTRY_KEY = b"\x0a"
 _ENTRY_VALUE = b"\x12"
 _SAMPLES_SEQ = b"\x08"
-_SAMPLES_SERIES = b"\x12"
 _SAMPLES_SPOOL = b"\x1a"
-_MESSAGE_SAMPLES = b"\x12"
+_SAMPLES_KEY = b"\x22"
+_SAMPLES_COUNTS = b"\x2a"
+_SAMPLES_TIMESTAMPS_LE = b"\x32"
+_SAMPLES_VALUES_LE = b"\x3a"
+_MESSAGE_SAMPLE_COLUMNS = b"\x3a"
 _LITTLE_ENDIAN = sys.byteorder == "little"
-_ONE_DOUBLE = struct.Struct("<d")
 
 
 def varint(n: int) -> bytes:
@@ -52,18 +52,11 @@ def _field(tag: bytes, data: bytes) -> bytes:
 
 
 def series_header(name: str, labels: Labels) -> bytes:
-    """The encoded ``name`` and ``labels`` fields of a ``Series``."""
+    """The encoded ``name`` and ``labels`` fields of a ``Series``, which are a ``SeriesKey``."""
     parts = [_field(_SERIES_NAME, name.encode())] if name else []
     for key, value in labels:
         parts.append(_field(_SERIES_LABEL, _field(_ENTRY_KEY, key.encode()) + _field(_ENTRY_VALUE, value.encode())))
     return b"".join(parts)
-
-
-def _packed_doubles(values: list[float]) -> bytes:
-    packed = array("d", values)
-    if not _LITTLE_ENDIAN:
-        packed.byteswap()
-    return packed.tobytes()
 
 
 class Batch:
@@ -81,26 +74,28 @@ class Batch:
         return sum(sum(values) for _, values in self.series.values())
 
     def encode(self, seq: int, spool: pb.SpoolStats | None = None) -> bytes:
-        """The serialized ``AgentMessage{samples: Samples{seq, series, spool}}``."""
+        """The serialized ``AgentMessage{sample_columns: Samples{seq, keys, counts, timestamps_ms_le,
+        values_le, spool}}``."""
         parts = [_SAMPLES_SEQ + varint(seq)] if seq else []
         headers = self._headers
-        # Most series hold one sample, taken in the same round as many others: the encoded
-        # timestamp field (and the values field's tag and length) is shared between them.
-        single: dict[int, bytes] = {}
-        pack = _ONE_DOUBLE.pack
-        for key, (timestamps, values) in self.series.items():
-            if len(timestamps) == 1:
-                tail = single.get(timestamps[0])
-                if tail is None:
-                    tail = single[timestamps[0]] = _field(_SERIES_TIMESTAMPS, varint(timestamps[0])) + b"\x22\x08"
-                body = headers[key] + tail + pack(values[0])
-            else:
-                body = b"".join((headers[key], _field(_SERIES_TIMESTAMPS, b"".join([varint(t) for t in timestamps])),
-                                 _field(_SERIES_VALUES, _packed_doubles(values))))
-            parts.append(_field(_SAMPLES_SERIES, body))
+        counts: list[int] = []
+        stamps = array("q")
+        values = array("d")
+        for key, (timestamps, vals) in self.series.items():
+            parts.append(headers[key])
+            counts.append(len(timestamps))
+            stamps.extend(timestamps)
+            values.extend(vals)
+        if counts:
+            if not _LITTLE_ENDIAN:
+                stamps.byteswap()
+                values.byteswap()
+            packed = bytes(counts) if max(counts) < 0x80 else b"".join([varint(n) for n in counts])
+            parts += (_field(_SAMPLES_COUNTS, packed), _field(_SAMPLES_TIMESTAMPS_LE, stamps.tobytes()),
+                      _field(_SAMPLES_VALUES_LE, values.tobytes()))
         if spool is not None:
             parts.append(_field(_SAMPLES_SPOOL, spool.SerializeToString()))
-        return _field(_MESSAGE_SAMPLES, b"".join(parts))
+        return _field(_MESSAGE_SAMPLE_COLUMNS, b"".join(parts))
 
 
 class BatchBuilder:
@@ -128,7 +123,7 @@ class BatchBuilder:
     def take_batch(self) -> Batch:
         """The accumulated samples as a :class:`Batch`, leaving the builder empty."""
         old = self._headers
-        headers = {key: old.get(key) or series_header(*key) for key in self._series}
+        headers = {key: old.get(key) or _field(_SAMPLES_KEY, series_header(*key)) for key in self._series}
         batch = Batch(self._series, self.count, headers)
         self._headers = headers
         self._series = {}

@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.export.lineprotocol import HostTags, SampleEncoder
 from collector.simulator import EncodeStats, HistorySchedule, encoded_batches
+from collector.store.samples import samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.export.vm import VictoriaMetrics, find_binary
 from tests.integration.harness import TOKEN, CollectorProcess, wait_for
@@ -144,10 +145,10 @@ def line_protocol_batches(per_agent: dict[str, list[bytes]]) -> tuple[list[list[
         host = HostTags(host_id=hello.agent_id, hostname=hello.hostname, customer=hello.customer)
         bodies: list[bytes] = []
         for data in messages[1:]:
-            msg = pb.AgentMessage.FromString(data)
-            if msg.WhichOneof("payload") != "samples":
+            samples = samples_of(pb.AgentMessage.FromString(data))
+            if samples is None:
                 continue
-            lines, count = encoder.encode(host, msg.samples)
+            lines, count = encoder.encode(host, samples)
             bodies.append(("\n".join(lines) + "\n").encode())
             total += count
         out.append(bodies)

@@ -58,6 +58,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from collector.store.samples import logged_samples
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, TcpProxy, wait_for
 
@@ -499,7 +500,7 @@ def stored_counts(db: sqlite3.Connection, host_id: str) -> Counter[int]:
     """seq -> how many times the collector's ingest log holds that sample batch of the host."""
     counts: Counter[int] = Counter()
     for (payload,) in db.execute("SELECT payload FROM ingest_log WHERE host_id = ?", (host_id,)):
-        counts[pb.AgentMessage.FromString(payload).samples.seq] += 1
+        counts[logged_samples(payload).seq] += 1
     return counts
 
 

@@ -37,7 +37,7 @@ from collector.store.bulk import insert_columns, insert_returning, raise_column
 from collector.store.compaction import expire_blocks
 from collector.store.cursors import events_keep_from, raw_keep_from
 from collector.store.rollup import TIERS, RollupAggregator, _insert
-from collector.store.samples import FlatSamples, UnpairedSeries, flatten
+from collector.store.samples import FlatSamples, MalformedSamples, flatten, has_columns, logged_samples
 from collector.store.schema import agent_streams, events, hosts, ingest_log
 from protos.patrol.v1 import agent_pb2 as pb
 
@@ -80,9 +80,11 @@ class Batch:
     def raw(self) -> bytes:
         if self.payload:
             return self.payload
-        msg = pb.AgentMessage(samples=self.samples) if self.samples is not None else pb.AgentMessage(
-            events=self.events)
-        return msg.SerializeToString()
+        if self.samples is None:
+            return pb.AgentMessage(events=self.events).SerializeToString()
+        if has_columns(self.samples):
+            return pb.AgentMessage(sample_columns=self.samples).SerializeToString()
+        return pb.AgentMessage(samples=self.samples).SerializeToString()
 
 
 @dataclass
@@ -168,6 +170,9 @@ class Ingestor:
         self._hwm: dict[tuple[str, str], int] = {}
         self._host_statements: dict[tuple[str, ...], Any] = {}
         self._stopping = threading.Event()
+        # Called by the writer once the queue has room again (see when_room).
+        self._room_lock = threading.Lock()
+        self._room_waiters: list[Callable[[], object]] = []
         self._flushed = threading.Condition()
         self._flush_requests = 0  # flush_now calls so far
         self._flush_wanted = 0  # the newest request the writer has dequeued
@@ -222,8 +227,8 @@ class Ingestor:
             now = self.clock()
             for row in rows:
                 try:
-                    flat = flatten(pb.AgentMessage.FromString(row.payload).samples)
-                except (DecodeError, UnpairedSeries) as e:
+                    flat = flatten(logged_samples(row.payload))
+                except (DecodeError, MalformedSamples) as e:
                     self._quarantine_log_row(row.id, row.host_id, row.payload, e)
                 else:
                     self.aggregator.fold(row.host_id, None, now, flat, fine=row.id > fine_upto)
@@ -255,6 +260,23 @@ class Ingestor:
         """Queue an item; blocks while the queue is full (backpressure)."""
         self.queue.put(item, timeout=timeout)
         metrics.ingest_queue_depth.set(self.queue.qsize())
+
+    def when_room(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the queue has room: now if it has, else from the writer thread when it
+        next takes items. Lets a producer that must not block wait without a thread of its own."""
+        with self._room_lock:
+            full = self.queue.full()
+            if full:
+                self._room_waiters.append(callback)
+        if not full:
+            callback()
+
+    def _announce_room(self) -> None:
+        if self._room_waiters:
+            with self._room_lock:
+                waiters, self._room_waiters = self._room_waiters, []
+            for callback in waiters:
+                callback()
 
     def touch(self, host_id: str, seen_ms: int) -> None:
         """Record that a host was heard from; persisted with the next flush."""
@@ -299,6 +321,7 @@ class Ingestor:
                     item = self.queue.get_nowait()
             except queue.Empty:
                 pass
+            self._announce_room()
             metrics.ingest_queue_depth.set(self.queue.qsize())
             if group:
                 self._commit(group)
@@ -417,13 +440,11 @@ class Ingestor:
             self._hwm.update(new_hwm)
         metrics.commit_seconds.observe(time.perf_counter() - t0)
         now_s = self.clock()
-        n_samples = 0
-        for b in raw:
-            if self._refold_at is None:  # else the refold reads them from the ingest log
-                n_samples += self.aggregator.fold(b.host_id, b.samples, now_s, b.flat)
-            else:
-                assert b.samples is not None
-                n_samples += sum(len(s.timestamps_ms) for s in b.samples.series)
+        read = [(b.host_id, b.flat if b.flat is not None else flatten(b.samples)) for b in raw]
+        if self._refold_at is None:  # else the refold reads them from the ingest log
+            n_samples = self.aggregator.fold_many(read, now_s)
+        else:
+            n_samples = sum(len(flat.stamps) for _, flat in read)
         if self._refold_at is None:
             self._pending_ids.extend(ids)
         n_events = len(ev_rows)

@@ -21,6 +21,8 @@ samples_accepted = Counter(
 )
 events_accepted = Counter("patrol_events_accepted_total", "Log events made durable", registry=REGISTRY)
 ingest_queue_depth = Gauge("patrol_ingest_queue_depth", "Batches waiting for the store", registry=REGISTRY)
+ingest_queue_waits = Counter("patrol_ingest_queue_waits_total",
+                             "Times a stream found the ingest queue full and waited for the writer", registry=REGISTRY)
 commit_seconds = Histogram(
     "patrol_ingest_commit_seconds", "Time to make one group of batches durable", registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from collector.config import CollectorConfig
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
 from collector.ingest_validation import Door, InvalidMessage, Rejections, SeriesBudget, stored_series
 from collector.memory import TrimAfterDrop, release_freed_memory
+from collector.store.samples import KeyCache
 from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.server")
@@ -92,6 +94,11 @@ class AgentService:
         self.on_diagnostic_result: Callable[[str, pb.DiagnosticResult], None] | None = None
         self.budget = SeriesBudget(cfg.max_series_per_host, cfg.ingest.max_series_per_collector)
         self.door = Door(cfg.ingest, self.budget, clock)
+        # Encoded series keys of columnar batches, decoded once for every stream: a key holds no host, so
+        # the series every agent sends (cpu.busy_percent, the root mount…) are decoded once per collector.
+        self.series_keys: KeyCache = {}
+        self._waiting: deque[asyncio.Future[None]] = deque()  # streams waiting for room in the ingest queue
+        self._room_asked = False
         self._trim = TrimAfterDrop()
 
     def handler(self) -> grpc.GenericRpcHandler:
@@ -115,11 +122,39 @@ class AgentService:
                               f"{sorted(self.customers)}")
 
     async def _submit(self, item: Batch | HostUpdate) -> None:
-        try:
-            self.ingestor.queue.put_nowait(item)
-        except queue.Full:
-            # Backpressure: wait for room without blocking the event loop.
-            await asyncio.get_running_loop().run_in_executor(None, self.ingestor.submit, item)
+        while True:
+            try:
+                self.ingestor.queue.put_nowait(item)
+                return
+            except queue.Full:
+                # Backpressure: wait for room without blocking the event loop.
+                metrics.ingest_queue_waits.inc()
+                await self._room()
+
+    def _room(self) -> asyncio.Future[None]:
+        """Done when this stream's turn comes to retry a full ingest queue. Streams wait in line, and
+        the writer thread wakes as many as it made room for, with one call per group of items it takes."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(fut)
+        self._ask_for_room()
+        return fut
+
+    def _ask_for_room(self) -> None:
+        if not self._room_asked:
+            self._room_asked = True
+            loop = asyncio.get_running_loop()
+            self.ingestor.when_room(lambda: loop.call_soon_threadsafe(self._wake))
+
+    def _wake(self) -> None:
+        self._room_asked = False
+        room = max(1, self.ingestor.queue.maxsize - self.ingestor.queue.qsize())
+        while self._waiting and room:
+            fut = self._waiting.popleft()
+            if not fut.done():  # a stream that ended while it waited is passed over
+                fut.set_result(None)
+                room -= 1
+        if self._waiting:
+            self._ask_for_room()
 
     @staticmethod
     def _future_callback(loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Future[Outcome],
@@ -292,13 +327,15 @@ class AgentService:
             now_ms = int(self.clock() * 1000)
             self.ingestor.touch(host, now_ms)
             kind = msg.WhichOneof("payload")
-            metrics.batches_received.labels(kind).inc()
-            if kind == "samples":
-                samples, rejected, flat = self.door.samples(host, msg.samples)
+            columns = kind == "sample_columns"
+            metrics.batches_received.labels("samples" if columns else kind).inc()
+            if kind == "samples" or columns:
+                sent = msg.sample_columns if columns else msg.samples
+                samples, rejected, flat = self.door.samples(host, sent, self.series_keys)
                 fut, done = self._future_callback(loop)
                 # Only a batch the door changed is encoded again; the ingest log keeps what is stored.
                 await self._submit(Batch(host_id=host, epoch=session.epoch, seq=samples.seq, done=done,
-                                         samples=samples, payload=raw if samples is msg.samples else b"",
+                                         samples=samples, payload=raw if samples is sent else b"",
                                          rejected=rejected, flat=flat))
                 acks.put_nowait((samples.seq, fut, rejected))
                 if samples.HasField("spool"):

@@ -21,8 +21,8 @@ from collector.ingest import expire_raw
 from collector.store import watermark
 from collector.store.bulk import raise_column
 from collector.store.rollup import RollupAggregator
+from collector.store.samples import logged_samples
 from collector.store.schema import hosts, ingest_log
-from protos.patrol.v1 import agent_pb2 as pb
 
 log = logging.getLogger("patrol.cluster")
 
@@ -44,7 +44,7 @@ def fold_leftovers(engine: Engine, collector_id: str, retention_s: dict[str, flo
                 return total
             agg = RollupAggregator(retention_s)
             for row in rows:
-                agg.fold(row.host_id, pb.AgentMessage.FromString(row.payload).samples, now_s, fine=row.id > wm.fine)
+                agg.fold(row.host_id, logged_samples(row.payload), now_s, fine=row.id > wm.fine)
             agg.flush(conn)
             raise_column(conn, "hosts", "last_data_ms", "id", dict(agg.last_data_ms))
             last = rows[-1].id

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from math import isfinite
 from operator import add
 
+from collector.store.samples import Labels, flatten
 from protos.patrol.v1 import agent_pb2 as pb
+
+_Member = tuple[str, list[int], list[float]]  # a series' escaped field key, timestamps and values
 
 # Escaping follows the line protocol rules: a backslash escapes the next character, and two
 # backslashes stand for one, so backslashes are doubled first (a Windows mount "C:\" must not escape
@@ -94,17 +97,16 @@ class SampleEncoder:
     """
 
     def __init__(self, max_cached: int = 200_000) -> None:
-        self._prefixes: dict[tuple[HostTags, str, tuple[tuple[str, str], ...]], tuple[str, str]] = {}
+        self._prefixes: dict[tuple[HostTags, str, Labels], tuple[str, str]] = {}
         # A host's series share a handful of label sets, and every host shares the series names.
-        self._tag_sets: dict[tuple[HostTags, tuple[tuple[str, str], ...]], str] = {}
+        self._tag_sets: dict[tuple[HostTags, Labels], str] = {}
         self._names: dict[str, tuple[str, str]] = {}
         self._max_cached = max_cached
         self.skipped = 0  # values that line protocol cannot carry (NaN, ±inf)
 
-    def _prefix(self, host: HostTags, ser: pb.Series) -> tuple[str, str]:
+    def _prefix(self, host: HostTags, name: str, labels: Labels) -> tuple[str, str]:
         """(``measurement,tags``, escaped field key) of a series."""
-        labels = tuple(sorted(ser.labels.items())) if ser.labels else ()
-        key = (host, ser.name, labels)
+        key = (host, name, labels)
         hit = self._prefixes.get(key)
         if hit is None:
             if len(self._prefixes) >= self._max_cached:
@@ -114,45 +116,48 @@ class SampleEncoder:
             tags = self._tag_sets.get((host, labels))
             if tags is None:
                 tags = self._tag_sets[(host, labels)] = tag_set(host, labels)
-            names = self._names.get(ser.name)
+            names = self._names.get(name)
             if names is None:
-                group, field = split_series_name(ser.name)
-                names = self._names[ser.name] = (escape_measurement(group), escape_key(_safe_key(field, "field_")))
+                group, field = split_series_name(name)
+                names = self._names[name] = (escape_measurement(group), escape_key(_safe_key(field, "field_")))
             hit = self._prefixes[key] = (names[0] + tags, names[1])
         return hit
 
     def encode(self, host: HostTags, samples: pb.Samples) -> tuple[list[str], int]:
-        """(lines, number of samples they carry) of one batch."""
-        groups: dict[str, list[tuple[str, pb.Series]]] = {}
-        for ser in samples.series:
-            if len(ser.values):
-                prefix, field = self._prefix(host, ser)
-                groups.setdefault(prefix, []).append((field, ser))
+        """(lines, number of samples they carry) of one batch, in either of its forms."""
+        flat = flatten(samples)
+        all_stamps = flat.stamps.tolist()
+        all_values = flat.values.tolist()
+        groups: dict[str, list[_Member]] = {}
+        at = 0
+        for name, labels, n in zip(flat.names, flat.labels, flat.sizes, strict=True):
+            prefix, field = self._prefix(host, name, labels)
+            groups.setdefault(prefix, []).append((field, all_stamps[at:at + n], all_values[at:at + n]))
+            at += n
         lines: list[str] = []
         count = 0
         for prefix, members in groups.items():
             if len(members) > 1 and _same_timestamps(members):
                 count += self._lines_multi(prefix, members, lines)
             else:
-                for field, ser in members:
-                    count += self._lines_single(f"{prefix} {field}=", ser, lines)
+                for field, stamps, values in members:
+                    count += self._lines_single(f"{prefix} {field}=", stamps, values, lines)
         return lines, count
 
-    def _lines_single(self, head: str, ser: pb.Series, out: list[str]) -> int:
-        values = list(ser.values)
+    def _lines_single(self, head: str, stamps: list[int], values: list[float], out: list[str]) -> int:
         before = len(out)
         if isfinite(sum(values)):  # no NaN or infinity anywhere (the common case): no test per value
-            out.extend([f"{head}{v!r} {t}" for t, v in zip(ser.timestamps_ms, values, strict=True)])
+            out.extend([f"{head}{v!r} {t}" for t, v in zip(stamps, values, strict=True)])
         else:
-            out.extend([f"{head}{v!r} {t}" for t, v in zip(ser.timestamps_ms, values, strict=True) if isfinite(v)])
+            out.extend([f"{head}{v!r} {t}" for t, v in zip(stamps, values, strict=True) if isfinite(v)])
         written = len(out) - before
         self.skipped += len(values) - written
         return written
 
-    def _lines_multi(self, prefix: str, members: list[tuple[str, pb.Series]], out: list[str]) -> int:
-        fields = [f"{f}=" for f, _ in members]
-        columns = [list(ser.values) for _, ser in members]
-        rows = zip(members[0][1].timestamps_ms, zip(*columns, strict=True), strict=True)
+    def _lines_multi(self, prefix: str, members: list[_Member], out: list[str]) -> int:
+        fields = [f"{f}=" for f, _, _ in members]
+        columns = [values for _, _, values in members]
+        rows = zip(members[0][1], zip(*columns, strict=True), strict=True)
         if all(isfinite(sum(col)) for col in columns):
             out.extend([f"{prefix} {','.join(map(add, fields, map(repr, row)))} {t}" for t, row in rows])
             return len(fields) * len(columns[0])
@@ -166,9 +171,9 @@ class SampleEncoder:
         return count
 
 
-def _same_timestamps(members: list[tuple[str, pb.Series]]) -> bool:
-    first = members[0][1].timestamps_ms
-    return all(ser.timestamps_ms == first for _, ser in members[1:])
+def _same_timestamps(members: list[_Member]) -> bool:
+    first = members[0][1]
+    return all(stamps == first for _, stamps, _ in members[1:])
 
 
 def event_line(host: HostTags, event_id: int, ts_ms: int, rule: str, severity: str, source: str, line: str,

@@ -17,8 +17,8 @@ from collector.export import metrics
 from collector.export.lineprotocol import HostTags, SampleEncoder, event_line
 from collector.export.outcome import Precision
 from collector.store import cursors
+from collector.store.samples import logged_samples
 from collector.store.schema import events, hosts, ingest_log
-from protos.patrol.v1 import agent_pb2 as pb
 
 
 @dataclass(slots=True)
@@ -79,7 +79,7 @@ class SampleSource:
             .order_by(ingest_log.c.id).limit(rows)
         ).all()
         for row in page:  # decoded lazily: the exporter stops taking rows when its queue is full
-            samples = pb.AgentMessage.FromString(bytes(row.payload)).samples
+            samples = logged_samples(bytes(row.payload))
             skipped = self.encoder.skipped
             lines, count = self.encoder.encode(self.hosts.get(conn, row.host_id), samples)
             if self.encoder.skipped > skipped:

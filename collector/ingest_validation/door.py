@@ -9,7 +9,7 @@ point or event by event and counted by reason; the rest of the batch is stored.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from math import isfinite
 
 import numpy as np
@@ -18,7 +18,7 @@ from collector.ingest_validation import bounds as b
 from collector.ingest_validation.bounds import IngestBounds
 from collector.ingest_validation.rejections import InvalidMessage, Rejections
 from collector.ingest_validation.series_budget import SeriesBudget, series_hash
-from collector.store.samples import FlatSamples, UnpairedSeries, flatten
+from collector.store.samples import FlatSamples, KeyCache, Labels, MalformedSamples, flatten
 from protos.patrol.v1 import agent_pb2 as pb
 
 
@@ -27,8 +27,7 @@ def _has_nul(*texts: str) -> bool:
     return any("\x00" in t for t in texts)
 
 
-def _label_problem(labels: object) -> str | None:
-    items = labels.items()  # type: ignore[attr-defined]
+def _label_problem(items: Collection[tuple[str, str]]) -> str | None:
     if len(items) > b.MAX_LABELS:
         return "too_many_labels"
     for k, v in items:
@@ -69,7 +68,7 @@ class Door:
                 raise InvalidMessage("bad_hello", f"Hello.{field} is longer than {limit} characters")
             if _has_nul(getattr(hello, field)):
                 raise InvalidMessage("bad_hello", f"Hello.{field} contains a NUL character")
-        if (problem := _label_problem(hello.labels)) is not None:
+        if (problem := _label_problem(hello.labels.items())) is not None:
             raise InvalidMessage("bad_hello", f"Hello.labels: {problem.replace('_', ' ')} (at most "
                                               f"{b.MAX_LABELS} labels, keys 1-{b.MAX_LABEL_KEY} and values "
                                               f"up to {b.MAX_LABEL_VALUE} characters)")
@@ -100,26 +99,27 @@ class Door:
 
     # ------------------------------------------------------------------ data batches
 
-    def samples(self, host_id: str, msg: pb.Samples) -> tuple[pb.Samples, Rejections, FlatSamples | None]:
+    def samples(self, host_id: str, msg: pb.Samples,
+                keys: KeyCache | None = None) -> tuple[pb.Samples, Rejections, FlatSamples | None]:
         """The batch with every out-of-bounds point removed (``msg`` itself when none is), the drops, and
         when nothing was dropped the batch's points as read here (for the writer, which then need not
-        read the message again)."""
+        read the message again). ``keys`` is a cache of decoded series keys."""
         _check_seq("Samples", msg.seq)
         try:
-            flat = flatten(msg)
-        except UnpairedSeries as e:
+            flat = flatten(msg, keys)
+        except MalformedSamples as e:
             raise InvalidMessage("bad_series", f"Samples seq={msg.seq}: {e}") from None
         dropped: Counter[str] = Counter()
         known = self.budget.known(host_id)
-        whole: set[int] = set()  # series dropped with all their points
-        for name, labels, i, n in zip(flat.names, flat.labels, flat.positions, flat.sizes, strict=True):
+        whole: list[int] = []  # series dropped with all their points
+        for j, (name, labels, n) in enumerate(zip(flat.names, flat.labels, flat.sizes, strict=True)):
             # A series this host already has passed these checks when it was new.
             key = series_hash(name, labels)
             if key not in known:
-                reason = self._new_series_problem(host_id, msg.series[i], key)
+                reason = self._new_series_problem(host_id, name, labels, key)
                 if reason is not None:
                     dropped[reason] += n
-                    whole.add(i)
+                    whole.append(j)
         lo, hi = self.window_ms()
         # The common case, every point within bounds, costs a few passes over the whole batch in C.
         stamps, values = flat.stamps, flat.values
@@ -130,41 +130,46 @@ class Door:
                                         and -limit <= values.min() and values.max() <= limit)
         if points_ok and not whole:
             return msg, Rejections(samples=dropped), flat
-        clean = pb.Samples(seq=msg.seq)
-        for i, ser in enumerate(msg.series):
-            if i in whole:
-                continue
-            kept = ser if points_ok else self._points(ser, lo, hi, dropped)
-            if len(kept.timestamps_ms):
-                clean.series.append(kept)
-        if msg.HasField("spool"):
-            clean.spool.CopyFrom(msg.spool)
-        return clean, Rejections(samples=dropped), None
-
-    def _new_series_problem(self, host_id: str, ser: pb.Series, key: int) -> str | None:
-        if not ser.name or len(ser.name) > b.MAX_SERIES_NAME:
-            return "series_name_length"
-        if _has_nul(ser.name):
-            return "nul_character"
-        if (problem := _label_problem(ser.labels)) is not None:
-            return problem
-        return self.budget.admit(host_id, key)
+        return self._kept(msg, flat, whole, lo, hi, dropped), Rejections(samples=dropped), None
 
     @staticmethod
-    def _points(ser: pb.Series, lo: int, hi: int, dropped: Counter[str]) -> pb.Series:
-        limit = b.MAX_ABS_VALUE
-        out = pb.Series(name=ser.name, labels=ser.labels)
-        for t, v in zip(ser.timestamps_ms, ser.values, strict=True):
-            if not lo <= t <= hi:
-                dropped["timestamp_out_of_range"] += 1
-            elif not isfinite(v):
-                dropped["non_finite_value"] += 1
-            elif not -limit <= v <= limit:
-                dropped["value_out_of_range"] += 1
-            else:
-                out.timestamps_ms.append(t)
-                out.values.append(v)
-        return out
+    def _kept(msg: pb.Samples, flat: FlatSamples, whole: list[int], lo: int, hi: int,
+              dropped: Counter[str]) -> pb.Samples:
+        """What is left of the batch, one Series per series that keeps a point; each dropped point counted
+        under the first bound it breaks (time, then finiteness, then size)."""
+        stamps, values = flat.stamps, flat.values
+        bounds = flat.bounds()
+        keep = np.ones(len(stamps), dtype=bool)
+        for j in whole:
+            keep[bounds[j]:bounds[j + 1]] = False
+        late = (stamps < lo) | (stamps > hi)
+        finite = np.isfinite(values)
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) > b.MAX_ABS_VALUE
+        for reason, bad in (("timestamp_out_of_range", late), ("non_finite_value", ~late & ~finite),
+                            ("value_out_of_range", ~late & finite & huge)):
+            if n := int(np.count_nonzero(bad & keep)):
+                dropped[reason] += n
+        keep &= ~late & finite & ~huge
+        clean = pb.Samples(seq=msg.seq)
+        for j, (name, labels) in enumerate(zip(flat.names, flat.labels, strict=True)):
+            mine = keep[bounds[j]:bounds[j + 1]]
+            if mine.any():
+                span = slice(int(bounds[j]), int(bounds[j + 1]))
+                clean.series.add(name=name, labels=dict(labels), timestamps_ms=stamps[span][mine].tolist(),
+                                 values=values[span][mine].tolist())
+        if msg.HasField("spool"):
+            clean.spool.CopyFrom(msg.spool)
+        return clean
+
+    def _new_series_problem(self, host_id: str, name: str, labels: Labels, key: int) -> str | None:
+        if not name or len(name) > b.MAX_SERIES_NAME:
+            return "series_name_length"
+        if _has_nul(name):
+            return "nul_character"
+        if (problem := _label_problem(labels)) is not None:
+            return problem
+        return self.budget.admit(host_id, key)
 
     def events(self, msg: pb.Events) -> tuple[pb.Events, Rejections]:
         """The batch without the events that break a bound, and the drops."""

@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError
 from collector import metrics
 from collector.ingest import Batch, Ingestor, Outcome
 from collector.store import quarantine as repository
+from collector.store.samples import samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class QuarantineService:
             loop.call_soon_threadsafe(settle, outcome)
 
         batch = Batch(host_id=entry.host_id, epoch=entry.epoch, seq=entry.seq, done=done,
-                      samples=msg.samples if entry.kind == "samples" else None,
+                      samples=(samples_of(msg) or pb.Samples()) if entry.kind == "samples" else None,
                       events=msg.events if entry.kind == "events" else None,
                       payload=entry.payload if entry.kind == "samples" else b"", replay_of=entry_id)
         await loop.run_in_executor(None, self.ingestor.submit, batch)

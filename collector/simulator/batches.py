@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from agent.batch import series_header
 from collector.simulator.events import HostEvents, SimEvent
 from collector.simulator.fleet import AGENT_VERSION, Fleet, FleetSpec, HostProfile, build_fleet, facts_of
 from collector.simulator.noise import IntArray
@@ -83,19 +84,22 @@ class Batch:
     def seal(self, seq: int) -> bytes:
         """The encoded AgentMessage carrying ``seq``."""
         kind = self.message.WhichOneof("payload")
-        if kind not in ("samples", "events"):
+        if kind not in ("samples", "sample_columns", "events"):
             raise ValueError(f"only samples and events batches carry a seq, not {kind!r}")
         getattr(self.message, kind).seq = seq
         return self.message.SerializeToString()
 
 
 def samples_batch(series: list[SeriesValues], ts: IntArray, lo: int = 0, hi: int | None = None) -> Batch:
-    """One Samples message: every series, points ``lo:hi`` of ``ts``."""
+    """One Samples message in the agent's columnar form: every series, points ``lo:hi`` of ``ts``."""
     message = agent_pb2.AgentMessage()
-    batch = message.samples
-    stamps = ts[lo:hi].tolist()
-    for s in series:
-        batch.series.add(name=s.name, labels=dict(s.labels), timestamps_ms=stamps, values=s.values[lo:hi].tolist())
+    batch = message.sample_columns
+    stamps = ts[lo:hi]
+    batch.keys.extend([series_header(s.name, tuple(sorted(s.labels))) for s in series])
+    batch.counts.extend([len(stamps)] * len(series))
+    if series:
+        batch.timestamps_ms_le = np.tile(stamps, len(series)).astype("<i8").tobytes()
+        batch.values_le = np.concatenate([s.values[lo:hi] for s in series]).astype("<f8").tobytes()
     return Batch(message, samples=len(stamps) * len(series))
 
 

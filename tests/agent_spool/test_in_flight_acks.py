@@ -17,6 +17,7 @@ import grpc
 from agent.config import AgentConfig
 from agent.spool import RecordKind, Spool
 from agent.transport import METHOD, Transport
+from collector.store.samples import samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.agent_spool.helpers import payload_for
 from tests.integration.harness import wait_for
@@ -35,15 +36,15 @@ class HoldingCollector:
     def connect(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.CollectorMessage]:
         epoch = pb.AgentMessage.FromString(next(requests)).hello.spool_epoch
         for raw in requests:
-            seq = pb.AgentMessage.FromString(raw).samples.seq
-            if not seq:
+            samples = samples_of(pb.AgentMessage.FromString(raw))
+            if samples is None:
                 continue  # a heartbeat
             with self.lock:
-                self.received.append(seq)
+                self.received.append(samples.seq)
                 taken = len(self.received)
             if taken >= HELD:
                 self.release.wait(30)
-                yield pb.CollectorMessage(ack=pb.Ack(seq=seq, spool_epoch=epoch))
+                yield pb.CollectorMessage(ack=pb.Ack(seq=samples.seq, spool_epoch=epoch))
 
 
 def _serve(collector: HoldingCollector) -> tuple[grpc.Server, int]:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from collector.ingest import Batch, HostUpdate, Ingestor
 from collector.simulator import HistorySchedule, TroubleSpec, encoded_batches
 from collector.store.engine import open_engine
+from collector.store.samples import samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 
 DAY = 86400.0
@@ -28,10 +29,10 @@ def fleet_store(tmp: Path, agents: int, days: int, end: datetime, seed: int = 1)
     batches: list[Batch | HostUpdate] = []
     for agent_id, data in encoded_batches(agents=agents, customers=2, seed=seed, schedule=schedule, end=end,
                                           trouble=TroubleSpec()):
-        msg = pb.AgentMessage.FromString(data)
-        if msg.WhichOneof("payload") == "samples":
-            batches.append(Batch(host_id=agent_id, epoch="e", seq=msg.samples.seq, done=lambda _: None,
-                                 samples=msg.samples, payload=data))
+        samples = samples_of(pb.AgentMessage.FromString(data))
+        if samples is not None:
+            batches.append(Batch(host_id=agent_id, epoch="e", seq=samples.seq, done=lambda _: None,
+                                 samples=samples, payload=data))
     hosts = sorted({b.host_id for b in batches})
     ing._commit([HostUpdate(host_id=h, customer_id="acme", hostname=f"{h}.example") for h in hosts])
     for i in range(0, len(batches), 200):

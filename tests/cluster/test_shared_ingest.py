@@ -11,6 +11,7 @@ from collector.cluster.takeover import Takeover, expire_gone_members, fold_lefto
 from collector.ingest import Outcome
 from collector.store import watermark
 from collector.store.engine import open_engine
+from collector.store.samples import logged_samples
 from collector.store.schema import hosts
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.test_ingest_store import NOW, RET, batch, commit, host, make, samples
@@ -25,7 +26,7 @@ def rollup_totals(ing: object) -> tuple[int, float]:
 def stored_seqs(ing: object) -> list[int]:
     with ing.engine.connect() as conn:  # type: ignore[attr-defined]
         rows = conn.exec_driver_sql("SELECT payload FROM ingest_log").all()
-    return sorted(pb.AgentMessage.FromString(r[0]).samples.seq for r in rows)
+    return sorted(logged_samples(r[0]).seq for r in rows)
 
 
 def test_an_agent_moving_between_collectors_is_deduplicated(postgres_url: str) -> None:

@@ -13,6 +13,7 @@ from collector.predictions.service import forecast_capacity, rollup_forecast_poi
 from collector.simulator import FleetSpec, HistorySchedule, TroubleSpec, build_fleet, encoded_batches
 from collector.simulator.trouble import TroubleKind, plan_troubles
 from collector.store.engine import open_engine
+from collector.store.samples import samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 
 pytestmark = pytest.mark.slow
@@ -29,10 +30,10 @@ def test_forecasts_lead_the_injected_failures(tmp_path: Path) -> None:
     batches: list[Batch] = []
     for agent_id, data in encoded_batches(agents=12, customers=3, seed=1, schedule=schedule, end=end,
                                           trouble=TroubleSpec()):
-        msg = pb.AgentMessage.FromString(data)
-        if msg.WhichOneof("payload") == "samples":
-            batches.append(Batch(host_id=agent_id, epoch="e", seq=msg.samples.seq, done=lambda _: None,
-                                 samples=msg.samples, payload=data))
+        samples = samples_of(pb.AgentMessage.FromString(data))
+        if samples is not None:
+            batches.append(Batch(host_id=agent_id, epoch="e", seq=samples.seq, done=lambda _: None,
+                                 samples=samples, payload=data))
     from collector.ingest import HostUpdate
 
     hosts = {b.host_id for b in batches}

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from collector.ingest import Batch, HostUpdate, Ingestor, Outcome
 from collector.server import facts_to_dict
 from collector.store.engine import open_engine
+from collector.store.samples import flatten, samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 
 DAY = 86400.0
@@ -39,9 +40,13 @@ class Expected:
     hosts: dict[str, pb.Hello] = field(default_factory=dict)
 
     def add_samples(self, host: str, samples: pb.Samples) -> None:
-        for s in samples.series:
-            key: SeriesKey = (host, s.name, tuple(sorted(s.labels.items())))
-            for ts, value in zip(s.timestamps_ms, s.values, strict=True):
+        flat = flatten(samples)
+        at = 0
+        for name, labels, n in zip(flat.names, flat.labels, flat.sizes, strict=True):
+            key: SeriesKey = (host, name, labels)
+            points = zip(flat.stamps[at:at + n].tolist(), flat.values[at:at + n].tolist(), strict=True)
+            at += n
+            for ts, value in points:
                 for width in (60, 3600):
                     cells = self.buckets.setdefault(width, {}).setdefault(key, {})
                     b = ts // 1000 // width * width
@@ -96,11 +101,10 @@ def ingest(engine: Engine, messages: Iterable[tuple[str, bytes]], now_s: float,
                                        labels=dict(hello.labels), facts=facts_to_dict(hello.facts),
                                        agent_version=hello.version, connected=True, connected_to=COLLECTOR_ID,
                                        seen_ms=int(now_s * 1000), done=done))
-        elif kind == "samples":
+        elif (sent := samples_of(msg)) is not None:
             if track:
-                expected.add_samples(agent_id, msg.samples)
-            ingestor.submit(Batch(agent_id, epochs[agent_id], msg.samples.seq, done, samples=msg.samples,
-                                  payload=data))
+                expected.add_samples(agent_id, sent)
+            ingestor.submit(Batch(agent_id, epochs[agent_id], sent.seq, done, samples=sent, payload=data))
         elif kind == "events":
             if track:
                 expected.add_events(agent_id, msg.events)

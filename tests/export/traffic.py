@@ -11,6 +11,7 @@ import grpc
 
 from collector.export.lineprotocol import split_series_name
 from collector.simulator import HistorySchedule, encoded_batches
+from collector.store.samples import flatten, samples_of
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.export.vm import Points
 
@@ -37,7 +38,7 @@ class Traffic:
         return out
 
     def samples(self) -> int:
-        return sum(sum(len(s.values) for s in m.samples.series) for m in self._messages("samples"))
+        return sum(len(flatten(m.sample_columns).values) for m in self._messages("sample_columns"))
 
     def _messages(self, kind: str) -> list[pb.AgentMessage]:
         out = []
@@ -55,14 +56,17 @@ class Traffic:
             hello = pb.AgentMessage.FromString(self.hellos[agent]).hello
             ident = {"customer": hello.customer, "host": hello.hostname, "host_id": agent}
             for data in msgs:
-                msg = pb.AgentMessage.FromString(data)
-                if msg.WhichOneof("payload") != "samples":
+                samples = samples_of(pb.AgentMessage.FromString(data))
+                if samples is None:
                     continue
-                for ser in msg.samples.series:
-                    group, fld = split_series_name(ser.name)
-                    labels = frozenset({**ident, **{k: v for k, v in ser.labels.items() if v}}.items())
+                flat = flatten(samples)
+                at = 0
+                for name, pairs, n in zip(flat.names, flat.labels, flat.sizes, strict=True):
+                    group, fld = split_series_name(name)
+                    labels = frozenset({**ident, **{k: v for k, v in pairs if v}}.items())
                     out.setdefault((f"{group}_{fld}", labels), Counter()).update(
-                        zip(ser.timestamps_ms, ser.values, strict=True))
+                        zip(flat.stamps[at:at + n].tolist(), flat.values[at:at + n].tolist(), strict=True))
+                    at += n
         return out
 
 
@@ -100,7 +104,8 @@ async def _send_agent(channel: grpc.aio.Channel, hello: bytes, batches: list[byt
 
 def _seq(data: bytes) -> int:
     msg = pb.AgentMessage.FromString(data)
-    return msg.samples.seq if msg.WhichOneof("payload") == "samples" else msg.events.seq
+    samples = samples_of(msg)
+    return samples.seq if samples is not None else msg.events.seq
 
 
 async def _send(target: str, traffic: Traffic) -> None:

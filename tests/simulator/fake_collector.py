@@ -88,7 +88,7 @@ class FakeCollector:
             kind = message.WhichOneof("payload")
             if kind == "diagnostic_result":
                 log.diagnostic_results.append(message.diagnostic_result)
-            if kind not in ("samples", "events"):
+            if kind not in ("samples", "sample_columns", "events"):
                 continue
             seq = getattr(message, kind).seq
             log.received.append(seq)

@@ -10,6 +10,7 @@ import pytest
 
 from collector.simulator.batches import EncodeStats, HistorySchedule, HostFeed, encoded_batches
 from collector.simulator.trouble import TroubleKind, TroubleSpec
+from collector.store.samples import flatten, samples_of
 from protos.patrol.v1 import agent_pb2
 from tests.simulator.helpers import END, END_MS, fleet_and_plan, trouble_host
 
@@ -45,15 +46,17 @@ def test_host_history_packs_every_point_once_in_time_order() -> None:
     points: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = defaultdict(list)
     samples = 0
     for seq, batch in enumerate(feed.history(schedule), start=1):
-        message = agent_pb2.AgentMessage.FromString(batch.seal(seq))
-        if message.WhichOneof("payload") != "samples":
+        message = samples_of(agent_pb2.AgentMessage.FromString(batch.seal(seq)))
+        if message is None:
             continue
-        assert message.samples.seq == seq
+        assert message.seq == seq
         assert batch.samples <= 5_000
-        for s in message.samples.series:
-            assert len(s.timestamps_ms) == len(s.values)
-            points[(s.name, tuple(sorted(s.labels.items())))].extend(s.timestamps_ms)
-            samples += len(s.values)
+        flat = flatten(message)
+        at = 0
+        for name, labels, n in zip(flat.names, flat.labels, flat.sizes, strict=True):
+            points[(name, labels)].extend(flat.stamps[at:at + n].tolist())
+            at += n
+        samples += len(flat.values)
     expected = schedule.timestamps(END_MS).tolist()
     assert len(points) == feed.series_count
     assert all(ts == expected for ts in points.values())
@@ -67,9 +70,9 @@ def test_silent_host_history_stops_at_its_silence() -> None:
     assert feed.silent_from_ms is not None
     last = 0
     for batch in feed.history(HistorySchedule(history=timedelta(days=2))):
-        kind = batch.message.WhichOneof("payload")
-        if kind == "samples":
-            last = max(last, max(batch.message.samples.series[0].timestamps_ms))
+        message = samples_of(batch.message)
+        if message is not None:
+            last = max(last, int(flatten(message).stamps.max()))
         else:
             assert max(e.timestamp_ms for e in batch.message.events.events) <= feed.silent_from_ms
     assert feed.silent_from_ms - 5 * 60_000 < last <= feed.silent_from_ms
@@ -90,9 +93,9 @@ def test_encoded_batches_decode_with_hello_first_and_increasing_seqs() -> None:
         seqs = []
         for m in messages[1:]:
             kind = m.WhichOneof("payload")
-            assert kind in ("samples", "events")
+            assert kind in ("sample_columns", "events")  # the agent's form of a Samples batch
             seqs.append(getattr(m, kind).seq)
-            samples += sum(len(s.values) for s in m.samples.series) if kind == "samples" else 0
+            samples += len(flatten(m.sample_columns).values) if kind == "sample_columns" else 0
             events += len(m.events.events) if kind == "events" else 0
         assert seqs == list(range(1, len(seqs) + 1))
     assert (samples, events) == (stats.samples, stats.events)
@@ -105,7 +108,7 @@ def test_live_catch_up_is_split_into_bounded_batches() -> None:
     feed = HostFeed(host, plan.for_host(host.index), END_MS, batch_samples=1_000)
     due = np.arange(END_MS + 10_000, END_MS + 3_600_000, 10_000, dtype=np.int64)
     batches = feed.live(due, END_MS)
-    samples = [b for b in batches if b.message.WhichOneof("payload") == "samples"]
+    samples = [b for b in batches if samples_of(b.message) is not None]
     assert len(samples) > 1 and all(0 < b.samples <= 1_000 for b in samples)
     assert sum(b.samples for b in samples) == len(due) * feed.series_count
     assert not any(b.history for b in batches)

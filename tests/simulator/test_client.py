@@ -20,6 +20,7 @@ from collector.simulator import (
     TroubleSpec,
     simulate,
 )
+from collector.store.samples import flatten
 from tests.simulator.fake_collector import FakeCollector, Faults
 
 T = TypeVar("T")
@@ -55,7 +56,7 @@ def assert_everything_durable_once(summary: SimulationSummary, collector: FakeCo
     for log in collector.agents.values():
         assert sorted(log.batches) == list(range(1, len(log.batches) + 1)), "seqs are 1..n without gaps"
         assert log.acked == len(log.batches)
-        durable_samples += sum(sum(len(s.values) for s in m.samples.series) for m in log.batches.values())
+        durable_samples += sum(len(flatten(m.sample_columns).values) for m in log.batches.values())
     assert sum(len(log.batches) for log in collector.agents.values()) == summary.batches_sent
     assert durable_samples == summary.samples_sent
 
@@ -129,8 +130,9 @@ def test_live_mode_streams_after_the_history_and_the_silent_host_stays_away() ->
     end_ms = int(summary.history_end.timestamp() * 1000)
     silent_host = next(t.host for t in summary.troubles if t.kind.value == "silent")
     for log in collector.agents.values():
-        stamps = [ts for m in log.batches.values() if m.WhichOneof("payload") == "samples"
-                  for ts in m.samples.series[0].timestamps_ms]
+        firsts = [flatten(m.sample_columns) for m in log.batches.values()
+                  if m.WhichOneof("payload") == "sample_columns"]
+        stamps = [ts for f in firsts for ts in f.stamps[:f.sizes[0]].tolist()]  # the first series of each batch
         if log.hellos[0].hostname == silent_host:
             assert max(stamps) <= end_ms - 2 * 3_600_000
         else:

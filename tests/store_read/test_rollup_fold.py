@@ -17,8 +17,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from collector.store.read.labels import encode_labels
 from collector.store.rollup import MAX_ABS_VALUE, RollupAggregator
+from collector.store.samples import flatten
 from collector.store.schema import hosts, metadata
 from protos.patrol.v1 import agent_pb2 as pb
+from tests.columns import as_columns
 
 NOW_S = 1_780_000_000.0
 RETENTION = {"1m": 2 * 86400.0, "1h": 400 * 86400.0}
@@ -109,8 +111,18 @@ def test_array_fold_matches_a_running_total_per_cell(engine: Engine, seed: int) 
     rng = random.Random(seed)
     batches = [(rng.choice(["h1", "h2"]), random_batch(rng)) for _ in range(rng.randint(1, 12))]
     agg = RollupAggregator(RETENTION)
-    points = sum(agg.fold(host, batch, NOW_S) for host, batch in batches)
+    # Folded in groups of one to five batches at once, some of them in their columnar form.
+    points = at = 0
+    while at < len(batches):
+        group = batches[at:at + rng.randint(1, 5)]
+        at += len(group)
+        points += agg.fold_many([(host, flatten(as_columns(b) if rng.random() < 0.5 else b)) for host, b in group],
+                                NOW_S)
     assert points == sum(len(s.timestamps_ms) for _, b in batches for s in b.series)
+    one_by_one = RollupAggregator(RETENTION)
+    for host, batch in batches:
+        one_by_one.fold(host, batch, NOW_S)
+    assert agg.last_data_ms == one_by_one.last_data_ms
     with engine.begin() as conn:
         agg.flush(conn)
     minute, hour, latest = reference(batches)

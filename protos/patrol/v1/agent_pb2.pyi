@@ -21,20 +21,22 @@ SEVERITY_ERROR: Severity
 SEVERITY_CRITICAL: Severity
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "samples", "events", "facts", "diagnostic_result", "heartbeat")
+    __slots__ = ("hello", "samples", "events", "facts", "diagnostic_result", "heartbeat", "sample_columns")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
     DIAGNOSTIC_RESULT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     samples: Samples
     events: Events
     facts: Facts
     diagnostic_result: DiagnosticResult
     heartbeat: Heartbeat
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., samples: _Optional[_Union[Samples, _Mapping]] = ..., events: _Optional[_Union[Events, _Mapping]] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., diagnostic_result: _Optional[_Union[DiagnosticResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    sample_columns: Samples
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., samples: _Optional[_Union[Samples, _Mapping]] = ..., events: _Optional[_Union[Events, _Mapping]] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., diagnostic_result: _Optional[_Union[DiagnosticResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., sample_columns: _Optional[_Union[Samples, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("agent_id", "hostname", "customer", "labels", "version", "facts", "capabilities", "spool_epoch", "acked_seq", "spool")
@@ -68,14 +70,37 @@ class Hello(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., customer: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., version: _Optional[str] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ..., spool_epoch: _Optional[str] = ..., acked_seq: _Optional[int] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ...) -> None: ...
 
 class Samples(_message.Message):
-    __slots__ = ("seq", "series", "spool")
+    __slots__ = ("seq", "series", "spool", "keys", "counts", "timestamps_ms_le", "values_le")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SERIES_FIELD_NUMBER: _ClassVar[int]
     SPOOL_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_MS_LE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_LE_FIELD_NUMBER: _ClassVar[int]
     seq: int
     series: _containers.RepeatedCompositeFieldContainer[Series]
     spool: SpoolStats
-    def __init__(self, seq: _Optional[int] = ..., series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ...) -> None: ...
+    keys: _containers.RepeatedScalarFieldContainer[bytes]
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    timestamps_ms_le: bytes
+    values_le: bytes
+    def __init__(self, seq: _Optional[int] = ..., series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ..., keys: _Optional[_Iterable[bytes]] = ..., counts: _Optional[_Iterable[int]] = ..., timestamps_ms_le: _Optional[bytes] = ..., values_le: _Optional[bytes] = ...) -> None: ...
+
+class SeriesKey(_message.Message):
+    __slots__ = ("name", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Series(_message.Message):
     __slots__ = ("name", "labels", "timestamps_ms", "values")
