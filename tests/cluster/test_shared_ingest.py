@@ -13,7 +13,6 @@ from collector.store import watermark
 from collector.store.engine import open_engine
 from collector.store.samples import logged_samples
 from collector.store.schema import hosts
-from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.test_ingest_store import NOW, RET, batch, commit, host, make, samples
 
 
@@ -114,7 +113,7 @@ def test_a_collector_that_comes_back_during_the_takeover_folds_nothing_twice(sto
     with back.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT id, host_id, payload FROM ingest_log ORDER BY id").all()
     for row in rows:
-        back.aggregator.fold(row[1], pb.AgentMessage.FromString(row[2]).samples, NOW)
+        back.aggregator.fold(row[1], logged_samples(row[2]), NOW)
         back._pending_ids.append(row[0])
     # … while the leader, still believing it dead, folds them first.
     assert fold_leftovers(a.engine, "col-a", RET, NOW) == 2

@@ -17,6 +17,7 @@ import httpx
 import yaml
 
 from collector.localrun import ManagedProcess, api_healthy, child_env, free_port, wait_until
+from collector.store.samples import flatten, logged_samples
 from protos.patrol.v1 import agent_pb2 as pb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,10 +162,18 @@ def stored_batches(db: sqlite3.Connection, host_id: str) -> dict[int, tuple[int,
     """seq -> (sample count, value sum) of every raw batch in the collector's ingest log."""
     out: dict[int, tuple[int, float]] = {}
     for (payload,) in db.execute("SELECT payload FROM ingest_log WHERE host_id = ?", (host_id,)):
-        s = pb.AgentMessage.FromString(payload).samples
+        s = logged_samples(payload)
         assert s.seq not in out, f"batch seq={s.seq} stored twice"
-        out[s.seq] = (sum(len(x.values) for x in s.series), sum(sum(x.values) for x in s.series))
+        out[s.seq] = batch_totals(s)
     return out
+
+
+def batch_totals(samples: pb.Samples) -> tuple[int, float]:
+    """(points, value sum) of a batch, summed series by series in order like the agent's own count."""
+    flat = flatten(samples)
+    at = flat.bounds().tolist()
+    values = flat.values.tolist()
+    return len(values), sum(sum(values[at[i]:at[i + 1]]) for i in range(len(flat.sizes)))
 
 
 def rollup_totals(db: sqlite3.Connection, host_id: str, table: str = "rollup_1m") -> tuple[int, float]:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from protos.patrol.v1 import agent_pb2 as pb
-from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, TcpProxy, wait_for
+from collector.store.samples import logged_samples
+from tests.integration.harness import TOKEN, AgentProcess, CollectorProcess, TcpProxy, batch_totals, wait_for
 from tests.store_pg.fixtures import postgres_server, postgres_url  # noqa: F401
 
 AGENTS = ("agent-1", "agent-2")
@@ -51,9 +51,9 @@ def stored_batches(db: Engine, host_id: str) -> dict[int, tuple[int, float]]:
     out: dict[int, tuple[int, float]] = {}
     with db.connect() as conn:
         for (payload,) in conn.execute(text("SELECT payload FROM ingest_log WHERE host_id = :h"), {"h": host_id}):
-            s = pb.AgentMessage.FromString(bytes(payload)).samples
+            s = logged_samples(bytes(payload))
             assert s.seq not in out, f"batch seq={s.seq} of {host_id} stored twice"
-            out[s.seq] = (sum(len(x.values) for x in s.series), sum(sum(x.values) for x in s.series))
+            out[s.seq] = batch_totals(s)
     return out
 
 
