@@ -143,7 +143,7 @@ class Ingestor:
         clock: Clock = time.time,
         max_group: int = 1024,
         max_group_bytes: int = 2 * 2**20,
-        max_pending_cells: int = 200_000,
+        max_pending_cells: int = 500_000,
     ) -> None:
         self.engine = engine
         self.collector_id = collector_id
@@ -331,7 +331,11 @@ class Ingestor:
                     self.recover()
             else:
                 now = time.monotonic()
-                due = now - self._last_flush >= self.flush_interval
+                # While the writer is behind (a queue at least half full: agents replaying their spools),
+                # the 1-minute tier is merged when the pending cells reach their bound, not on the clock:
+                # each merge would otherwise rewrite minutes that later batches are still filling.
+                behind = self.queue.qsize() * 2 >= self.queue.maxsize
+                due = not behind and now - self._last_flush >= self.flush_interval
                 requested = self._flush_wanted > self._flushed_upto
                 held = self.aggregator.held_cells > self.max_pending_cells
                 coarse = stopping or requested or held or now - self._last_coarse_flush >= self.coarse_flush_interval

@@ -17,7 +17,7 @@ import numpy as np
 from collector.ingest_validation import bounds as b
 from collector.ingest_validation.bounds import IngestBounds
 from collector.ingest_validation.rejections import InvalidMessage, Rejections
-from collector.ingest_validation.series_budget import SeriesBudget, series_hash
+from collector.ingest_validation.series_budget import SeriesBudget
 from collector.store.samples import FlatSamples, KeyCache, Labels, MalformedSamples, flatten
 from protos.patrol.v1 import agent_pb2 as pb
 
@@ -112,14 +112,12 @@ class Door:
         dropped: Counter[str] = Counter()
         known = self.budget.known(host_id)
         whole: list[int] = []  # series dropped with all their points
-        for j, (name, labels, n) in enumerate(zip(flat.names, flat.labels, flat.sizes, strict=True)):
-            # A series this host already has passed these checks when it was new.
-            key = series_hash(name, labels)
-            if key not in known:
-                reason = self._new_series_problem(host_id, name, labels, key)
-                if reason is not None:
-                    dropped[reason] += n
-                    whole.append(j)
+        # A series this host already has passed these checks when it was new.
+        for j in [j for j, key in enumerate(flat.hashes) if key not in known]:
+            reason = self._new_series_problem(host_id, flat.names[j], flat.labels[j], flat.hashes[j])
+            if reason is not None:
+                dropped[reason] += flat.sizes[j]
+                whole.append(j)
         lo, hi = self.window_ms()
         # The common case, every point within bounds, costs a few passes over the whole batch in C.
         stamps, values = flat.stamps, flat.values

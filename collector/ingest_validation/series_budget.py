@@ -12,13 +12,8 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, select
 
 from collector.store.read import decode_labels
-from collector.store.samples import Labels
+from collector.store.samples import series_identity
 from collector.store.schema import series
-
-
-def series_hash(name: str, labels: Labels) -> int:
-    """Identity of a series; ``labels``: its label pairs, sorted."""
-    return hash((name, labels))
 
 
 class SeriesBudget:
@@ -65,4 +60,4 @@ def stored_series(engine: Engine, host_id: str) -> list[int]:
     """Hashes of the series a host has in the store (run off the event loop)."""
     with engine.connect() as conn:
         rows = conn.execute(select(series.c.name, series.c.labels).where(series.c.host_id == host_id))
-        return [series_hash(name, tuple(sorted(decode_labels(labels).items()))) for name, labels in rows]
+        return [series_identity(name, tuple(sorted(decode_labels(labels).items()))) for name, labels in rows]

@@ -10,7 +10,7 @@ key seen before is looked up instead of decoded again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -19,8 +19,13 @@ from numpy.typing import NDArray
 from protos.patrol.v1 import agent_pb2 as pb
 
 Labels = tuple[tuple[str, str], ...]  # a series' label pairs, sorted
-KeyCache = dict[bytes, tuple[str, Labels]]  # encoded SeriesKey -> name and sorted labels
+KeyCache = dict[bytes, tuple[str, Labels, int]]  # encoded SeriesKey -> name, sorted labels, identity
 KEY_CACHE_MAX = 100_000  # a key cache is emptied when it grows past this many keys
+
+
+def series_identity(name: str, labels: Labels) -> int:
+    """A series' identity within a host (``labels``: its sorted label pairs), for set membership."""
+    return hash((name, labels))
 
 
 class MalformedSamples(ValueError):
@@ -37,11 +42,12 @@ class UnpairedSeries(MalformedSamples):
 
 @dataclass(frozen=True, slots=True)
 class FlatSamples:
-    """Every series of a batch that has points: its name, sorted labels and number of points; and all
-    their stamps (unix ms) and values, series after series."""
+    """Every series of a batch that has points: its name, sorted labels, identity (:func:`series_identity`)
+    and number of points; and all their stamps (unix ms) and values, series after series."""
 
     names: list[str]
     labels: list[Labels]
+    hashes: list[int]
     sizes: list[int]
     stamps: NDArray[np.int64]
     values: NDArray[np.float64]
@@ -70,6 +76,7 @@ def logged_samples(payload: bytes) -> pb.Samples:
 
 
 def has_columns(samples: pb.Samples) -> bool:
+    """True when the batch holds points (or keys) in its columnar fields."""
     return bool(samples.keys or samples.counts or samples.timestamps_ms_le or samples.values_le)
 
 
@@ -78,12 +85,13 @@ def flatten(samples: Any, keys: KeyCache | None = None) -> FlatSamples:
     :class:`MalformedSamples`. ``keys`` remembers decoded series keys between batches."""
     rows = _series_rows(samples) if len(samples.series) else None
     if not has_columns(samples):
-        return rows or FlatSamples([], [], [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        return rows or FlatSamples([], [], [], [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
     columns = _column_rows(samples, {} if keys is None else keys)
     if rows is None:
         return columns
-    return FlatSamples(rows.names + columns.names, rows.labels + columns.labels, rows.sizes + columns.sizes,
-                       np.concatenate((rows.stamps, columns.stamps)), np.concatenate((rows.values, columns.values)))
+    return FlatSamples(rows.names + columns.names, rows.labels + columns.labels, rows.hashes + columns.hashes,
+                       rows.sizes + columns.sizes, np.concatenate((rows.stamps, columns.stamps)),
+                       np.concatenate((rows.values, columns.values)))
 
 
 def _series_rows(samples: Any) -> FlatSamples:
@@ -107,7 +115,8 @@ def _series_rows(samples: Any) -> FlatSamples:
             sizes.append(n)
             stamps += ts
             values += vs
-    return FlatSamples(names, labels, sizes, np.array(stamps, dtype=np.int64), np.array(values, dtype=np.float64))
+    return FlatSamples(names, labels, [series_identity(n, lab) for n, lab in zip(names, labels, strict=True)], sizes,
+                       np.array(stamps, dtype=np.int64), np.array(values, dtype=np.float64))
 
 
 def _column_rows(samples: Any, cache: KeyCache) -> FlatSamples:
@@ -125,31 +134,29 @@ def _column_rows(samples: Any, cache: KeyCache) -> FlatSamples:
         raise MalformedSamples(f"{points} timestamps but {len(raw_values) // 8} values")
     if sum(counts) != points:
         raise MalformedSamples(f"the counts add up to {sum(counts)} points but {points} were sent")
-    names: list[str] = []
-    labels: list[Labels] = []
-    sizes: list[int] = []
-    get = cache.get
-    for i, (key, n) in enumerate(zip(keys, counts, strict=True)):
-        if not n:
-            continue
-        known = get(key)
-        if known is None:
-            known = _decode_key(i, key)
-            if len(cache) >= KEY_CACHE_MAX:
-                cache.clear()
-            cache[key] = known
-        names.append(known[0])
-        labels.append(known[1])
-        sizes.append(n)
+    found = list(map(cache.get, keys))
+    if None in found:
+        for i, hit in enumerate(found):
+            if hit is None:
+                found[i] = hit = _decode_key(i, keys[i])
+                if len(cache) >= KEY_CACHE_MAX:
+                    cache.clear()
+                cache[keys[i]] = hit
+    hits = cast(list[tuple[str, Labels, int]], found)
+    if 0 in counts:  # a key without points stands for no series
+        hits = [hit for hit, n in zip(hits, counts, strict=True) if n]
+        counts = [n for n in counts if n]
     # astype copies: the arrays own their memory, in native byte order, whatever the host's.
-    return FlatSamples(names, labels, sizes, np.frombuffer(raw_stamps, dtype="<i8").astype(np.int64),
+    return FlatSamples([h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits], counts,
+                       np.frombuffer(raw_stamps, dtype="<i8").astype(np.int64),
                        np.frombuffer(raw_values, dtype="<f8").astype(np.float64))
 
 
-def _decode_key(i: int, key: bytes) -> tuple[str, Labels]:
+def _decode_key(i: int, key: bytes) -> tuple[str, Labels, int]:
     try:
         msg = pb.SeriesKey.FromString(key)
     except DecodeError as e:
         raise MalformedSamples(f"series key #{i} ({len(key)} bytes) is not an encoded SeriesKey: {e}") from None
     pairs = msg.labels
-    return msg.name, tuple(sorted(pairs.items())) if pairs else ()
+    labels = tuple(sorted(pairs.items())) if pairs else ()
+    return msg.name, labels, series_identity(msg.name, labels)

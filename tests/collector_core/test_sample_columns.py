@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 
 from collector.export.lineprotocol import HostTags, SampleEncoder
 from collector.ingest import Batch, Outcome
-from collector.store.samples import KEY_CACHE_MAX, FlatSamples, Labels, MalformedSamples, flatten, logged_samples
+from collector.store.samples import (
+    KEY_CACHE_MAX,
+    FlatSamples,
+    KeyCache,
+    Labels,
+    MalformedSamples,
+    flatten,
+    logged_samples,
+    series_identity,
+)
 from protos.patrol.v1 import agent_pb2 as pb
 from tests.collector_core.inprocess import converse, hello, now_ms, rejected_in, running_collector
 from tests.collector_core.inprocess import series as ser
@@ -53,14 +62,18 @@ def test_columns_read_as_the_series_form() -> None:
 
 
 def test_the_key_cache_is_filled_once_and_bounded() -> None:
-    cache: dict[bytes, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    cache: KeyCache = {}
     columns = as_columns(_batch())
-    flatten(columns, cache)
-    assert sorted(name for name, _ in cache.values()) == ["cpu.busy_percent", "disk.used_percent", "mem.used_percent"]
-    assert _rows(flatten(columns, cache)) == _rows(flatten(columns))
-    full = {i.to_bytes(4, "little"): ("x", ()) for i in range(KEY_CACHE_MAX)}
+    flat = flatten(columns, cache)
+    assert sorted(name for name, _, _ in cache.values()) == [
+        "cpu.busy_percent", "disk.used_percent", "empty.series", "mem.used_percent"]
+    assert flat.hashes == [series_identity(n, lab) for n, lab in zip(flat.names, flat.labels, strict=True)]
+    # A key found in the cache is not decoded again.
+    cache[columns.keys[0]] = ("cpu.from_cache", (), 1)
+    assert flatten(columns, cache).names[0] == "cpu.from_cache"
+    full: KeyCache = {i.to_bytes(4, "little"): ("x", (), i) for i in range(KEY_CACHE_MAX)}
     flatten(columns, full)
-    assert len(full) == 3  # emptied when full, then refilled by this batch
+    assert len(full) == 4  # emptied when full, then refilled by this batch
 
 
 def _broken(**fields: object) -> pb.Samples:
