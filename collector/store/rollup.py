@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from collector.store.bulk import insert_columns, insert_returning, is_postgresql
+from collector.store.bulk import insert_columns, insert_returning, is_postgresql, merge_columns
 from collector.store.read.labels import EMPTY as EMPTY_LABELS
 from collector.store.read.labels import encode_labels
 from collector.store.read.tiers import TIERS, Tier
@@ -162,6 +162,9 @@ class RollupAggregator:
         self._index: dict[tuple[str, str, Labels], int] = {}
         self._keys: list[SeriesKey] = []
         self._ids: Ints = np.zeros(0, dtype=np.int64)
+        # By sid: the newest bucket of the finest tier this aggregator has written (-1: none). A cell
+        # past it is new to the store unless another collector, or this one before a restart, wrote it.
+        self._fine_written: Ints = np.zeros(0, dtype=np.int64)
         self.last_data_ms: dict[str, int] = {}
         self.points = 0
         self.nonfinite = 0  # NaN, ±inf or too large: left out of the rollups (the raw batch keeps them)
@@ -343,6 +346,7 @@ class RollupAggregator:
             self._index.clear()
             self._keys.clear()
             self._ids = np.zeros(0, dtype=np.int64)
+            self._fine_written = np.zeros(0, dtype=np.int64)
             self._series_ids.clear()
 
     def _stored_ids(self, conn: Connection, present: Ints) -> Ints:
@@ -364,7 +368,11 @@ class RollupAggregator:
             fine = Cells.concat(self._fine).merged() if self._fine else _EMPTY
             present = np.unique(np.concatenate([c.sid for c in (*self._fine, *self._refine, *self._coarse)]))
             ids = self._stored_ids(conn, present)
-            written += _write_cells(conn, FINE, fine, ids[fine.sid])
+            if len(self._fine_written) < len(self._keys):
+                grow = len(self._keys) - len(self._fine_written)
+                self._fine_written = np.concatenate([self._fine_written, np.full(grow, -1, dtype=np.int64)])
+            written += _write_cells(conn, FINE, fine, ids[fine.sid], new=fine.bucket > self._fine_written[fine.sid])
+            np.maximum.at(self._fine_written, fine.sid, fine.bucket)
             self._hold_coarse(fine, ids)
         self._reset()
         if coarse:
@@ -387,7 +395,7 @@ class RollupAggregator:
             order = np.argsort(sid, kind="stable")
             latest, sid = latest.take(order), sid[order]
         insert_columns(conn, "INSERT INTO latest (series_id, ts_ms, value)", _UPSERT_LATEST_TAIL,
-                       [sid.tolist(), latest.last_ts.tolist(), latest.last.tolist()], ("int4", "int8", "float8"))
+                       [sid, latest.last_ts, latest.last], ("int4", "int8", "float8"))
         return written + len(latest)
 
 
@@ -397,20 +405,22 @@ def _merged_phased(cells: Cells, phase: Ints) -> tuple[Cells, Ints]:
     return merged, np.where(np.isin(merged.rank, cells.rank[phase == 0]), 0, 1)
 
 
-def _write_cells(conn: Connection, tier: Tier, cells: Cells, sid: Ints) -> int:
-    """Merge cells into a tier's table (``sid``: their stored series ids); returns the rows written."""
+def _write_cells(conn: Connection, tier: Tier, cells: Cells, sid: Ints, new: NDArray[np.bool_] | None = None) -> int:
+    """Merge cells into a tier's table (``sid``: their stored series ids; ``new``: those no earlier
+    flush of this aggregator wrote); returns the rows written."""
     if not len(cells):
         return 0
+    if new is None:
+        new = np.zeros(len(cells), dtype=bool)
     # Collectors sharing a PostgreSQL may merge into the same rows; taking the row locks in key
     # order keeps two flushes from deadlocking. SQLite has one writer at a time: no sort needed.
     if is_postgresql(conn):
         order = np.lexsort((cells.bucket, sid))
-        cells, sid = cells.take(order), sid[order]
+        cells, sid, new = cells.take(order), sid[order], new[order]
     head, tail = _merge_rollup_sql(conn, tier.table.name)
-    insert_columns(conn, head, tail,
-                   [sid.tolist(), cells.bucket.tolist(), cells.mn.tolist(), cells.mx.tolist(),
-                    cells.sm.tolist(), cells.cnt.tolist(), cells.last.tolist(), cells.last_ts.tolist()],
-                   ROLLUP_PG_TYPES)
+    merge_columns(conn, head, tail,
+                  [sid, cells.bucket, cells.mn, cells.mx, cells.sm, cells.cnt, cells.last, cells.last_ts],
+                  ROLLUP_PG_TYPES, new)
     return len(cells)
 
 

@@ -7,6 +7,7 @@ buckets) to keep ingest cheap; the read API converts them to tz-aware UTC dateti
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -161,6 +163,15 @@ ingest_log = Table(
     # watermark (or an export cursor) would be skipped by crash recovery.
     sqlite_autoincrement=True,
 )
+
+# PostgreSQL compresses the raw batches with lz4 where the server has it (PostgreSQL 14 or later built
+# with lz4, as Debian's is). Its default, pglz, costs the server three times the CPU per batch
+# (2.0 against 0.6 CPU-s for 14,000 batches of 11 KB) to store them a fifth smaller.
+PG_LZ4_AVAILABLE = "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+PG_PAYLOAD_LZ4 = (f"DO $$ BEGIN IF EXISTS ({PG_LZ4_AVAILABLE}) THEN "
+                  "ALTER TABLE ingest_log ALTER COLUMN payload SET COMPRESSION lz4; END IF; END $$")
+event.listen(ingest_log, "after_create", DDL(PG_PAYLOAD_LZ4).execute_if(dialect="postgresql"))
+
 
 # Per-agent, per-spool-epoch high-water mark of durable sequence numbers: dedup survives restarts
 # and, on a shared store, moves between collectors with the agent.

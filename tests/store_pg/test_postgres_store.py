@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 
 from collector.localrun import free_port
 from collector.store.engine import StoreError, open_engine
-from collector.store.migrate import schema_state
+from collector.store.migrate import migrate, schema_state
+from collector.store.schema import PG_LZ4_AVAILABLE, ingest_log
 from tests.store_pg.server import PostgresServer
 
 
@@ -89,3 +90,30 @@ def test_collectors_starting_together_create_the_schema_once(postgres_server: Po
             assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
         for engine in engines:
             engine.dispose()
+
+
+def payload_compression(engine: Engine) -> str:
+    """The ingest log payload's compression method: ``l`` lz4, ``p`` pglz, empty for the server's default."""
+    with engine.connect() as conn:
+        return str(conn.execute(text(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'ingest_log'::regclass AND attname = 'payload'"
+        )).scalar_one())
+
+
+def test_raw_batches_are_compressed_with_lz4_on_a_new_and_on_a_migrated_database(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    with engine.connect() as conn:
+        if conn.execute(text(PG_LZ4_AVAILABLE)).first() is None:
+            pytest.skip("this PostgreSQL server is built without lz4: payloads keep its default compression")
+    assert payload_compression(engine) == "l"
+    migrate(postgres_url, "3a7c9e21d4f6")  # the revision before: the server's default again
+    assert payload_compression(engine) == "p"
+    migrate(postgres_url, "head")
+    assert payload_compression(engine) == "l"
+    payload = bytes(range(256)) * 200  # compressible, and large enough to be stored out of line
+    with engine.begin() as conn:
+        conn.execute(insert(ingest_log).values(collector_id="c", host_id="h", received_ms=1, payload=payload))
+    with engine.connect() as conn:
+        stored, method = conn.execute(text("SELECT payload, pg_column_compression(payload) FROM ingest_log")).one()
+    assert bytes(stored) == payload and method == "lz4"
+    engine.dispose()
