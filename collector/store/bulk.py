@@ -61,6 +61,12 @@ _PG_ARRAYS: dict[str, tuple[type[PgArray], int, np.dtype[Any]]] = {
 }
 
 
+def _in_range(values: NDArray[Any], pg_type: str) -> NDArray[Any]:
+    if pg_type == "int4" and len(values) and (values.min() < -2**31 or values.max() >= 2**31):
+        raise ValueError(f"a value out of int4's range in a column of {len(values)}")
+    return values
+
+
 def pg_array(values: NDArray[Any], pg_type: str) -> PgArray:
     """``values`` as a binary PostgreSQL array of ``pg_type`` (``int4``, ``int8`` or ``float8``).
 
@@ -70,12 +76,46 @@ def pg_array(values: NDArray[Any], pg_type: str) -> PgArray:
     cls, elem_oid, layout = _PG_ARRAYS[pg_type]
     if not len(values):
         return cls(struct.pack(">iii", 0, 0, elem_oid))  # no dimensions: the empty array
-    if pg_type == "int4" and (values.min() < -2**31 or values.max() >= 2**31):
-        raise ValueError(f"a value out of int4's range in a column of {len(values)}")
     body = np.empty(len(values), dtype=layout)
     body["size"] = layout["value"].itemsize
-    body["value"] = values
+    body["value"] = _in_range(values, pg_type)
     return cls(struct.pack(">iiiii", 1, 0, elem_oid, len(values), 1) + body.tobytes())
+
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, no flags, no extension
+COPY_TRAILER = struct.pack(">h", -1)
+
+
+def copy_rows(columns: Sequence[NDArray[Any]], pg_types: Sequence[str]) -> bytes:
+    """Numeric columns as the rows of a binary ``COPY … FROM STDIN``: per row, its field count, then
+    each field's byte length and big-endian value (PostgreSQL's binary COPY format, without header)."""
+    fields: list[tuple[str, Any]] = [("fields", ">i2")]
+    for i, t in enumerate(pg_types):
+        fields += [(f"size{i}", ">i4"), (f"value{i}", _PG_ARRAYS[t][2]["value"])]
+    rows = np.empty(len(columns[0]), dtype=fields)
+    rows["fields"] = len(pg_types)
+    for i, (values, t) in enumerate(zip(columns, pg_types, strict=True)):
+        rows[f"size{i}"] = _PG_ARRAYS[t][2]["value"].itemsize
+        rows[f"value{i}"] = _in_range(values, t)
+    return rows.tobytes()
+
+
+def copy_columns(conn: Connection, table: str, names: Sequence[str], columns: Sequence[NDArray[Any]],
+                 pg_types: Sequence[str]) -> None:
+    """Append numeric columns to a PostgreSQL table with one binary ``COPY``.
+
+    COPY inserts rows into the table a page at a time, with one WAL record per page where
+    ``INSERT … SELECT`` writes one per row: a quarter less of the server's CPU per rollup row.
+    """
+    if not len(columns[0]):
+        return
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection), "binary COPY needs psycopg"
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(COPY_HEADER)
+        for i in range(0, len(columns[0]), PG_CHUNK_ROWS):
+            copy.write(copy_rows([c[i:i + PG_CHUNK_ROWS] for c in columns], pg_types))
+        copy.write(COPY_TRAILER)
 
 
 def _register_dumpers() -> None:
@@ -173,24 +213,29 @@ def insert_columns(conn: Connection, head: str, tail: str, columns: Sequence[Col
     conn.exec_driver_sql(sql, list(zip(*_as_lists(columns), strict=True)))  # type: ignore[arg-type]
 
 
-def merge_columns(conn: Connection, head: str, tail: str, columns: Sequence[NDArray[Any]],
+def merge_columns(conn: Connection, table: str, names: Sequence[str], tail: str, columns: Sequence[NDArray[Any]],
                   pg_types: Sequence[str], new: NDArray[np.bool_]) -> None:
-    """:func:`insert_columns` of an upsert (``tail``: its ``ON CONFLICT`` clause), where the rows marked
-    ``new`` are expected not to exist yet.
+    """An upsert of numeric columns into ``table`` (``tail``: its ``ON CONFLICT`` clause), where the
+    rows marked ``new`` are expected not to exist yet.
 
-    On PostgreSQL those are inserted plainly, in a savepoint: an ``ON CONFLICT`` insert of a new row
-    costs the server about half as much again (its speculative insertion). Should one of them exist
-    after all (written by another collector, or before a restart), the savepoint is rolled back and
-    they are merged with the others. SQLite's upsert of a new row costs what its insert does.
+    On PostgreSQL those are appended with :func:`copy_columns`, in a savepoint: an ``ON CONFLICT``
+    insert of a new row costs the server about half as much again (its speculative insertion), and
+    COPY's bulk path saves a quarter more. Should one of them exist after all (written by another
+    collector, or before a restart), the savepoint is rolled back and they are merged with the
+    others. The new rows and the others are two runs in key order: two collectors can only meet
+    there on the same series and minute (a host that moved between them mid-minute), and a deadlock
+    PostgreSQL detects fails that flush, which is folded again. SQLite's upsert of a new row costs
+    what its insert does.
     """
     rest = np.ones(len(new), dtype=bool)
     if is_postgresql(conn) and new.any():
         try:
             with conn.begin_nested():
-                insert_columns(conn, head, "", [c[new] for c in columns], pg_types)
+                copy_columns(conn, table, names, [c[new] for c in columns], pg_types)
             rest = ~new
-        except IntegrityError:
+        except (IntegrityError, psycopg.errors.UniqueViolation):
             pass
+    head = f"INSERT INTO {table} ({', '.join(names)})"
     if rest.all():
         insert_columns(conn, head, tail, columns, pg_types)
     elif rest.any():

@@ -417,20 +417,21 @@ def _write_cells(conn: Connection, tier: Tier, cells: Cells, sid: Ints, new: NDA
     if is_postgresql(conn):
         order = np.lexsort((cells.bucket, sid))
         cells, sid, new = cells.take(order), sid[order], new[order]
-    head, tail = _merge_rollup_sql(conn, tier.table.name)
-    merge_columns(conn, head, tail,
+    _, tail = _merge_rollup_sql(conn, tier.table.name)
+    merge_columns(conn, tier.table.name, ROLLUP_COLUMNS, tail,
                   [sid, cells.bucket, cells.mn, cells.mx, cells.sm, cells.cnt, cells.last, cells.last_ts],
                   ROLLUP_PG_TYPES, new)
     return len(cells)
 
 
+ROLLUP_COLUMNS = ("series_id", "bucket", "min", "max", "sum", "count", "last", "last_ts_ms")
 ROLLUP_PG_TYPES = ("int4", "int8", "float8", "float8", "float8", "int4", "float8", "int8")
 
 
 def _merge_rollup_sql(conn: Connection, table: str) -> tuple[str, str]:
     lo, hi = ("LEAST", "GREATEST") if is_postgresql(conn) else ("MIN", "MAX")
     return (
-        f"INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts_ms)",
+        f"INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)})",
         f"ON CONFLICT (series_id, bucket) DO UPDATE SET "
         f"min = {lo}({table}.min, excluded.min), max = {hi}({table}.max, excluded.max), "
         f"sum = {table}.sum + excluded.sum, count = {table}.count + excluded.count, "
