@@ -165,6 +165,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "availability_pct": "可用率",
         "down_hours": "停机时长（小时）",
         "hours_judged": "统计时长（小时）",
+        "availability_full": "无停机、可用率 {pct} 的设备（统计 {hours} 小时，共 {n} 台）：{hosts}。",
         "fleet_availability": "全部设备平均可用率 {pct}。",
         "availability_note": "可用率按小时统计：一小时内没有收到任何数据记为停机，部分缺失按比例计。",
         "resource_trends": "资源趋势",
@@ -450,6 +451,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "availability_pct": "Availability",
         "down_hours": "Down (hours)",
         "hours_judged": "Judged (hours)",
+        "availability_full": "Never down, availability {pct} over {hours} hours judged ({n} devices): {hosts}.",
         "fleet_availability": "Average availability over every device: {pct}.",
         "availability_note": "Availability is judged per hour: an hour without any data counts as down, "
                              "a partly missing hour in proportion.",
