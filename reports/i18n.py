@@ -451,7 +451,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "availability_pct": "Availability",
         "down_hours": "Down (hours)",
         "hours_judged": "Judged (hours)",
-        "availability_full": "Never down, availability {pct} over {hours} hours judged ({n} devices): {hosts}.",
+        "availability_full": "Never down, availability {pct} over {hours} hours judged ({n} in all): {hosts}.",
         "fleet_availability": "Average availability over every device: {pct}.",
         "availability_note": "Availability is judged per hour: an hour without any data counts as down, "
                              "a partly missing hour in proportion.",
