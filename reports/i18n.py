@@ -236,7 +236,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "level": "级别",
         "kind_ticket": "工单",
         "kind_finding": "巡检问题",
-        "host_title": "设备 · 标题",
+        "title_hosts": "标题 · 设备",
         "recommendations": "工作计划及建议",
         "ticket_list": "工单明细",
         # vocabularies
@@ -525,7 +525,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         "level": "Level",
         "kind_ticket": "ticket",
         "kind_finding": "finding",
-        "host_title": "Device · title",
+        "title_hosts": "Title · device",
         "recommendations": "Work plan and recommendations",
         "ticket_list": "Tickets",
         "status.ok": "ok",

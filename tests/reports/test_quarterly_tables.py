@@ -121,20 +121,42 @@ def test_sla_clocks_carry_their_outcome_colour_on_the_cell_or_on_each_line(quart
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_an_open_risk_names_its_device_once(quarterly: QuarterlyReport, lang: str) -> None:
+def test_open_risks_name_each_device_once_and_a_check_found_on_many_devices_in_one_row(
+        quarterly: QuarterlyReport, lang: str) -> None:
     since = quarterly.header.period_end - timedelta(days=2)
+    cpu = {"zh": "CPU 使用率", "en": "CPU utilisation"}
     risks = (OpenRisk("ticket", _host(1), "node-01 /data 空间不足", "L3", since, ticket_id=17),
-             OpenRisk("finding", _host(2), {"zh": "CPU 使用率", "en": "CPU utilisation"}, "critical", since),
+             OpenRisk("ticket", _host(5), "应用无响应", "L3", since, ticket_id=19),
+             OpenRisk("finding", _host(2), cpu, "critical", since),
+             OpenRisk("finding", _host(4), {"zh": "可用内存", "en": "Available memory"}, "critical", since),
+             OpenRisk("finding", _host(3), cpu, "critical", since),
+             OpenRisk("finding", _host(6), cpu, "warning", since),
              OpenRisk("ticket", None, "核心交换机故障", "L1", since, ticket_id=18))
     report = replace(quarterly, next_steps=replace(quarterly.next_steps, open_risks=risks))
     table = _table(_root(report, lang), "risks")
     assert table is not None
     rows = _body_rows(table)
     loc = Locale(lang, ZoneInfo(quarterly.header.timezone))  # type: ignore[arg-type]
-    assert [_text(cells[1]) for cells in rows] == ["node-01 /data 空间不足", f"node-02 · {loc.text(risks[1].title)}",
-                                                   "核心交换机故障"]
-    assert [_text(cells[0]) for cells in rows] == [f"{loc.t('kind_ticket')} #17", loc.t("kind_finding"),
-                                                   f"{loc.t('kind_ticket')} #18"]
+    sep = loc.t("list_sep")
+    assert [_text(cells[1]) for cells in rows] == [
+        "node-01 /data 空间不足", "应用无响应 · node-05", f"{loc.text(cpu)} · node-02{sep}node-03",
+        f"{loc.text(risks[3].title)} · node-04", f"{loc.text(cpu)} · node-06", "核心交换机故障"]
+    ticket, finding = loc.t("kind_ticket"), loc.t("kind_finding")
+    assert [_text(cells[0]) for cells in rows] == [f"{ticket} #17", f"{ticket} #19", finding, finding, finding,
+                                                   f"{ticket} #18"]
     # A finding's status is its cell's own text, coloured by its class.
-    assert rows[1][2].get("class") == "st-cell st-critical" and _text(rows[1][2]) == loc.term("status", "critical")
-    assert [_text(cells[3]) for cells in rows] == [loc.date(since)] * 3
+    critical = ("st-cell st-critical", loc.term("status", "critical"))
+    warning = ("st-cell st-warning", loc.term("status", "warning"))
+    assert [(cells[2].get("class"), _text(cells[2])) for cells in rows[2:5]] == [critical, critical, warning]
+    assert [_text(cells[3]) for cells in rows] == [loc.date(since)] * 6
+
+
+def test_findings_of_one_check_found_at_different_times_stay_apart(quarterly: QuarterlyReport) -> None:
+    since = quarterly.header.period_end - timedelta(days=2)
+    title = {"zh": "CPU 使用率", "en": "CPU utilisation"}
+    risks = (OpenRisk("finding", _host(1), title, "warning", since),
+             OpenRisk("finding", _host(2), title, "warning", since - timedelta(days=30)),
+             OpenRisk("finding", _host(3), title, "warning", since))
+    rows = replace(quarterly.next_steps, open_risks=risks).risk_rows()
+    assert [(row.first.since, [h.hostname for h in row.hosts]) for row in rows] == [
+        (since, ["node-01", "node-03"]), (since - timedelta(days=30), ["node-02"])]
