@@ -499,6 +499,19 @@ class OpenRisk:
 
 
 @dataclass(frozen=True)
+class RiskRow:
+    """A row of the open-risk list: an open ticket, or the open findings of one check and status found
+    at the same time, with every device that has it (in the order of the list)."""
+
+    first: OpenRisk
+    hosts: tuple[HostRef, ...]
+
+
+def _title_key(title: Text | str) -> object:
+    return title if isinstance(title, str) else tuple(sorted(title.items()))
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """A generated recommendation: ``kind`` selects the sentence, ``params`` fill it in.
 
@@ -520,6 +533,22 @@ class NextSteps:
     forecasts: tuple[CapacityForecast, ...]
     open_risks: tuple[OpenRisk, ...]
     recommendations: tuple[Recommendation, ...]
+
+    def risk_rows(self) -> tuple[RiskRow, ...]:
+        """:attr:`open_risks` with the findings of one check, status and time on many devices in one
+        row, where the first of them stood; tickets one row each."""
+        rows: list[RiskRow] = []
+        groups: dict[object, int] = {}
+        for risk in self.open_risks:
+            key = None if risk.kind == "ticket" else (_title_key(risk.title), risk.level, risk.since)
+            at = groups.get(key) if key is not None else None
+            if at is None:
+                if key is not None:
+                    groups[key] = len(rows)
+                rows.append(RiskRow(risk, () if risk.host is None else (risk.host,)))
+            elif risk.host is not None:
+                rows[at] = RiskRow(rows[at].first, (*rows[at].hosts, risk.host))
+        return tuple(rows)
 
     def headline(self, limit: int, per_kind: int) -> tuple[Recommendation, ...]:
         """The first ``limit`` recommendations with at most ``per_kind`` of each kind, in their order:
